@@ -1,0 +1,37 @@
+# `make run` builds a dataset version from the embedded sample; `make test` runs the suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# The CPU wheel of torch sits on these machines' disk; an unpinned `torch` would pull a multi-GB CUDA build.
+TORCH_CPU ?= torch==2.13.0
+
+.PHONY: run test lint bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA present: torch from the dependency range"; \
+	else $(PIP) install -q "$(TORCH_CPU)" || echo "CPU wheel $(TORCH_CPU) not available; torch comes from the range"; fi
+	$(PIP) install -q -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/databuild snapshot
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) bench/snapshot.py
+	$(PY) bench/eval.py
+
+clean:
+	rm -rf $(VENV) store

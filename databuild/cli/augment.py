@@ -1,0 +1,1 @@
+"""`databuild augment` (registered on the app when implemented)."""

@@ -1,0 +1,76 @@
+"""Shared CLI plumbing: the error handler, output helpers and the store option."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from databuild.cli.app import state
+from databuild.errors import DatabuildError
+
+FORMATS_TABLE_JSON = ("table", "json")
+
+
+def default_store() -> Path:
+    return Path(os.environ.get("DATABUILD_STORE") or "store")
+
+
+STORE_OPTION = typer.Option(None, "--store", help="Store directory (default: $DATABUILD_STORE or ./store).")
+
+
+def store_path(store: Path | None) -> Path:
+    return store if store is not None else default_store()
+
+
+def fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn every error inside a command into one `Error: …` line and exit code 1 (traceback with --debug)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except KeyboardInterrupt:
+        typer.echo("Error: interrupted", err=True)
+        raise typer.Exit(130) from None
+    except DatabuildError as exc:
+        if state["debug"]:
+            raise
+        fail(str(exc))
+    except Exception as exc:  # anything unexpected is still reported as one line
+        if state["debug"]:
+            raise
+        fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise DatabuildError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def stdout_console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)

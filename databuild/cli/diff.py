@@ -1,0 +1,1 @@
+"""`databuild diff` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild eval` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild predict` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild runs` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild show` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild simulate` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild snapshot` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild train` (registered on the app when implemented)."""

@@ -1,0 +1,1 @@
+"""`databuild versions` (registered on the app when implemented)."""

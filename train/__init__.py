@@ -1,0 +1,1 @@
+"""Train stage: SFT data, trainer (transformers + peft + bitsandbytes), epoch selection, run records."""
