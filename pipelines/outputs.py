@@ -1,0 +1,28 @@
+"""Parse tool outputs (teacher responses or student completions) with the snapshot's own SQL model."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.sqlrun import connect, fetch_polars, run_model
+
+JSON_MARKER = "JSON:"
+
+
+def parse_tool_outputs(frame: pl.DataFrame, markers: tuple[str, ...] = (JSON_MARKER,)) -> pl.DataFrame:
+    """Add `reason`, `canonical` and `used` to a frame of (`key`, `tool`, `text`).
+
+    `markers`: `JSON:` and at most one other marker (e.g. `Parameters:`) that is treated the same way.
+    A null text gives null reason, canonical and used (the caller decides what a missing output means).
+    """
+    extra = [m for m in markers if m != JSON_MARKER]
+    if len(extra) > 1:
+        raise ValueError("at most one marker besides 'JSON:' is supported")
+    con = connect()
+    texts = frame.select("tool", "text").unique()
+    con.register("output_texts_frame", texts)
+    con.execute("CREATE TABLE output_texts AS SELECT * FROM output_texts_frame")
+    run_model(con, "20_outputs", alt_marker=extra[0] if extra else JSON_MARKER)
+    parsed = fetch_polars(con, "SELECT tool, text, reason, canonical, used FROM parsed_outputs")
+    con.close()
+    return frame.join(parsed, on=["tool", "text"], how="left", nulls_equal=False)

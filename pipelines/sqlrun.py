@@ -1,0 +1,94 @@
+"""Run the SQL models of `sql/` by name on a DuckDB connection, with the tool tables they read.
+
+Values are always bound as parameters (`$name`); only the parameters a model mentions are passed to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from databuild.resources import read_sql, resource_dir
+from databuild.tools import TOOLS, lut_names, params, tool_schema
+
+_PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")  # a setting, not a data value
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    register_tool_tables(con)
+    return con
+
+
+def run_model(con: duckdb.DuckDBPyConnection, name: str, **values: Any) -> None:
+    """Execute `sql/<name>.sql`, binding the `$parameters` it uses from `values`."""
+    sql = read_sql(name)
+    wanted = set(_PARAMETER.findall(_strip_comments(sql)))
+    missing = wanted - values.keys()
+    if missing:
+        raise ValueError(f"model {name} needs parameters {sorted(missing)}")
+    con.execute(sql, {k: values[k] for k in wanted} if wanted else None)
+
+
+def sql_hashes() -> dict[str, str]:
+    """sha256 of every SQL model, for the manifest."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(resource_dir("sql").glob("*.sql"))
+    }
+
+
+def register_tool_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """`tool_keys`, `tool_params` and `lut_names`: the JSON Schemas as tables the SQL validation joins against."""
+    key_rows = []
+    for tool in TOOLS:
+        for key, spec in tool_schema(tool)["properties"].items():
+            kind = spec.get("type")
+            key_rows.append({"tool": tool, "key": key, "kind": "lut_name" if key == "name" else kind})
+    param_rows = [
+        {
+            "tool": p.tool,
+            "key": p.key,
+            "sub": p.sub,
+            "minimum": float(p.minimum),
+            "maximum": float(p.maximum),
+            "position": p.position,
+        }
+        for tool in TOOLS
+        for p in params(tool)
+    ]
+    tool_keys = pl.DataFrame(key_rows, schema={"tool": pl.String, "key": pl.String, "kind": pl.String})
+    tool_params = pl.DataFrame(
+        param_rows,
+        schema={
+            "tool": pl.String,
+            "key": pl.String,
+            "sub": pl.String,
+            "minimum": pl.Float64,
+            "maximum": pl.Float64,
+            "position": pl.Int64,
+        },
+    )
+    luts = pl.DataFrame({"name": list(lut_names())})
+    for table, frame in (("tool_keys", tool_keys), ("tool_params", tool_params), ("lut_names", luts)):
+        con.register(f"{table}_frame", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table}_frame")
+        con.unregister(f"{table}_frame")
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def fetch_polars(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
+    """Result of a (parameter-free) query as a Polars frame."""
+    frame = con.sql(query).pl()
+    return frame if isinstance(frame, pl.DataFrame) else frame.collect()

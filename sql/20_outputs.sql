@@ -1,0 +1,142 @@
+-- outputs: parse, validate and canonicalize every distinct (tool, text) of `output_texts`.
+-- The object is the first balanced JSON object after the last 'JSON:' marker of the text (or, with no marker,
+-- the first one in the text). It is validated against the tool's JSON Schema, whose keys and ranges arrive as the
+-- tables `tool_keys` and `tool_params` (built from schemas/*.schema.json), and LUT names as `lut_names`.
+-- Reads:  output_texts(tool, text), tool_keys(tool, key, kind), tool_params(tool, key, sub, minimum, maximum,
+--         position), lut_names(name)
+-- Params: $alt_marker: another marker treated exactly like 'JSON:' (snapshot passes 'JSON:'; eval 'Parameters:')
+-- Writes: parsed_outputs(tool, text, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
+--         'schema_violation'; canonical is compact JSON in the schema's key order.
+CREATE OR REPLACE TABLE parsed_outputs AS
+WITH texts AS (
+    SELECT DISTINCT tool, text FROM output_texts WHERE text IS NOT NULL
+),
+after_marker AS (
+    SELECT tool, text, list_last(string_split(replace(text, $alt_marker, 'JSON:'), 'JSON:')) AS body
+    FROM texts
+),
+from_open_brace AS (
+    SELECT tool, text, substr(body, strpos(body, '{')) AS from_open, string_split(substr(body, strpos(body, '{')), '}') AS parts
+    FROM after_marker
+    WHERE strpos(body, '{') > 0
+),
+closing_braces AS (  -- one row per '}' (the first 64 suffice for any tool object): the prefix ending there
+    SELECT tool, text, from_open, len(parts) AS n_parts,
+           unnest(list_slice(parts, 1, 64)) AS piece, unnest(range(1, least(len(parts), 64) + 1)) AS piece_no
+    FROM from_open_brace
+),
+prefixes AS (
+    SELECT tool, text, piece_no,
+           substr(from_open, 1, CAST(sum(length(piece) + 1) OVER w AS BIGINT)) AS candidate,
+           sum(length(piece) - length(replace(piece, '{', '')) - 1) OVER w AS depth  -- naive: braces in strings count
+    FROM closing_braces
+    WHERE piece_no < n_parts  -- the last part has no closing brace after it
+    WINDOW w AS (PARTITION BY tool, text ORDER BY piece_no ROWS UNBOUNDED PRECEDING)
+),
+located AS (
+    SELECT tool, text,
+           arg_min(candidate, piece_no) FILTER (
+               WHERE json_valid(candidate) AND NOT regexp_matches(candidate, ',\s*[\]}]')  -- no trailing commas
+           ) AS obj,
+           bool_or(depth = 0) AS balanced
+    FROM prefixes
+    GROUP BY tool, text
+),
+oversized AS (  -- more closing braces than any tool object has: the whole balanced span, if it is JSON at all
+    SELECT tool, text, substr(from_open, 1, length(from_open) - length(list_last(parts))) AS span
+    FROM from_open_brace
+    WHERE len(parts) > 65
+),
+objects AS (
+    SELECT t.tool, t.text, coalesce(l.obj, CASE WHEN json_valid(z.span) THEN z.span END) AS obj,
+           CASE WHEN l.obj IS NOT NULL OR json_valid(z.span) THEN NULL
+                WHEN coalesce(l.balanced, false) OR z.span IS NOT NULL THEN 'invalid_json'
+                ELSE 'no_json' END AS parse_reason
+    FROM texts t LEFT JOIN located l USING (tool, text) LEFT JOIN oversized z USING (tool, text)
+),
+parsed AS (SELECT tool, text, obj FROM objects WHERE obj IS NOT NULL),
+top_keys AS (
+    SELECT tool, text, unnest(json_keys(obj)) AS key FROM parsed
+),
+key_violations AS (  -- unknown keys, and known keys holding the wrong JSON type
+    SELECT DISTINCT k.tool, k.text
+    FROM top_keys k
+    JOIN parsed p USING (tool, text)
+    LEFT JOIN tool_keys s ON s.tool = k.tool AND s.key = k.key
+    WHERE s.key IS NULL
+       OR (s.kind = 'object' AND json_type(p.obj, '$."' || s.key || '"') <> 'OBJECT')
+       OR (s.kind = 'lut_name' AND (json_type(p.obj, '$."' || s.key || '"') <> 'VARCHAR'
+           OR lower(p.obj ->> ('$."' || s.key || '"')) NOT IN (SELECT lower(name) FROM lut_names)))
+),
+nested_key_violations AS (  -- keys inside nested objects (selective_adjust colours) that the schema lacks
+    SELECT DISTINCT n.tool, n.text
+    FROM (
+        SELECT p.tool, p.text, s.key, unnest(json_keys(p.obj, '$."' || s.key || '"')) AS sub
+        FROM parsed p JOIN tool_keys s ON s.tool = p.tool AND s.kind = 'object'
+        WHERE json_type(p.obj, '$."' || s.key || '"') = 'OBJECT'
+    ) n
+    LEFT JOIN tool_params q ON q.tool = n.tool AND q.key = n.key AND q.sub = n.sub
+    WHERE q.key IS NULL
+),
+slot_values AS (  -- every numeric slot of the schema, NULL where the object leaves it out
+    SELECT p.tool, p.text, q.key, q.sub, q.position, q.minimum, q.maximum,
+           json_type(p.obj, q.path) AS value_type,
+           TRY_CAST(json_extract(p.obj, q.path) AS DOUBLE) AS value
+    FROM parsed p
+    JOIN (
+        SELECT *, '$."' || key || '"' || coalesce('."' || sub || '"', '') AS path FROM tool_params
+    ) q ON q.tool = p.tool
+),
+value_violations AS (
+    SELECT DISTINCT tool, text
+    FROM slot_values
+    WHERE value_type IS NOT NULL
+      AND (value_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR value IS NULL OR NOT (value BETWEEN minimum AND maximum))
+),
+valid AS (
+    SELECT tool, text, obj FROM parsed
+    WHERE (tool, text) NOT IN (SELECT (tool, text) FROM key_violations)
+      AND (tool, text) NOT IN (SELECT (tool, text) FROM nested_key_violations)
+      AND (tool, text) NOT IN (SELECT (tool, text) FROM value_violations)
+),
+rounded AS (  -- schema-valid values rounded half away from zero; missing slots are 0
+    SELECT s.tool, s.text, s.key, s.sub, s.position, CAST(coalesce(round(s.value), 0) AS BIGINT) AS value
+    FROM slot_values s SEMI JOIN valid v USING (tool, text)
+),
+members AS (  -- one JSON member per top-level key: "key":v or "key":{"sub":v,...}
+    SELECT tool, text, min(position) AS position, bool_or(value <> 0) AS nonzero,
+           CASE WHEN bool_and(sub IS NULL) THEN '"' || key || '":' || CAST(max(value) AS VARCHAR)
+                ELSE '"' || key || '":{' || string_agg('"' || sub || '":' || CAST(value AS VARCHAR), ',' ORDER BY position) || '}'
+           END AS member
+    FROM rounded
+    WHERE tool <> 'filter'
+    GROUP BY tool, text, key
+),
+vector_outputs AS (
+    SELECT tool, text, '{' || string_agg(member, ',' ORDER BY position) || '}' AS canonical, bool_or(nonzero) AS used
+    FROM members
+    GROUP BY tool, text
+),
+filter_outputs AS (
+    SELECT v.tool, v.text, l.name, r.value AS intensity
+    FROM valid v
+    JOIN rounded r ON r.tool = v.tool AND r.text = v.text AND r.key = 'intensity'
+    LEFT JOIN lut_names l ON lower(l.name) = lower(v.obj ->> '$.name')
+    WHERE v.tool = 'filter'
+),
+filter_canonical AS (
+    SELECT tool, text,
+           CASE WHEN name IS NULL OR name = 'none' OR intensity = 0 THEN '{"name":"none","intensity":0}'
+                ELSE '{"name":"' || name || '","intensity":' || CAST(intensity AS VARCHAR) || '}' END AS canonical,
+           coalesce(name <> 'none' AND intensity <> 0, false) AS used
+    FROM filter_outputs
+),
+canonical AS (
+    SELECT * FROM vector_outputs UNION ALL SELECT * FROM filter_canonical
+)
+SELECT o.tool, o.text,
+       CAST(coalesce(o.parse_reason, CASE WHEN c.canonical IS NULL THEN 'schema_violation' END) AS VARCHAR) AS reason,
+       CAST(c.canonical AS VARCHAR) AS canonical,  -- compact JSON, schema key order
+       CAST(c.used AS BOOLEAN) AS used
+FROM objects o
+LEFT JOIN canonical c USING (tool, text)
