@@ -43,14 +43,16 @@ located AS (
     GROUP BY tool, text
 ),
 oversized AS (  -- more closing braces than any tool object has: the whole balanced span, if it is JSON at all
-    SELECT tool, text, substr(from_open, 1, length(from_open) - length(list_last(parts))) AS span
-    FROM from_open_brace
+    SELECT tool, text, span,
+           length(replace(span, '}', '')) = length(replace(span, '{', '')) AS span_balanced  -- as many { as }
+    FROM (SELECT tool, text, parts, substr(from_open, 1, length(from_open) - length(list_last(parts))) AS span
+          FROM from_open_brace)
     WHERE len(parts) > 65
 ),
 objects AS (
     SELECT t.tool, t.text, coalesce(l.obj, CASE WHEN json_valid(z.span) THEN z.span END) AS obj,
            CASE WHEN l.obj IS NOT NULL OR json_valid(z.span) THEN NULL
-                WHEN coalesce(l.balanced, false) OR z.span IS NOT NULL THEN 'invalid_json'
+                WHEN coalesce(l.balanced, false) OR coalesce(z.span_balanced, false) THEN 'invalid_json'
                 ELSE 'no_json' END AS parse_reason
     FROM texts t LEFT JOIN located l USING (tool, text) LEFT JOIN oversized z USING (tool, text)
 ),
