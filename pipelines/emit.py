@@ -62,7 +62,7 @@ class Published:
 def sparse_json(canonical: pl.Expr) -> pl.Expr:
     """Canonical JSON with the zero parameters (and emptied colours) removed: the SFT completion body."""
     return (
-        canonical.str.replace_all(r'"\w+":0(?=[,}])', "")
+        canonical.str.replace_all(r'"\w+":0([,}])', "$1")  # Polars regex has no look-ahead
         .str.replace_all(r'"\w+":\{,*\}', "")
         .str.replace_all(r",{2,}", ",")
         .str.replace_all(r"\{,", "{")
