@@ -156,3 +156,36 @@ def _run_dir(spec: str, store: Store) -> Path:
         f"student {spec!r} is neither 'knn' nor a trained run directory (no such directory: {spec}"
         f" or {store.runs_dir / spec})"
     )
+
+
+def run_prediction(
+    store: Store, version: str, split: str, spec: str, output: Path, show_progress: bool = True
+) -> dict[str, Any]:
+    """Answer every intent of `version`'s `split` with student `spec`; write the predictions JSONL atomically.
+
+    Returns the summary `databuild predict --format json` prints: `rows`, `seconds`, `cache_hits` (kNN: distinct
+    intents whose embedding came from the cache), and `latency_seconds` per request when the student reports it.
+    """
+    import time
+
+    from databuild.store import atomic_write_text
+    from pipelines.emit import load_rows
+
+    started = time.perf_counter()
+    intents = load_rows(store, version).filter(pl.col("split") == split).sort("intent").get_column("intent").to_list()
+    student = load_student(spec, store, version, show_progress)
+    completions = student.predict(intents)
+    lines = pl.DataFrame(
+        {"intent": intents} | {tool: [answer.get(tool) for answer in completions] for tool in TOOLS},
+        schema={"intent": pl.String} | {tool: pl.String for tool in TOOLS},
+    )
+    atomic_write_text(output, lines.write_ndjson() if lines.height else "")
+    summary: dict[str, Any] = {
+        "rows": lines.height,
+        "seconds": round(time.perf_counter() - started, 3),
+        "cache_hits": int(getattr(student, "cache_hits", 0)),
+    }
+    latency = getattr(student, "last_latency_seconds", None)
+    if latency is not None:
+        summary["latency_seconds"] = round(float(latency), 4)
+    return summary

@@ -1,1 +1,50 @@
-"""`databuild eval` (registered on the app when implemented)."""
+"""`databuild eval`: score a predictions file against a version's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+
+EVAL_FORMATS = ("table", "json", "markdown")
+EVAL_SPLITS = ("train", "test")
+
+
+@app.command("eval")
+def eval_command(
+    predictions: Path | None = typer.Option(None, "--predictions", help="Predictions JSONL (see `databuild predict`)."),
+    version: str | None = typer.Option(None, "--version", help="Dataset version (default: the newest)."),
+    split: str = typer.Option("test", "--split", help="train or test."),
+    output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
+    store: Path | None = STORE_OPTION,
+) -> None:
+    """Score predictions per tool (selection, quality, final) and overall, on all / r3 / r5 intents.
+
+    Example: databuild eval --version v1 --split test --predictions preds.jsonl --format json
+    """
+    with user_errors():
+        import polars as pl
+
+        from databuild.errors import DatabuildError
+        from databuild.evaluation import evaluate, read_predictions, render_markdown, render_table
+        from databuild.store import open_store
+        from pipelines.emit import load_rows
+
+        check_choice("--format", output_format, EVAL_FORMATS)
+        check_choice("--split", split, EVAL_SPLITS)
+        if predictions is None:
+            raise DatabuildError("--predictions is required (a JSONL file, e.g. from `databuild predict`)")
+        opened = open_store(store_path(store))
+        name = opened.resolve(version)
+        predicted = read_predictions(predictions)
+        truth = load_rows(opened, name).filter(pl.col("split") == split)
+        result = evaluate(truth, predicted, name, split)
+        if output_format == "json":
+            print_json(result)
+        elif output_format == "markdown":
+            typer.echo(render_markdown(result), nl=False)
+        else:
+            stdout_console().print(render_table(result))

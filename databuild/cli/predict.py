@@ -1,1 +1,56 @@
-"""`databuild predict` (registered on the app when implemented)."""
+"""`databuild predict`: run a student over a version's split and write a predictions file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import (
+    FORMATS_TABLE_JSON,
+    STORE_OPTION,
+    check_choice,
+    print_json,
+    stderr_console,
+    stdout_console,
+    store_path,
+    user_errors,
+)
+
+PREDICT_SPLITS = ("train", "test")
+
+
+@app.command("predict")
+def predict_command(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Predictions JSONL to write (replaced whole)."),
+    version: str | None = typer.Option(None, "--version", help="Dataset version (default: the newest)."),
+    split: str = typer.Option("test", "--split", help="train or test (train: kNN is leave-one-out)."),
+    student: str = typer.Option("knn", "--student", help="'knn' (embedded) or a trained run directory / run id."),
+    output_format: str = typer.Option("table", "--format", help="table or json (the summary)."),
+    store: Path | None = STORE_OPTION,
+) -> None:
+    """Answer every intent of a split with a student, as a predictions file for `databuild eval`.
+
+    Example: databuild predict --version v1 --split test --student knn --output preds.jsonl
+    """
+    with user_errors():
+        from databuild.errors import DatabuildError
+        from databuild.store import open_store
+        from databuild.students import run_prediction
+
+        check_choice("--format", output_format, FORMATS_TABLE_JSON)
+        check_choice("--split", split, PREDICT_SPLITS)
+        if output is None:
+            raise DatabuildError("--output is required (the predictions JSONL to write)")
+        opened = open_store(store_path(store))
+        name = opened.resolve(version)
+        stderr_console().print(f"predicting {name}/{split} with student {student!r}", style="dim")
+        summary = run_prediction(opened, name, split, student, output)
+        if output_format == "json":
+            print_json(summary)
+        else:
+            console = stdout_console()
+            for key, value in summary.items():
+                console.print(f"{key}: {value}")
+            console.print(f"written: {output}")
