@@ -1,1 +1,82 @@
-"""`databuild diff` (registered on the app when implemented)."""
+"""`databuild diff`: what changed between two dataset versions, per split, intent and tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import STORE_OPTION, check_choice, store_path, user_errors
+
+DIFF_FORMATS = ("table", "markdown", "json", "html")
+
+
+@app.command()
+def diff(
+    version_a: str | None = typer.Argument(None, metavar="[A]", help="Old version (default: B's parent)."),
+    version_b: str | None = typer.Argument(None, metavar="[B]", help="New version (default: the newest)."),
+    store: Path | None = STORE_OPTION,
+    output_format: str = typer.Option("table", "--format", help="table, markdown, json or html."),
+    output: Path | None = typer.Option(None, "--output", help="Write the report to this file (atomically)."),
+    limit: int = typer.Option(20, "--limit", help="Rows per table in table/markdown/html (0: all; json: all)."),
+    fail_on_test_change: bool = typer.Option(
+        False, "--fail-on-test-change", help="Exit 1 when the test split differs at all (for dataset CI)."
+    ),
+) -> None:
+    """Compare two versions: relation, settings, Used/All counts, added/removed/changed intents, split moves.
+
+    Example: databuild diff v1 v2 --format html --output diff.html
+    """
+    with user_errors():
+        import io
+        import json
+
+        from databuild.cli.common import stderr_console, stdout_console
+        from databuild.errors import DatabuildError
+        from databuild.store import atomic_write_text, open_store
+        from pipelines.diff import diff_versions
+        from pipelines.report import render_html, render_markdown, render_table
+
+        check_choice("--format", output_format, DIFF_FORMATS)
+        if limit < 0:
+            raise DatabuildError(f"--limit must be 0 (all) or more, not {limit}")
+        opened = open_store(store_path(store))
+        if version_a is None:
+            name_b = opened.resolve(version_b)
+            parent = opened.manifest(name_b).get("parent")
+            if not parent:
+                raise DatabuildError(
+                    f"{name_b} has no parent to compare with; name both versions, e.g. databuild diff vA {name_b}"
+                )
+            name_a = opened.resolve(parent)
+        else:
+            name_a, name_b = opened.resolve(version_a), opened.resolve(version_b)
+        result = diff_versions(opened, name_a, name_b)
+
+        if output_format == "json":
+            text = json.dumps(result.payload, indent=2, ensure_ascii=False) + "\n"
+        elif output_format == "markdown":
+            text = render_markdown(result, limit)
+        elif output_format == "html":
+            text = render_html(result, limit)
+        elif output is not None:
+            from rich.console import Console
+
+            buffer = io.StringIO()
+            render_table(result, Console(file=buffer, width=120, color_system=None, soft_wrap=True), limit)
+            text = buffer.getvalue()
+        else:
+            text = ""
+            render_table(result, stdout_console(), limit)
+
+        if output is not None:
+            atomic_write_text(output, text)
+            stderr_console().print(f"wrote {output}", markup=False, highlight=False)
+        elif text:
+            typer.echo(text, nl=False)
+        if fail_on_test_change and result.split_differs("test"):
+            test = result.payload["splits"]["test"]
+            counts = ", ".join(f"{len(test[kind])} {kind}" for kind in ("added", "removed", "changed"))
+            typer.echo(f"test split changed between {name_a} and {name_b}: {counts}", err=True)
+            raise typer.Exit(1)

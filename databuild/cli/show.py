@@ -1,1 +1,35 @@
-"""`databuild show` (registered on the app when implemented)."""
+"""`databuild show`: one dataset version's manifest, readable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice, print_json, store_path, user_errors
+
+
+@app.command()
+def show(
+    version: str | None = typer.Argument(None, help="Version name (default: the newest)."),
+    store: Path | None = STORE_OPTION,
+    output_format: str = typer.Option("table", "--format", help="table or json (the manifest)."),
+) -> None:
+    """Show a version: lineage, command, inputs, accounting, Used/All, augmentation, card.
+
+    Example: databuild show v3 --store store
+    """
+    with user_errors():
+        from databuild.cli.common import stdout_console
+        from databuild.store import open_store
+        from pipelines.report import render_manifest
+
+        check_choice("--format", output_format, FORMATS_TABLE_JSON)
+        opened = open_store(store_path(store))
+        name = opened.resolve(version)
+        manifest = opened.manifest(name)
+        if output_format == "json":
+            print_json(manifest)
+            return
+        render_manifest(manifest, opened.lineage(name), opened.version_dir(name) / "README.md", stdout_console())

@@ -1,0 +1,463 @@
+"""Human renderings of `databuild diff` (terminal table, Markdown, self-contained HTML) and `databuild show`.
+
+Every rendering shows the same content, built once by `_DiffView`: the split-move warning, the relation and the
+settings that differ, the Used/All counts side by side with deltas, and per split the added, removed and changed
+rows (the top `limit` of each; `limit=0` shows all). The HTML adds sortable tables and a visual preview of the
+most changed intents (`pipelines.preview`); it loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from databuild.tools import TOOLS, VECTOR_TOOLS
+from pipelines.diff import COUNT_KEYS, VersionDiff, parameter_changes
+from pipelines.emit import SPLITS
+
+PREVIEW_INTENTS = 6  # intents with a visual preview in the HTML report (never more than the limit)
+_RELATION_TEXT = {
+    "descendant": "{b} descends from {a}",
+    "ancestor": "{a} descends from {b} (B is older than A)",
+    "same": "A and B are the same version",
+    "unrelated": "{a} and {b} share no lineage",
+}
+
+
+def _setting_value(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _used_text(a_used: bool, b_used: bool) -> str:
+    def word(used: bool) -> str:
+        return "yes" if used else "no"
+
+    return word(a_used) if a_used == b_used else f"{word(a_used)} → {word(b_used)}"
+
+
+def _change_text(entry: dict[str, Any]) -> str:
+    if entry["tool"] == "filter":
+        before, after = json.loads(entry["a"]), json.loads(entry["b"])
+        return f"{before['name']} {before['intensity']} → {after['name']} {after['intensity']}"
+    changes = parameter_changes(entry["tool"], entry["a"], entry["b"])
+    return ", ".join(f"{name} {before} → {after}" for name, before, after in changes)
+
+
+def _delta_text(delta: int) -> str:
+    return f"+{delta}" if delta > 0 else str(delta)
+
+
+@dataclass(frozen=True)
+class _Table:
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    total: int  # rows before the limit
+    numeric: tuple[bool, ...]
+
+
+class _DiffView:
+    """The content every rendering shares, with the limit applied."""
+
+    def __init__(self, diff: VersionDiff, limit: int) -> None:
+        self.diff = diff
+        self.payload = diff.payload
+        self.a, self.b = diff.a, diff.b
+        self.limit = limit
+
+    def _top(self, items: list[Any]) -> list[Any]:
+        return items if self.limit <= 0 else items[: self.limit]
+
+    @property
+    def title(self) -> str:
+        return f"databuild diff: {self.a} → {self.b}"
+
+    @property
+    def relation_line(self) -> str:
+        relation = self.payload["relation"]
+        return f"{relation} (" + _RELATION_TEXT[relation].format(a=self.a, b=self.b) + ")"
+
+    @property
+    def moved_warning(self) -> str | None:
+        moved = self.payload["moved"]
+        if not moved:
+            return None
+        listed = ", ".join(f"{m['intent']} ({m['from']} → {m['to']})" for m in self._top(moved))
+        more = f" and {len(moved) - len(self._top(moved))} more" if len(self._top(moved)) < len(moved) else ""
+        noun = "intent" if len(moved) == 1 else "intents"
+        return f"{len(moved)} {noun} moved between splits (train ↔ test): {listed}{more}"
+
+    @property
+    def test_line(self) -> str:
+        test = self.payload["splits"]["test"]
+        if not self.diff.split_differs("test"):
+            return "test split: unchanged"
+        counts = ", ".join(f"{len(test[kind])} {kind}" for kind in ("added", "removed", "changed"))
+        return f"test split: CHANGED ({counts})"
+
+    def settings_table(self) -> _Table:
+        rows = [(s.key, _setting_value(s.a), _setting_value(s.b)) for s in self.diff.settings]
+        return _Table("Settings that differ", ("setting", self.a, self.b), rows, len(rows), (False,) * 3)
+
+    def counts_table(self) -> _Table:
+        counts_a, counts_b = self.payload["counts"][self.a], self.payload["counts"][self.b]
+        rows = []
+        for split in SPLITS:
+            for key in COUNT_KEYS:
+                before, after = counts_a[split][key], counts_b[split][key]
+                rows.append((split, key, before, after, _delta_text(after - before)))
+        columns = ("split", "count", self.a, self.b, "Δ")
+        return _Table("Counts (Used / All)", columns, rows, len(rows), (False, False, True, True, True))
+
+    def split_summary(self, split: str) -> str:
+        part = self.payload["splits"][split]
+        return f"{split}: {len(part['added'])} added, {len(part['removed'])} removed, {len(part['changed'])} changed"
+
+    def row_table(self, split: str, kind: str) -> _Table:
+        entries = self.payload["splits"][split][kind]
+        rows = [(e["intent"], e["source"], e["augmented_from"] or "", e["iteration"]) for e in self._top(entries)]
+        columns = ("intent", "source", "augmented from", "iteration")
+        return _Table(f"{kind.capitalize()} ({len(entries)})", columns, rows, len(entries), (False, False, False, True))
+
+    def changed_table(self, split: str) -> _Table:
+        entries = self.payload["splits"][split]["changed"]
+        rows = [
+            (
+                e["intent"],
+                e["tool"],
+                _used_text(e["a_used"], e["b_used"]),
+                _change_text(e),
+                e["max_abs_delta"],
+                f"{e['cosine']:.3f}",
+            )
+            for e in self._top(entries)
+        ]
+        columns = ("intent", "tool", "used", f"change ({self.a} → {self.b})", "max abs Δ", "cosine")
+        numeric = (False, False, False, False, True, True)
+        return _Table(f"Changed ({len(entries)}), most changed first", columns, rows, len(entries), numeric)
+
+    def split_tables(self, split: str) -> list[_Table]:
+        return [self.row_table(split, "added"), self.row_table(split, "removed"), self.changed_table(split)]
+
+    def preview_intents(self) -> list[dict[str, Any]]:
+        """The most changed intents whose adjust or selective_adjust changed, with both sides' ground truth."""
+        wanted = PREVIEW_INTENTS if self.limit <= 0 else min(PREVIEW_INTENTS, self.limit)
+        chosen: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for entry in self.diff.most_changed():
+            if entry["tool"] not in VECTOR_TOOLS or entry["intent"] in seen or len(chosen) >= wanted:
+                continue
+            seen.add(entry["intent"])
+            truth = self.diff.both.filter(self.diff.both["intent"] == entry["intent"]).row(0, named=True)
+            changed_tools = [
+                e
+                for e in self.payload["splits"][entry["split"]]["changed"]
+                if e["intent"] == entry["intent"] and e["tool"] in VECTOR_TOOLS
+            ]
+            chosen.append(
+                {"intent": entry["intent"], "split": entry["split"], "truth": truth, "changes": changed_tools}
+            )
+        return chosen
+
+
+def _more_note(table: _Table) -> str | None:
+    hidden = table.total - len(table.rows)
+    return f"… and {hidden} more (complete lists: --format json)" if hidden > 0 else None
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#<>])")
+
+
+def _md(value: Any) -> str:
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_table(table: _Table) -> list[str]:
+    if not table.rows:
+        return ["_none_", ""]
+    lines = [
+        "| " + " | ".join(_md(c) for c in table.columns) + " |",
+        "|" + "|".join("---:" if n else "---" for n in table.numeric) + "|",
+    ]
+    lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in table.rows]
+    note = _more_note(table)
+    return lines + (["", f"_{_md(note)}_"] if note else []) + [""]
+
+
+def render_markdown(diff: VersionDiff, limit: int = 20) -> str:
+    """A pull-request comment: warnings first, then relation, settings, counts and per-split changes."""
+    view = _DiffView(diff, limit)
+    lines = [f"## {_md(view.title)}", ""]
+    if view.moved_warning:
+        lines += [f"> **Warning:** {_md(view.moved_warning)}", ""]
+    lines += [f"- **Relation:** {_md(view.relation_line)}", f"- **{_md(view.test_line)}**", ""]
+    settings = view.settings_table()
+    lines += [f"### {settings.title}", ""] + _md_table(settings)
+    counts = view.counts_table()
+    lines += [f"### {counts.title}", ""] + _md_table(counts)
+    for split in SPLITS:
+        lines += [f"### {_md(view.split_summary(split))}", ""]
+        for table in view.split_tables(split):
+            lines += [f"**{_md(table.title)}**", ""] + _md_table(table)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------- terminal
+
+
+def render_table(diff: VersionDiff, console: Any, limit: int = 20) -> None:
+    """The diff as rich tables on `console` (stdout in the CLI)."""
+    from rich.table import Table
+
+    view = _DiffView(diff, limit)
+    console.print(view.title, style="bold", markup=False)
+    if view.moved_warning:
+        console.print("Warning: " + view.moved_warning, style="bold yellow", markup=False)
+    console.print("relation: " + view.relation_line, markup=False)
+    console.print(view.test_line, style="bold red" if diff.split_differs("test") else None, markup=False)
+
+    def show(table: _Table) -> None:
+        if not table.rows:
+            console.print(f"{table.title}: none", markup=False)
+            return
+        rich_table = Table(title=table.title, title_justify="left", show_lines=False)
+        for column, numeric in zip(table.columns, table.numeric, strict=True):
+            rich_table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        for row in table.rows:
+            rich_table.add_row(*(_escape_rich(cell) for cell in row))
+        console.print(rich_table)
+        note = _more_note(table)
+        if note:
+            console.print(note, markup=False)
+
+    show(view.settings_table())
+    show(view.counts_table())
+    for split in SPLITS:
+        console.print()
+        console.print(view.split_summary(split), style="bold", markup=False)
+        for table in view.split_tables(split):
+            show(table)
+
+
+def _escape_rich(value: Any) -> str:
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+# ---------------------------------------------------------------- HTML
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d1d1f;max-width:1200px}
+h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}h3{font-size:15px}
+table{border-collapse:collapse;margin:6px 0 14px}th,td{border:1px solid #d0d0d0;padding:3px 8px;text-align:left}
+th{background:#f3f3f3;cursor:pointer;user-select:none}th.num,td.num{text-align:right}
+th[data-order=asc]::after{content:" ▲"}th[data-order=desc]::after{content:" ▼"}
+.warning{background:#fff4ce;border:1px solid #e0b400;padding:8px 12px;font-weight:600}
+.changed{color:#b00020;font-weight:600}.note{color:#666;font-style:italic}
+.previews{display:flex;flex-wrap:wrap;gap:18px}.preview{border:1px solid #ddd;padding:8px;margin:0}
+.pair{display:flex;gap:8px}.side{display:flex;flex-direction:column;font-size:12px}
+.side img{width:240px;height:240px;image-rendering:pixelated}figcaption{font-size:13px;max-width:490px}
+"""
+
+# Click a header to sort by that column (numbers numerically); a second click reverses.
+_SORT_JS = """
+document.querySelectorAll("table.sortable th").forEach(function (th) {
+  th.addEventListener("click", function () {
+    var body = th.closest("table").tBodies[0];
+    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var ascending = th.dataset.order !== "asc";
+    th.parentNode.querySelectorAll("th").forEach(function (other) { delete other.dataset.order; });
+    th.dataset.order = ascending ? "asc" : "desc";
+    var key = function (row) { var text = row.cells[index].textContent; var n = parseFloat(text);
+      return th.classList.contains("num") && !isNaN(n) ? n : text.toLowerCase(); };
+    Array.from(body.rows).sort(function (r1, r2) {
+      var k1 = key(r1), k2 = key(r2); var order = k1 < k2 ? -1 : k1 > k2 ? 1 : 0;
+      return ascending ? order : -order;
+    }).forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+
+def _h(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _html_table(table: _Table) -> str:
+    if not table.rows:
+        return '<p class="note">none</p>'
+    head = "".join(
+        f'<th class="num">{_h(c)}</th>' if n else f"<th>{_h(c)}</th>"
+        for c, n in zip(table.columns, table.numeric, strict=True)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_h(cell)}</td>' if n else f"<td>{_h(cell)}</td>"
+            for cell, n in zip(row, table.numeric, strict=True)
+        )
+        + "</tr>"
+        for row in table.rows
+    )
+    note = _more_note(table)
+    more = f'<p class="note">{_h(note)}</p>' if note else ""
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}'
+
+
+def _filter_caption(filter_json: str) -> str:
+    lut = json.loads(filter_json)
+    return "filter: none" if lut["name"] == "none" else f"filter: {lut['name']} at intensity {lut['intensity']}"
+
+
+def _preview_html(view: _DiffView) -> str:
+    from pipelines import preview
+
+    chosen = view.preview_intents()
+    if not chosen:
+        return '<p class="note">no adjust or selective_adjust changes to preview</p>'
+    parts = [
+        '<p class="note">The test chart rendered with each version\'s adjust and selective_adjust (an approximation '
+        "of the app's tools, see <code>pipelines/preview.py</code>); LUT filters are named, not simulated.</p>",
+        '<div class="previews">',
+        '<figure class="preview"><figcaption>reference chart (no adjustments)</figcaption><div class="pair">'
+        f'<div class="side"><img class="reference" alt="reference chart" src="{preview.preview_uri(None, None)}">'
+        "</div></div></figure>",
+    ]
+    for item in chosen:
+        truth = item["truth"]
+        changes = "; ".join(f"{c['tool']}: {_change_text(c)}" for c in item["changes"])
+        sides = []
+        for side, version in (("a", view.a), ("b", view.b)):
+            uri = preview.preview_uri(truth[f"adjust_{side}"], truth[f"selective_adjust_{side}"])
+            sides.append(
+                f'<div class="side"><img class="preview-{side}" data-intent="{_h(item["intent"])}" '
+                f'alt="{_h(item["intent"])} in {_h(version)}" src="{uri}">'
+                f"<span>{_h(version)} · {_h(_filter_caption(truth[f'filter_{side}']))}</span></div>"
+            )
+        parts.append(
+            f'<figure class="preview"><figcaption><b>{_h(item["intent"])}</b> ({_h(item["split"])}) — {_h(changes)}'
+            f'</figcaption><div class="pair">{"".join(sides)}</div></figure>'
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_html(diff: VersionDiff, limit: int = 20) -> str:
+    """One self-contained page (inline CSS, JS and PNG previews; no external URL) with the Markdown's content."""
+    view = _DiffView(diff, limit)
+    body = [f"<h1>{_h(view.title)}</h1>"]
+    if view.moved_warning:
+        body.append(f'<p class="warning">Warning: {_h(view.moved_warning)}</p>')
+    test_class = ' class="changed"' if diff.split_differs("test") else ""
+    body.append(f"<p>Relation: {_h(view.relation_line)}</p><p{test_class}>{_h(view.test_line)}</p>")
+    for table in (view.settings_table(), view.counts_table()):
+        body.append(f"<h2>{_h(table.title)}</h2>{_html_table(table)}")
+    body.append(f"<h2>Visual preview</h2>{_preview_html(view)}")
+    for split in SPLITS:
+        body.append(f'<h2 id="split-{split}">{_h(view.split_summary(split))}</h2>')
+        for table in view.split_tables(split):
+            body.append(f"<h3>{_h(table.title)}</h3>{_html_table(table)}")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_h(view.title)}</title><style>{_CSS}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>{_SORT_JS}</script>\n</body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------- databuild show
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        out: list[tuple[str, Any]] = []
+        for key, inner in value.items():
+            out += _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return [(prefix, value)]
+
+
+def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Path, console: Any) -> None:
+    """`databuild show`: a version's manifest as a reviewer reads it."""
+    from rich.table import Table
+
+    def heading(text: str) -> None:
+        console.print()
+        console.print(text, style="bold", markup=False)
+
+    def pairs(items: list[tuple[str, Any]]) -> None:
+        for key, value in items:
+            console.print(f"  {key}: {_setting_value(value)}", markup=False)
+
+    console.print(f"databuild version {manifest.get('name')}", style="bold", markup=False)
+    pairs(
+        [
+            ("created", manifest.get("created_at")),
+            ("fingerprint", manifest.get("fingerprint")),
+            ("parent", manifest.get("parent")),
+            ("lineage", " ← ".join(lineage)),
+        ]
+    )
+    heading("Command")
+    pairs([("command", manifest.get("command"))] + _flatten(manifest.get("parameters") or {}, "parameters"))
+    inputs = manifest.get("inputs")
+    if inputs:
+        heading("Inputs")
+        if isinstance(inputs, list):
+            for item in inputs:
+                if isinstance(item, dict):
+                    console.print(
+                        "  - " + ", ".join(f"{k}: {_setting_value(v)}" for k, v in item.items()), markup=False
+                    )
+                else:
+                    console.print(f"  - {item}", markup=False)
+        else:
+            pairs(_flatten(inputs))
+    accounting = manifest.get("accounting")
+    if accounting:
+        heading("Input accounting")
+        pairs([(k, v) for k, v in accounting.items() if k != "quarantined"])
+        for reason, count in (accounting.get("quarantined") or {}).items():
+            console.print(f"  quarantined {reason}: {count}", markup=False)
+    intents = manifest.get("intents")
+    if intents:
+        heading("Intents")
+        pairs([(k, v) for k, v in intents.items() if k != "excluded"])
+        for reason, count in (intents.get("excluded") or {}).items():
+            console.print(f"  excluded {reason}: {count}", markup=False)
+    used = manifest.get("used_all") or {}
+    if used:
+        table = Table(title="Used / All", title_justify="left")
+        table.add_column("split")
+        table.add_column("rows", justify="right")
+        for tool in TOOLS:
+            table.add_column(f"{tool} used", justify="right")
+        for split, counts in used.items():
+            total = counts.get("rows", 0)
+            cells = []
+            for tool in TOOLS:
+                n = counts.get(f"{tool}_used", 0)
+                cells.append(f"{n} / {total}" + (f" ({n / total:.0%})" if total else ""))
+            table.add_row(split, str(total), *cells)
+        console.print()
+        console.print(table)
+    if manifest.get("sft_rows"):
+        pairs([("sft rows", manifest["sft_rows"])])
+    augmentation = manifest.get("augmentation")
+    if augmentation:
+        heading("Augmentation")
+        pairs(_flatten(augmentation))
+    heading("Dataset card")
+    console.print(f"  {card_path}", markup=False, soft_wrap=True)
