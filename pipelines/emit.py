@@ -110,6 +110,8 @@ def fingerprint(rows: pl.DataFrame, shaping_options: dict[str, Any]) -> str:
 def _to_dataset_dict(frame: pl.DataFrame, columns: list[str]) -> Any:
     import datasets
 
+    datasets.disable_progress_bars()
+
     splits = {}
     for split in SPLITS:
         part = frame.filter(pl.col("split") == split).select(columns)

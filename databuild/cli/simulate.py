@@ -1,1 +1,34 @@
-"""`databuild simulate` (registered on the app when implemented)."""
+"""`databuild simulate`: write realistic simulated teacher logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import user_errors
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Output file: .jsonl, .jsonl.gz or .parquet."),
+    rows: int = typer.Option(60_000, "--rows", help="Number of teacher calls (3 per user request)."),
+    intents: int = typer.Option(3_000, "--intents", help="Number of distinct intents."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same logs)."),
+) -> None:
+    """Write simulated teacher-call logs (deterministic, offline).
+
+    Example: databuild simulate --out logs/sample.jsonl.gz --rows 60000 --intents 3000
+    """
+    with user_errors():
+        from databuild.errors import DatabuildError
+        from pipelines.simulate import SimulationOptions, write_logs
+
+        if rows < 3 or intents < 1:
+            raise DatabuildError("--rows must be at least 3 and --intents at least 1")
+        try:
+            written = write_logs(SimulationOptions(rows=rows, intents=intents, seed=seed), out)
+        except ValueError as exc:
+            raise DatabuildError(str(exc)) from None
+        typer.echo(f"wrote {written} log records to {out}", err=True)

@@ -1,1 +1,129 @@
-"""`databuild snapshot` (registered on the app when implemented)."""
+"""`databuild snapshot`: teacher logs -> a new dataset version in the store."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+
+
+@app.command()
+def snapshot(
+    logs: list[str] = typer.Option(
+        None,
+        "--logs",
+        help="JSONL / JSONL.gz / Parquet files or globs (repeatable). Default: the embedded simulated sample.",
+    ),
+    store: Path = STORE_OPTION,
+    since: str = typer.Option(None, "--since", help="Only calls at or after this ISO date."),
+    until: str = typer.Option(None, "--until", help="Only calls up to this ISO date (inclusive)."),
+    rank: str = typer.Option("raw", "--rank", help="Rank candidates by the 'raw' export rate or its 'wilson' bound."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of intents in the test split (0..1)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the stable split."),
+    memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 1GB."),
+    output_format: str = typer.Option("table", "--format", help="table | json"),
+) -> None:
+    """Build a dataset version from teacher logs.
+
+    Example: databuild snapshot --logs 'logs/*.jsonl.gz' --since 2024-01-01 --store store
+    """
+    with user_errors():
+        from databuild.store import open_store
+        from pipelines.snapshot import SnapshotOptions, default_sample
+
+        check_choice("--format", output_format, ("table", "json"))
+        the_store = open_store(store_path(store))
+        log_patterns = list(logs or [])
+        if not log_patterns:
+            sample = default_sample(the_store)
+            typer.echo(f"no --logs given: using the embedded simulated sample {sample}", err=True)
+            log_patterns = [str(sample)]
+        options = SnapshotOptions(
+            logs=log_patterns,
+            since=since,
+            until=until,
+            rank=rank,
+            test_fraction=test_fraction,
+            seed=seed,
+            memory_limit=memory_limit,
+        )
+        command = "databuild " + " ".join(shlex.quote(a) for a in ["snapshot", *sys.argv[2:]])
+        result = _run_with_progress(the_store, options, command)
+        report = {
+            "version": result.published.name,
+            "unchanged": result.published.unchanged,
+            "fingerprint": result.published.fingerprint,
+            "path": str(result.published.path),
+            "accounting": result.accounting,
+            "intents": result.intents,
+            "used_all": result.used_all,
+        }
+        if output_format == "json":
+            print_json(report)
+        else:
+            _print_report(report)
+
+
+def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from pipelines.snapshot import STEPS, build_snapshot
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True, console=_stderr()
+    ) as progress:
+        task = progress.add_task("snapshot", total=len(STEPS) + 1)
+
+        def on_step(step: str) -> None:
+            progress.update(task, description=f"snapshot: {step}", advance=1)
+
+        return build_snapshot(the_store, options, command, on_step)
+
+
+def _stderr() -> Any:
+    from databuild.cli.common import stderr_console
+
+    return stderr_console()
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from databuild.tools import TOOLS
+
+    console = stdout_console()
+    if report["unchanged"]:
+        console.print(f"unchanged: identical to {report['version']}")
+    else:
+        console.print(f"created {report['version']}  {report['fingerprint'][:19]}…  {report['path']}")
+    acc = report["accounting"]
+    console.print(
+        f"input rows {acc['input_rows']}: valid {acc['valid_rows']}, "
+        f"quarantined {sum(acc['quarantined'].values())}"
+        + (f" (outside --since/--until: {acc['outside_window']} more)" if acc["outside_window"] else "")
+    )
+    for reason, count in acc["quarantined"].items():
+        console.print(f"  {reason:<18}{count:>10}")
+    intents = report["intents"]
+    excluded = ", ".join(f"{r} {c}" for r, c in intents["excluded"].items()) or "none"
+    console.print(f"intents seen {intents['seen']}: kept {intents['kept']}, excluded {excluded}")
+    table = Table(title="Used / All", title_justify="left")
+    table.add_column("split")
+    for tool in TOOLS:
+        table.add_column(tool, justify="right")
+    for split, counts in report["used_all"].items():
+        total = counts["rows"]
+        table.add_row(
+            split,
+            *[
+                f"{counts[f'{tool}_used']} / {total}" + (f" ({counts[f'{tool}_used'] / total:.0%})" if total else "")
+                for tool in TOOLS
+            ],
+        )
+    console.print(table)

@@ -1,1 +1,61 @@
-"""`databuild versions` (registered on the app when implemented)."""
+"""`databuild versions`: list the dataset versions of a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+
+
+@app.command()
+def versions(
+    store: Path = STORE_OPTION,
+    output_format: str = typer.Option("table", "--format", help="table | json"),
+) -> None:
+    """List dataset versions: name, created, parent, train/test rows, fingerprint.
+
+    Example: databuild versions --store store
+    """
+    with user_errors():
+        from databuild.store import open_store
+
+        check_choice("--format", output_format, ("table", "json"))
+        the_store = open_store(store_path(store))
+        listing = []
+        for name in the_store.version_names():
+            manifest = the_store.manifest(name)
+            used = manifest.get("used_all", {})
+            listing.append(
+                {
+                    "name": name,
+                    "created_at": manifest.get("created_at"),
+                    "parent": manifest.get("parent"),
+                    "train_rows": used.get("train", {}).get("rows"),
+                    "test_rows": used.get("test", {}).get("rows"),
+                    "fingerprint": manifest.get("fingerprint"),
+                }
+            )
+        if output_format == "json":
+            print_json(listing)
+            return
+        if not listing:
+            typer.echo(f"no versions in {the_store.root}", err=True)
+            return
+        from rich.table import Table
+
+        table = Table()
+        for column in ("name", "created", "parent", "train", "test", "fingerprint"):
+            table.add_column(column)
+        for item in listing:
+            table.add_row(
+                item["name"],
+                str(item["created_at"]),
+                str(item["parent"] or "-"),
+                str(item["train_rows"]),
+                str(item["test_rows"]),
+                str(item["fingerprint"])[:23],
+            )
+        stdout_console().print(table)

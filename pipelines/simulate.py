@@ -1,0 +1,356 @@
+"""Simulated teacher traffic: realistic, deterministic logs for the embedded sample, tests and benchmarks.
+
+What makes it realistic (and what the snapshot must cope with):
+- intents built from looks and modifiers; heavy-tailed popularity (Zipf), so r3 / r5 subsets are meaningful;
+- surface variants of one intent (case, extra spaces, padding);
+- per intent and tool a few distinct teacher outputs with different export propensities;
+- a chain-of-thought before `JSON:` that differs on nearly every row;
+- a small share of malformed responses (truncated JSON, out-of-range values, unknown LUT names, missing marker)
+  and of bad records (duplicate events, missing fields).
+Used shares land near the paper's (adjust ~92 %, selective_adjust ~32 %, filter ~66 %).
+Everything is vectorized (NumPy + Polars): 10 M rows take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from databuild.tools import lut_names, params
+
+LOOKS = (
+    "golden hour",
+    "the matrix",
+    "cold tone",
+    "black and white",
+    "dark atmosphere",
+    "fire",
+    "morocco",
+    "sunset",
+    "vintage film",
+    "cyberpunk",
+    "teal and orange",
+    "summer vibes",
+    "winter morning",
+    "moody forest",
+    "neon night",
+    "desert heat",
+    "underwater",
+    "x-ray",
+    "pastel dream",
+    "noir",
+    "autumn leaves",
+    "spring bloom",
+    "foggy harbor",
+    "tropical beach",
+    "retro 80s",
+    "sepia memories",
+    "blade runner",
+    "wes anderson",
+    "horror movie",
+    "cozy cabin",
+    "northern lights",
+    "city lights",
+    "rainy day",
+    "candle light",
+    "miami vice",
+    "polaroid",
+    "high contrast",
+    "soft glow",
+    "washed out",
+    "bleach bypass",
+    "cinematic",
+    "dreamy haze",
+    "arctic blue",
+    "emerald city",
+    "rose gold",
+    "lavender fields",
+    "stormy sky",
+    "midnight blue",
+    "sunrise",
+    "faded memories",
+    "film noir",
+    "hollywood glam",
+    "documentary",
+    "instagram",
+    "vhs tape",
+    "infrared",
+    "thermal camera",
+    "duotone pink",
+    "comic book",
+    "night vision",
+)
+MODIFIERS = (
+    "",
+    "",
+    "",
+    "warm",
+    "cool",
+    "dark",
+    "bright",
+    "soft",
+    "moody",
+    "vivid",
+    "subtle",
+    "strong",
+    "faded",
+    "dramatic",
+    "light",
+    "deep",
+    "muted",
+    "epic",
+    "old",
+    "clean",
+)
+SUFFIXES = ("", "", "", "", " look", " vibe", " style", " feel", " mood", " effect", " tone", " colors")
+COTS = (
+    "The user asks for ",
+    "I consider the mood and the light of ",
+    "Thinking about warmth, contrast and colour balance for ",
+    "A specific palette is suggested by ",
+    "The key is the tonal range and saturation of ",
+)
+COT_MIDDLES = (
+    "Raising temperature adds warmth, ",
+    "Lower exposure darkens the scene, ",
+    "Contrast shapes the mood, ",
+    "Saturation makes colours pop, ",
+    "A filter can help if one is close, ",
+    "Shadows carry the atmosphere, ",
+)
+PREFIX = {"adjust": "ADJUST: ", "selective_adjust": "SELECTIVE_ADJUST: ", "filter": "FILTER: "}
+USED_SHARE = {"adjust": 0.91, "selective_adjust": 0.28, "filter": 0.62}
+TOOLS = ("adjust", "selective_adjust", "filter")
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    rows: int = 60_000
+    intents: int = 3_000
+    seed: int = 0
+    malformed_share: float = 0.03
+    bad_record_share: float = 0.002
+    start: str = "2024-01-01T00:00:00Z"
+    days: int = 120
+
+
+def _intent_names(count: int, rng: np.random.Generator) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < count:
+        look = LOOKS[rng.integers(len(LOOKS))]
+        modifier = MODIFIERS[rng.integers(len(MODIFIERS))]
+        suffix = SUFFIXES[rng.integers(len(SUFFIXES))]
+        name = f"{modifier} {look}{suffix}".strip()
+        if name in seen:
+            name = f"{name} {len(names)}"  # long tail: near-unique phrasings
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _random_output(tool: str, used: bool, rng: np.random.Generator, anchor: np.ndarray) -> str:
+    """One teacher output: a JSON object near the intent's anchor parameters (or the 'not used' answer)."""
+    if tool == "filter":
+        if not used:
+            return json.dumps({"name": "none", "intensity": 0})
+        names = lut_names()
+        name = (
+            names[1 + int(abs(anchor[0] * 1000)) % (len(names) - 1)]
+            if rng.random() < 0.7
+            else names[1 + rng.integers(len(names) - 1)]
+        )
+        return json.dumps({"name": name, "intensity": int(rng.choice([15, 40, 50, 60, 80]))})
+    if not used:
+        return "{}"
+    slots = params(tool)
+    values = np.clip(anchor[: len(slots)] + rng.normal(0, 8, len(slots)), -100, 100).round().astype(int)
+    keep = rng.random(len(slots)) < (0.7 if tool == "adjust" else 0.35)
+    keep[int(rng.integers(len(slots)))] = True
+    obj: dict[str, object] = {}
+    for slot, value, kept in zip(slots, values, keep, strict=True):
+        value = int(np.clip(abs(value) if slot.minimum >= 0 else value, slot.minimum, slot.maximum))
+        if not kept or value == 0:
+            continue
+        if slot.sub is None:
+            obj[slot.key] = value
+        else:
+            obj.setdefault(slot.key, {})[slot.sub] = value
+    if not obj:
+        first = slots[0]
+        obj = {first.key: 10} if first.sub is None else {first.key: {first.sub: 10}}
+    return json.dumps(obj)
+
+
+def _malformed(text: str, kind: int) -> str:
+    if kind == 0:  # truncated JSON
+        return text[: max(1, len(text) // 2)]
+    if kind == 1:  # out-of-range value
+        return text.replace("}", ', "contrast": 250}', 1) if text != "{}" else '{"contrast": 250}'
+    if kind == 2:  # unknown LUT name (for adjust tools: an unknown key)
+        return '{"name": "super_sepia", "intensity": 60}' if '"name"' in text else '{"glow": 30}'
+    if kind == 4:  # a Python dict instead of JSON: balanced, not parseable
+        return text.replace('"', "'") if text != "{}" else "{'contrast': 5}"
+    return text  # kind 3: marker missing (handled by the caller)
+
+
+def simulate(options: SimulationOptions) -> pl.DataFrame:
+    """Teacher-call log records (one per tool call) as a Polars frame, deterministic in `options`."""
+    rng = np.random.default_rng(options.seed)
+    n_intents = max(1, options.intents)
+    names = _intent_names(n_intents, rng)
+    n_requests = max(1, options.rows // 3)
+
+    # Candidate outputs: per intent and tool, 1-4 distinct outputs, each with its own export propensity.
+    anchors = rng.normal(0, 30, (n_intents, 16))
+    used = {tool: rng.random(n_intents) < USED_SHARE[tool] for tool in TOOLS}
+    n_candidates = rng.integers(1, 5, (n_intents, 3))
+    outputs: dict[str, list[list[str]]] = {tool: [] for tool in TOOLS}
+    for tool_index, tool in enumerate(TOOLS):
+        for i in range(n_intents):
+            outputs[tool].append(
+                [
+                    _random_output(tool, bool(used[tool][i]) or (k > 0 and rng.random() < 0.15), rng, anchors[i])
+                    for k in range(n_candidates[i, tool_index])
+                ]
+            )
+    quality = rng.beta(2, 2, (n_intents, 3, 4))
+
+    # Requests: Zipf-like popularity over intents (a few very popular, a long tail seen once).
+    popularity = 1.0 / np.arange(1, n_intents + 1) ** 1.1
+    popularity = popularity[rng.permutation(n_intents)]
+    request_intent = rng.choice(n_intents, size=n_requests, p=popularity / popularity.sum())
+    choice = np.minimum(
+        (rng.random((n_requests, 3)) * n_candidates[request_intent]).astype(int), n_candidates[request_intent] - 1
+    )
+    chosen_quality = quality[request_intent[:, None], np.arange(3)[None, :], choice].mean(axis=1)
+    exported = rng.random(n_requests) < (0.05 + 0.6 * chosen_quality)
+
+    # Rows: three tool calls per request.
+    n_rows = n_requests * 3
+    row_request = np.repeat(np.arange(n_requests), 3)
+    row_tool = np.tile(np.arange(3), n_requests)
+    row_intent = request_intent[row_request]
+    row_choice = choice[row_request, row_tool]
+
+    flat_outputs: list[str] = []
+    offsets = {}
+    for tool_index, tool in enumerate(TOOLS):
+        for i in range(n_intents):
+            offsets[(tool_index, i)] = len(flat_outputs)
+            flat_outputs.extend(outputs[tool][i])
+    offset_table = np.array([[offsets[(t, i)] for i in range(n_intents)] for t in range(3)])
+    output_index = offset_table[row_tool, row_intent] + row_choice
+    json_text = np.array(flat_outputs, dtype=object)[output_index]
+
+    malformed = rng.random(n_rows) < options.malformed_share
+    malformed_kind = rng.integers(0, 5, n_rows)
+    json_text = (
+        np.where(malformed, [_malformed(t, k) for t, k in zip(json_text, malformed_kind, strict=True)], json_text)
+        if malformed.any()
+        else json_text
+    )
+    with_marker = ~(malformed & (malformed_kind == 3))
+
+    surface_kind = rng.integers(0, 10, n_requests)
+    names_arr = np.array(names, dtype=object)
+    base = names_arr[row_intent]
+    start = np.datetime64(options.start.replace("Z", ""))
+    seconds = rng.integers(0, options.days * 86400, n_requests)[row_request]
+
+    frame = pl.DataFrame(
+        {
+            "row": np.arange(n_rows),
+            "request": row_request,
+            "tool": np.array(TOOLS, dtype=object)[row_tool].astype(str),
+            "base": base.astype(str),
+            "surface_kind": surface_kind[row_request],
+            "json": json_text.astype(str),
+            "with_marker": with_marker,
+            "cot": rng.integers(0, len(COTS), n_rows),
+            "mid": rng.integers(0, len(COT_MIDDLES), n_rows),
+            "noise": rng.integers(0, 1_000_000, n_rows),
+            "exported": exported[row_request],
+            "ts": (start + seconds.astype("timedelta64[s]")).astype("datetime64[ms]"),
+            "user": rng.integers(0, max(1, n_requests // 3), n_requests)[row_request],
+        }
+    )
+    surface = (
+        pl.when(pl.col("surface_kind") == 0)
+        .then(pl.col("base").str.to_titlecase())
+        .when(pl.col("surface_kind") == 1)
+        .then(pl.concat_str([pl.lit(" "), pl.col("base"), pl.lit(" ")]))
+        .when(pl.col("surface_kind") == 2)
+        .then(pl.col("base").str.to_uppercase())
+        .when(pl.col("surface_kind") == 3)
+        .then(pl.col("base").str.replace_all(" ", "  "))
+        .otherwise(pl.col("base"))
+    )
+    frame = frame.with_columns(intent=surface)
+    frame = frame.with_columns(
+        response=pl.concat_str(
+            [
+                pl.col("tool").replace_strict(PREFIX),
+                pl.col("cot").replace_strict(dict(enumerate(COTS)), return_dtype=pl.String),
+                pl.col("intent"),
+                pl.lit(". "),
+                pl.col("mid").replace_strict(dict(enumerate(COT_MIDDLES)), return_dtype=pl.String),
+                pl.lit("so after weighing "),
+                pl.col("noise").cast(pl.String),
+                pl.lit(" options I settle on these values. "),
+                pl.when(pl.col("with_marker")).then(pl.lit("JSON: ")).otherwise(pl.lit("Answer: ")),
+                pl.col("json"),
+            ]
+        )
+    )
+    records = frame.select(
+        pl.concat_str([pl.lit(f"evt-{options.seed}-"), pl.col("row").cast(pl.String)]).alias("event_id"),
+        pl.concat_str([pl.lit(f"req-{options.seed}-"), pl.col("request").cast(pl.String)]).alias("request_id"),
+        pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("ts"),
+        pl.col("intent"),
+        pl.col("tool"),
+        pl.col("response"),
+        pl.col("exported"),
+        pl.lit("gpt-3.5-turbo-0613").alias("teacher_model"),
+        pl.lit("cot-v3").alias("prompt_version"),
+        pl.concat_str([pl.lit("u"), pl.col("user").cast(pl.String)]).alias("user_id"),
+    )
+    return _with_bad_records(records, options, rng)
+
+
+def _with_bad_records(records: pl.DataFrame, options: SimulationOptions, rng: np.random.Generator) -> pl.DataFrame:
+    """A few duplicated events (log shipping retries) and records with a missing field."""
+    n_bad = int(records.height * options.bad_record_share)
+    if n_bad == 0:
+        return records
+    duplicates = records.gather(rng.choice(records.height, n_bad // 2 + 1, replace=False))
+    broken = records.gather(rng.choice(records.height, n_bad // 2 + 1, replace=False)).with_columns(
+        pl.lit(None, dtype=pl.String).alias("request_id"),
+        pl.concat_str([pl.col("event_id"), pl.lit("-nometa")]).alias("event_id"),
+    )
+    return pl.concat([records, duplicates, broken])
+
+
+def write_logs(options: SimulationOptions, out: Path) -> int:
+    """Write simulated logs to `out` (.jsonl, .jsonl.gz or .parquet) atomically; returns the row count."""
+    records = simulate(options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    name = out.name.lower()
+    if name.endswith(".parquet"):
+        records.write_parquet(tmp)
+    elif name.endswith(".jsonl.gz"):
+        import gzip
+
+        with gzip.open(tmp, "wb", compresslevel=5) as handle:
+            records.write_ndjson(handle)
+    elif name.endswith(".jsonl"):
+        records.write_ndjson(tmp)
+    else:
+        raise ValueError(f"unsupported output type: {out} (use .jsonl, .jsonl.gz or .parquet)")
+    tmp.replace(out)
+    return records.height

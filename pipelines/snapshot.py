@@ -1,0 +1,254 @@
+"""Snapshot: teacher logs -> export-maximizing ground truth -> a new dataset version.
+
+The pipeline is the list of SQL models in `STEPS`, run in order on one DuckDB connection; Polars and
+`pipelines.emit` then write the version. Every input row ends up valid or quarantined with one reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from databuild.errors import DatabuildError
+from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
+from databuild.store import Store
+from pipelines.emit import Published, publish_version, used_all
+from pipelines.inputs import jsonl_lines, resolve_inputs
+from pipelines.sqlrun import connect, run_model, sql_hashes
+
+QUARANTINE_REASONS = (
+    "bad_record",
+    "missing_field",
+    "bad_type",
+    "duplicate_event",
+    "unknown_tool",
+    "empty_intent",
+    "intent_too_long",
+    "no_json",
+    "invalid_json",
+    "schema_violation",
+)
+EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
+RANKS = ("raw", "wilson")
+PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet_records")
+# (model, what it reads -> what it writes): the pipeline, top to bottom.
+STEPS = (
+    ("00_raw", "-> raw (empty)"),
+    ("05_raw_jsonl", "raw_lines -> raw"),
+    ("06_raw_parquet", "parquet files -> raw"),
+    ("10_calls", "raw -> calls"),
+    ("15_output_texts", "calls -> output_texts (distinct json tails)"),
+    ("20_outputs", "output_texts -> parsed_outputs"),
+    ("25_valid_calls", "calls, parsed_outputs -> checked_calls"),
+    ("30_candidates", "checked_calls -> candidates"),
+    ("35_intent_stats", "checked_calls -> intent_stats"),
+    ("40_ground_truth", "candidates, intent_stats -> ground_truth"),
+    ("50_split", "intent_stats -> split"),
+    ("60_rows", "ground_truth, intent_stats, split -> rows"),
+    ("70_quarantine", "checked_calls -> quarantine"),
+    ("71_quarantine_parquet_records", "parquet files -> quarantine.record"),
+    ("80_accounting", "raw, checked_calls, intent_stats -> accounting"),
+)
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    logs: list[str]
+    since: str | None = None
+    until: str | None = None
+    rank: str = "raw"
+    test_fraction: float = 0.1
+    seed: int = 0
+    memory_limit: str | None = None
+    extra_parameters: dict[str, Any] = field(default_factory=dict)
+
+    def shaping(self) -> dict[str, Any]:
+        """The options that shape the rows (they enter the fingerprint; paths and timestamps do not)."""
+        return {
+            "since": self.since,
+            "until": self.until,
+            "rank": self.rank,
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+        }
+
+
+@dataclass
+class SnapshotResult:
+    published: Published
+    accounting: dict[str, Any]
+    intents: dict[str, Any]
+    used_all: dict[str, dict[str, Any]]
+    inputs: list[dict[str, Any]]
+
+
+def test_threshold(test_fraction: float) -> int:
+    """ceil(test_fraction · 2⁶⁴) exactly, so `h < threshold` ⟺ `h < test_fraction · 2⁶⁴` for integers h."""
+    return math.ceil(Fraction(test_fraction) * 2**64)
+
+
+def _parse_bound(value: str | None, name: str, end: bool) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:  # a date: --until includes that whole day
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise DatabuildError(f"--{name} must be an ISO date such as 2024-05-01, not {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None]:
+    if options.rank not in RANKS:
+        raise DatabuildError(f"--rank must be one of {', '.join(RANKS)}, not {options.rank!r}")
+    if not 0.0 <= options.test_fraction <= 1.0 or math.isnan(options.test_fraction):
+        raise DatabuildError(f"--test-fraction must be between 0 and 1, not {options.test_fraction}")
+    since = _parse_bound(options.since, "since", end=False)
+    until = _parse_bound(options.until, "until", end=True)
+    if since and until and since >= until:
+        raise DatabuildError("--since must be before --until")
+    return since, until
+
+
+def _register_normalizer(con: Any) -> None:
+    import duckdb
+    import pyarrow as pa
+
+    def normalize_batch(texts):  # type: ignore[no-untyped-def]  (duckdb inspects annotations)
+        # Python's own NFKC + casefold + split, on distinct intents only: exact by construction.
+        return pa.array([None if t is None else normalize_intent(t) for t in texts.to_pylist()], pa.string())
+
+    con.create_function(
+        "normalize_intent",
+        normalize_batch,
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        type="arrow",
+        side_effects=False,
+    )
+
+
+def build_snapshot(
+    store: Store,
+    options: SnapshotOptions,
+    command: str,
+    on_step: Callable[[str], None] = lambda step: None,
+) -> SnapshotResult:
+    since, until = validate(options)
+    inputs = resolve_inputs(options.logs)
+    con = connect(memory_limit=options.memory_limit)
+    _register_normalizer(con)
+    values: dict[str, Any] = {
+        "files": [str(i.path) for i in inputs if i.kind == "parquet"],
+        "since": since,
+        "until": until,
+        "max_intent_chars": MAX_INTENT_CHARS,
+        "rank": options.rank,
+        "seed": str(options.seed),
+        "test_threshold": test_threshold(options.test_fraction),
+        "alt_marker": "JSON:",
+    }
+    lines = jsonl_lines(inputs)
+    con.register("raw_lines", lines)
+    for model, _ in STEPS:
+        if model in PARQUET_ONLY and not values["files"]:
+            continue
+        on_step(model)
+        run_model(con, model, **values)
+
+    counts = con.table("accounting").pl()
+    accounting = _accounting(counts)
+    intents = _intent_counts(counts)
+    if accounting["valid_rows"] == 0:
+        raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
+    rows = con.table("rows").pl()
+    if rows.height == 0:
+        raise DatabuildError(
+            "no intent could be kept (every intent was excluded: " + _reasons_summary(intents["excluded"]) + ")"
+        )
+    quarantine = con.table("quarantine").pl()
+    pool = (
+        con.table("intent_stats")
+        .pl()
+        .filter(pl.col("exclusion").is_not_null())
+        .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
+        .sort("intent")
+    )
+    con.close()
+
+    rows_per_file = _counts(counts, "read")
+    input_records = [
+        {"path": str(i.path), "format": i.kind, "sha256": i.sha256, "rows": int(rows_per_file.get(str(i.path), 0))}
+        for i in inputs
+    ]
+    manifest = {
+        "command": command,
+        "parameters": {**options.shaping(), "logs": options.logs, **options.extra_parameters},
+        "inputs": input_records,
+        "sql": sql_hashes(),
+        "accounting": accounting,
+        "intents": intents,
+    }
+    on_step("write version")
+    published = publish_version(store, rows, manifest, options.shaping(), quarantine=quarantine)
+    if not published.unchanged:
+        _write_intent_pool(store, published.name, pool)
+    return SnapshotResult(published, accounting, intents, used_all(rows), input_records)
+
+
+def _accounting(counts: pl.DataFrame) -> dict[str, Any]:
+    outcomes = _counts(counts, "rows")
+    read_rows = sum(_counts(counts, "read").values())
+    input_rows = sum(outcomes.values())
+    return {
+        "input_rows": input_rows,
+        "valid_rows": outcomes.get("", 0),
+        "quarantined": {reason: outcomes[reason] for reason in QUARANTINE_REASONS if outcomes.get(reason)},
+        "outside_window": read_rows - input_rows,
+    }
+
+
+def _intent_counts(counts: pl.DataFrame) -> dict[str, Any]:
+    outcomes = _counts(counts, "intents")
+    return {
+        "seen": sum(outcomes.values()),
+        "kept": outcomes.get("", 0),
+        "excluded": {reason: outcomes[reason] for reason in EXCLUSION_REASONS if outcomes.get(reason)},
+    }
+
+
+def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
+    part = counts.filter(pl.col("kind") == kind)
+    return {name: int(n) for name, n in zip(part["name"].to_list(), part["n"].to_list(), strict=True)}
+
+
+def _write_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
+    target = store.cache_dir / "intent_pool" / f"{version}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".parquet.tmp")
+    pool.write_parquet(tmp)
+    tmp.replace(target)
+
+
+def _reasons_summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {count}" for reason, count in counts.items()) or "nothing"
+
+
+def default_sample(store: Store) -> Path:
+    """The embedded sample: simulated logs, generated once per store (deterministic, offline)."""
+    from pipelines.simulate import SimulationOptions, write_logs
+
+    path = store.cache_dir / "sample" / "teacher_logs.jsonl.gz"
+    if not path.exists():
+        write_logs(SimulationOptions(), path)
+    return path
