@@ -1,8 +1,9 @@
 """Offline metrics of a student against a version's ground truth, as the paper defines them.
 
 Per tool: selection = F1 of "the tool is used"; quality over the rows where truth and prediction both use the tool
-(filter: same preset name; adjust / selective_adjust: mean cosine of the parameter vectors); final = harmonic mean
-of selection and quality; overall = mean of the three finals. Subsets `all`, `r3` (n_calls >= 3), `r5` (>= 5).
+(filter: same preset name; adjust / selective_adjust: mean cosine of the parameter vectors, which is negative when
+the vectors point opposite ways); final = harmonic mean of selection and quality (a negative quality counts as 0
+there, so final stays in [0, 1]); overall = mean of the three finals. Subsets `all`, `r3` (n_calls >= 3), `r5` (>= 5).
 
 Predictions are parsed by the snapshot's own SQL model (`pipelines.outputs.parse_tool_outputs`), so a student's
 output is judged exactly like a teacher's. Metrics are NumPy/Polars over whole columns, never a loop over rows.
@@ -180,7 +181,8 @@ def tool_metrics(truth_used: np.ndarray, predicted_used: np.ndarray, quality_sco
         "recall": recall,
         "selection": selection,
         "quality": quality,
-        "final": harmonic_mean(selection, quality),
+        # a mean cosine below 0 (opposite parameter directions) counts as 0 quality in the harmonic mean
+        "final": harmonic_mean(selection, max(quality, 0.0)),
         "quality_rows": len(quality_scores),
     }
 
