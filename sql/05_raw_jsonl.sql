@@ -1,18 +1,20 @@
 -- raw (JSON Lines): parse each line of `raw_lines(source_file, source_line, file_order, line)`.
--- A line that is not a JSON object keeps only its position and text (bad_record later).
+-- `obj` is the line when it is a JSON object, else NULL (bad_record later); every field is read from `obj`, so a
+-- line that is not an object is never parsed twice. (Nested CASE: DuckDB does not short-circuit AND.)
 INSERT INTO raw
 WITH lines AS (
-    SELECT *, json_valid(line) AND json_type(line) = 'OBJECT' AS is_object FROM raw_lines
+    SELECT *, CASE WHEN json_valid(line) THEN CASE WHEN json_type(line) = 'OBJECT' THEN line END END AS obj
+    FROM raw_lines
 )
 SELECT
-    source_file, source_line, file_order, is_object,
-    CASE WHEN is_object THEN json_type(line, '$.event_id') END, CASE WHEN is_object THEN line ->> '$.event_id' END,
-    CASE WHEN is_object THEN json_type(line, '$.request_id') END, CASE WHEN is_object THEN line ->> '$.request_id' END,
-    CASE WHEN is_object THEN json_type(line, '$.ts') END,
-    CASE WHEN is_object AND json_type(line, '$.ts') = 'VARCHAR' THEN TRY_CAST(line ->> '$.ts' AS TIMESTAMPTZ) END,
-    CASE WHEN is_object THEN json_type(line, '$.intent') END, CASE WHEN is_object THEN line ->> '$.intent' END,
-    CASE WHEN is_object THEN json_type(line, '$.tool') END, CASE WHEN is_object THEN line ->> '$.tool' END,
-    CASE WHEN is_object THEN json_type(line, '$.response') END, CASE WHEN is_object THEN line ->> '$.response' END,
-    CASE WHEN is_object THEN json_type(line, '$.exported') END, CASE WHEN is_object THEN line ->> '$.exported' END,
+    source_file, source_line, file_order, obj IS NOT NULL,
+    json_type(obj, '$.event_id'), obj ->> '$.event_id',
+    json_type(obj, '$.request_id'), obj ->> '$.request_id',
+    json_type(obj, '$.ts'),
+    CASE WHEN json_type(obj, '$.ts') = 'VARCHAR' THEN TRY_CAST(obj ->> '$.ts' AS TIMESTAMPTZ) END,
+    json_type(obj, '$.intent'), obj ->> '$.intent',
+    json_type(obj, '$.tool'), obj ->> '$.tool',
+    json_type(obj, '$.response'), obj ->> '$.response',
+    json_type(obj, '$.exported'), obj ->> '$.exported',
     line
 FROM lines

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-import click
+import typer
 
 from databuild.cli import (  # noqa: F401  (each module registers its commands)
     augment,
@@ -30,12 +30,15 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become `Error: …` with exit code 1, like every other user error."""
     try:
         exit_code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("Error: aborted\n")
         sys.exit(1)
-    except click.ClickException as exc:
-        sys.stderr.write(f"Error: {exc.format_message()}\n")
+    except typer.TyperException as exc:  # bad option values, unknown options, missing arguments
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `databuild`: the help was shown
+            sys.exit(0)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        sys.stderr.write(f"Error: {message}\n")
         sys.exit(1)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)

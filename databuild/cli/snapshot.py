@@ -75,8 +75,14 @@ def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:
 
     from pipelines.snapshot import STEPS, build_snapshot
 
+    console = _stderr()
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True, console=_stderr()
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,  # no progress noise in pipes, logs and CI
     ) as progress:
         task = progress.add_task("snapshot", total=len(STEPS) + 1)
 
