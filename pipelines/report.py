@@ -174,11 +174,13 @@ def _more_note(table: _Table) -> str | None:
 # ---------------------------------------------------------------- Markdown
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#<>])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
 def _md(value: Any) -> str:
+    """Cell text that renders literally: Markdown specials backslash-escaped, HTML as entities, one line."""
     text = str(value).replace("\r", " ").replace("\n", " ")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
@@ -301,7 +303,7 @@ def _html_table(table: _Table) -> str:
         f'<th class="num">{_h(c)}</th>' if n else f"<th>{_h(c)}</th>"
         for c, n in zip(table.columns, table.numeric, strict=True)
     )
-    body = "".join(
+    body = "\n".join(
         "<tr>"
         + "".join(
             f'<td class="num">{_h(cell)}</td>' if n else f"<td>{_h(cell)}</td>"
@@ -312,7 +314,7 @@ def _html_table(table: _Table) -> str:
     )
     note = _more_note(table)
     more = f'<p class="note">{_h(note)}</p>' if note else ""
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}'
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{more}'
 
 
 def _filter_caption(filter_json: str) -> str:

@@ -32,7 +32,7 @@ def diff(
         import io
         import json
 
-        from databuild.cli.common import stderr_console, stdout_console
+        from databuild.cli.common import stdout_console
         from databuild.errors import DatabuildError
         from databuild.store import atomic_write_text, open_store
         from pipelines.diff import diff_versions
@@ -72,7 +72,7 @@ def diff(
 
         if output is not None:
             atomic_write_text(output, text)
-            stderr_console().print(f"wrote {output}", markup=False, highlight=False)
+            typer.echo(f"wrote {output}", err=True)
         elif text:
             typer.echo(text, nl=False)
         if fail_on_test_change and result.split_differs("test"):
