@@ -233,8 +233,9 @@ def render_table(diff: VersionDiff, console: Any, limit: int = 20) -> None:
             console.print(f"{table.title}: none", markup=False)
             return
         rich_table = Table(title=table.title, title_justify="left", show_lines=False)
-        for column, numeric in zip(table.columns, table.numeric, strict=True):
-            rich_table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        for index, (column, numeric) in enumerate(zip(table.columns, table.numeric, strict=True)):
+            # The first column (intent, setting, split) stays on one line; the others wrap around it.
+            rich_table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=index == 0)
         for row in table.rows:
             rich_table.add_row(*(_escape_rich(cell) for cell in row))
         console.print(rich_table)

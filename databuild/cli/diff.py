@@ -14,8 +14,10 @@ DIFF_FORMATS = ("table", "markdown", "json", "html")
 
 @app.command()
 def diff(
-    version_a: str | None = typer.Argument(None, metavar="[A]", help="Old version (default: B's parent)."),
-    version_b: str | None = typer.Argument(None, metavar="[B]", help="New version (default: the newest)."),
+    version_a: str | None = typer.Argument(
+        None, metavar="A", help="Old version (default: B's parent; given alone, B is the newest)."
+    ),
+    version_b: str | None = typer.Argument(None, metavar="B", help="New version (default: the newest)."),
     store: Path | None = STORE_OPTION,
     output_format: str = typer.Option("table", "--format", help="table, markdown, json or html."),
     output: Path | None = typer.Option(None, "--output", help="Write the report to this file (atomically)."),
@@ -31,6 +33,7 @@ def diff(
     with user_errors():
         import io
         import json
+        import os
 
         from databuild.cli.common import stdout_console
         from databuild.errors import DatabuildError
@@ -72,6 +75,9 @@ def diff(
 
         if output is not None:
             atomic_write_text(output, text)
+            umask = os.umask(0)
+            os.umask(umask)
+            output.chmod(0o666 & ~umask)  # a report to share, not a private temp file (mkstemp makes 0600)
             typer.echo(f"wrote {output}", err=True)
         elif text:
             typer.echo(text, nl=False)
