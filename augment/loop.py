@@ -1,0 +1,430 @@
+"""The augmentation loop: mine → generate → filter → add, one new dataset version per iteration.
+
+Steps per iteration i (the parent is the version it starts from):
+1. `sample_teacher_rows` of the parent's train split; the student answers them (`knn` re-indexed on the parent,
+   a trained run, or a predictions file for `--iterations 1`).
+2. `find_mistakes` against the frozen baseline (measured on the lineage's first augmentation iteration).
+3. A generator proposes `per_mistake` candidates per mistaken intent.
+4. `filter_candidates` keeps or rejects each with a reason.
+5. Accepted intents become train rows with the source row's ground truth; the test split is copied unchanged;
+   `publish_version` writes the next version (or names the identical existing one).
+"""
+
+from __future__ import annotations
+
+import shlex
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from augment.candidates import Generation
+from augment.filters import candidates_frame, filter_candidates
+from augment.mine import check_coverage, find_mistakes, predictions_frame, sample_teacher_rows, score_sample
+from augment.prompt import TEMPLATE_PATH, template_sha256
+from databuild.errors import DatabuildError
+from databuild.store import Store
+from databuild.tools import TOOLS, VECTOR_TOOLS
+
+GENERATORS = ("auto", "openai", "neighbors")
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    version: str | None = None
+    iterations: int = 1
+    student: str = "knn"
+    predictions: Path | None = None
+    sample: int = 1000
+    per_mistake: int = 1
+    generator: str = "auto"
+    model: str = "gpt-4"
+    base_url: str | None = None
+    concurrency: int = 16
+    max_retries: int = 6
+    timeout: float = 60.0
+    seed: int = 0
+    near_dup: float = 0.95
+    min_similarity: float = 0.6
+
+    def validate(self) -> None:
+        if self.iterations < 1:
+            raise DatabuildError(f"--iterations must be at least 1, not {self.iterations}")
+        if self.predictions is not None and self.iterations != 1:
+            raise DatabuildError("--predictions judges one fixed student: it allows only --iterations 1")
+        if self.predictions is not None and not self.predictions.is_file():
+            raise DatabuildError(f"predictions file {self.predictions} not found")
+        for name, value, low in (
+            ("--sample", self.sample, 1),
+            ("--per-mistake", self.per_mistake, 1),
+            ("--concurrency", self.concurrency, 1),
+            ("--max-retries", self.max_retries, 0),
+        ):
+            if value < low:
+                raise DatabuildError(f"{name} must be at least {low}, not {value}")
+        if self.generator not in GENERATORS:
+            raise DatabuildError(f"--generator must be one of {', '.join(GENERATORS)}, not {self.generator!r}")
+        if not 0 < self.near_dup <= 1:
+            raise DatabuildError(f"--near-dup must be in (0, 1], not {self.near_dup}")
+        if not -1 <= self.min_similarity < 1:
+            raise DatabuildError(f"--min-similarity must be in [-1, 1), not {self.min_similarity}")
+        if self.timeout <= 0:
+            raise DatabuildError(f"--timeout must be positive, not {self.timeout}")
+
+    def recorded(self) -> dict[str, Any]:
+        """The parameters as the manifest records them (no credentials: a base URL loses any user:password)."""
+        out = asdict(self)
+        out["predictions"] = str(self.predictions) if self.predictions else None
+        out["base_url"] = redact_url(self.base_url)
+        return out
+
+
+def redact_url(url: str | None) -> str | None:
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def redact_command(argv: list[str], base_url: str | None) -> str:
+    """`databuild augment …` as typed, with a base URL's credentials removed."""
+    safe = redact_url(base_url)
+    return "databuild " + " ".join(shlex.quote(safe if base_url and arg == base_url else arg) for arg in argv)
+
+
+class Generator(Protocol):
+    name: str
+    model: str | None
+
+    def propose(
+        self, sources: list[str], per_mistake: int, ordinal_offset: int = 0, on_done: Callable[[], None] | None = None
+    ) -> Generation: ...
+
+
+@dataclass
+class IterationResult:
+    iteration: int
+    version: str
+    parent: str
+    unchanged: bool
+    mined: int
+    mistakes: dict[str, int]
+    baseline_cosine: dict[str, float]
+    candidates: int
+    accepted: int
+    rejected: dict[str, int]
+    calls: dict[str, int]
+    tokens: dict[str, int]
+    estimated_cost_usd: float | None
+    generator: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The `--format json` shape, exactly."""
+        return {
+            "version": self.version,
+            "parent": self.parent,
+            "mined": self.mined,
+            "mistakes": self.mistakes,
+            "baseline_cosine": self.baseline_cosine,
+            "candidates": self.candidates,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "calls": self.calls,
+            "tokens": self.tokens,
+        }
+
+
+class Progress(Protocol):
+    def start(self, description: str, total: int) -> Callable[[], None]: ...
+
+    def stop(self) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    def start(self, description: str, total: int) -> Callable[[], None]:
+        return lambda: None
+
+    def stop(self) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+def choose_generator(requested: str, base_url: str | None) -> str:
+    """`auto` → `openai` when an endpoint is configured (OPENAI_API_KEY or a base URL), else `neighbors`."""
+    from augment.openai_generator import endpoint_is_configured
+
+    if requested != "auto":
+        return requested
+    return "openai" if endpoint_is_configured(base_url) else "neighbors"
+
+
+def inherited_baseline(store: Store, version: str) -> tuple[dict[str, float], str] | None:
+    """The frozen baseline of the nearest augmented ancestor (and that version's name), if any."""
+    for name in store.lineage(version):
+        block = store.manifest(name).get("augmentation") or {}
+        if "baseline_cosine" in block:
+            return {tool: float(block["baseline_cosine"][tool]) for tool in VECTOR_TOOLS}, name
+    return None
+
+
+def augmented_rows(accepted: pl.DataFrame, sources: pl.DataFrame, iteration: int) -> pl.DataFrame:
+    """Accepted candidates as train rows carrying their source row's ground truth for all three tools."""
+    truth = sources.select(pl.col("intent").alias("source_intent"), *TOOLS, *(f"{tool}_used" for tool in TOOLS)).unique(
+        "source_intent"
+    )
+    return accepted.join(truth, on="source_intent", how="left", maintain_order="left").select(
+        "intent",
+        pl.col("intent_text").str.strip_chars(),
+        *TOOLS,
+        *(f"{tool}_used" for tool in TOOLS),
+        pl.col("n_calls").cast(pl.Int64),
+        pl.lit("augmented").alias("source"),
+        pl.col("source_intent").alias("augmented_from"),
+        pl.lit(iteration, dtype=pl.Int64).alias("iteration"),
+        pl.lit("train").alias("split"),
+    )
+
+
+class AugmentLoop:
+    def __init__(
+        self,
+        store: Store,
+        options: AugmentOptions,
+        command: str,
+        progress: Progress | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        options.validate()
+        self.store = store
+        self.options = options
+        self.command = command
+        self.progress = progress or SilentProgress()
+        self.show_progress = show_progress
+        self.generator_name = choose_generator(options.generator, options.base_url)
+
+    # -- generators ------------------------------------------------------------------------------------------
+    def _generator(self, version: str, rows: pl.DataFrame) -> Generator:
+        if self.generator_name == "openai":
+            from augment.cache import ResponseCache
+            from augment.openai_generator import OpenAIGenerator, endpoint_from_environment
+
+            endpoint = endpoint_from_environment(
+                self.options.model,
+                self.options.base_url,
+                timeout=self.options.timeout,
+                concurrency=self.options.concurrency,
+                max_retries=self.options.max_retries,
+            )
+            return OpenAIGenerator(endpoint, ResponseCache.for_store(self.store), seed=self.options.seed)
+        from augment.neighbors import NeighborsGenerator
+
+        root = self.store.lineage(version)[-1]
+        return NeighborsGenerator(
+            self.store, root, rows.get_column("intent"), self.options.min_similarity, self.show_progress
+        )
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def run(self) -> list[IterationResult]:
+        from pipelines.emit import load_rows
+
+        if self.options.generator == "openai":  # fail at once, before any mining work
+            from augment.openai_generator import endpoint_from_environment
+
+            endpoint_from_environment(self.options.model, self.options.base_url)
+        version = self.store.resolve(self.options.version)
+        first_rows = load_rows(self.store, version)
+        start_iteration = int(first_rows.get_column("iteration").max() or 0)
+        inherited = inherited_baseline(self.store, version)
+        baseline = inherited[0] if inherited else None
+        baseline_from = f"inherited from {inherited[1]}" if inherited else None
+        results: list[IterationResult] = []
+        rows: pl.DataFrame | None = first_rows
+        for index in range(self.options.iterations):
+            iteration = start_iteration + index + 1
+            if rows is None:
+                rows = load_rows(self.store, version)
+            result, baseline, baseline_from = self._iteration(version, rows, iteration, baseline, baseline_from)
+            results.append(result)
+            version, rows = result.version, None
+        return results
+
+    def _predict(self, version: str, sample: pl.DataFrame) -> pl.DataFrame:
+        if self.options.predictions is not None:
+            from databuild.evaluation import read_predictions
+
+            predictions = read_predictions(self.options.predictions)
+            check_coverage(sample, predictions)
+            return predictions
+        from databuild.students import load_student
+
+        student = load_student(self.options.student, self.store, version, self.show_progress)
+        intents = sample.get_column("intent").to_list()
+        return predictions_frame(intents, student.predict(intents))
+
+    def _iteration(
+        self,
+        parent: str,
+        rows: pl.DataFrame,
+        iteration: int,
+        baseline: dict[str, float] | None,
+        baseline_from: str | None,
+    ) -> tuple[IterationResult, dict[str, float], str]:
+        options = self.options
+        train = rows.filter(pl.col("split") == "train")
+        test = rows.filter(pl.col("split") == "test")
+        self.progress.note(f"iteration {iteration}: mining {parent}")
+        sample = sample_teacher_rows(train, options.sample, options.seed)
+        if sample.height == 0:
+            raise DatabuildError(f"{parent} has no teacher train rows to mine")
+        scored = score_sample(sample, self._predict(parent, sample))
+        if baseline is None:
+            from augment.mine import sample_metrics
+
+            measured = sample_metrics(scored)
+            baseline = {tool: float(measured[tool]["quality"]) for tool in VECTOR_TOOLS}
+            baseline_from = f"measured on {parent} (iteration {iteration})"
+        assert baseline_from is not None
+        mistakes = find_mistakes(scored, baseline)
+        sources = mistakes.mistaken_intents()
+
+        generator = self._generator(parent, rows)
+        unit = "requests" if generator.name == "openai" else "intents"
+        total = len(sources) * (options.per_mistake if generator.name == "openai" else 1)
+        advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
+        try:
+            generation = generator.propose(
+                sources, options.per_mistake, ordinal_offset=(iteration - 1) * options.per_mistake, on_done=advance
+            )
+        finally:
+            self.progress.stop()
+        accounting = generation.accounting
+        if generator.name == "openai" and generation.requested and accounting.succeeded == 0:
+            raise DatabuildError(
+                f"all {accounting.failed} requests to the endpoint failed (first: {accounting.first_failure}); "
+                "nothing was written — check the endpoint, the model name and OPENAI_API_KEY"
+            )
+
+        test_intents = test.get_column("intent")
+        embed, test_embeddings = self._embedder(test_intents)
+        judged, rejected = filter_candidates(
+            candidates_frame(generation.candidates),
+            train.get_column("intent"),
+            test_intents,
+            embed,
+            test_embeddings,
+            options.near_dup,
+        )
+        accepted = judged.filter(pl.col("reason").is_null())
+        new_rows = augmented_rows(accepted, train, iteration)
+
+        from augment.openai_generator import estimated_cost_usd
+
+        model = generator.model
+        cost = (
+            estimated_cost_usd(model, accounting.prompt_tokens, accounting.completion_tokens)
+            if model
+            else 0.0  # the offline generator pays nothing
+        )
+        block = {
+            "iteration": iteration,
+            "generator": generator.name,
+            "model": model,
+            "base_url": redact_url(self._base_url()) if generator.name == "openai" else None,
+            "prompt_template": f"augment/prompts/{TEMPLATE_PATH.name}",
+            "prompt_template_sha256": template_sha256() if generator.name == "openai" else None,
+            "student": None if options.predictions else options.student,
+            "predictions": str(options.predictions) if options.predictions else None,
+            "sample": {"requested": options.sample, "size": sample.height, "seed": options.seed},
+            "baseline_cosine": baseline,
+            "baseline_from": baseline_from,
+            "sample_metrics": mistakes.sample_metrics,
+            "tolerance": 1e-9,
+            "mistakes": mistakes.counts(),
+            "per_mistake": options.per_mistake,
+            "candidates": judged.height,
+            "accepted": accepted.height,
+            "rejected": rejected,
+            "near_dup": options.near_dup,
+            "min_similarity": options.min_similarity if generator.name == "neighbors" else None,
+            "calls": {"made": accounting.made, "cached": accounting.cached, "failed": accounting.failed},
+            "http_attempts": accounting.attempts,
+            "failures_by_type": dict(sorted(accounting.failures.items())),
+            "tokens": {"prompt": accounting.prompt_tokens, "completion": accounting.completion_tokens},
+            "estimated_cost_usd": cost,
+            "generator_details": generation.details,
+        }
+        if accepted.height == 0:
+            published_name, unchanged = parent, True  # nothing to add: the result is the parent itself
+        else:
+            published_name, unchanged = self._publish(parent, rows, new_rows, block)
+        result = IterationResult(
+            iteration=iteration,
+            version=published_name,
+            parent=parent,
+            unchanged=unchanged,
+            mined=sample.height,
+            mistakes=mistakes.counts(),
+            baseline_cosine=baseline,
+            candidates=judged.height,
+            accepted=accepted.height,
+            rejected=rejected,
+            calls=block["calls"],
+            tokens=block["tokens"],
+            estimated_cost_usd=cost,
+            generator=generator.name,
+        )
+        return result, baseline, baseline_from
+
+    def _base_url(self) -> str | None:
+        from augment.openai_generator import configured_base_url
+
+        return configured_base_url(self.options.base_url)
+
+    def _embedder(self, test_intents: pl.Series) -> tuple[Any, Any]:
+        from databuild.embeddings import embed_intents
+
+        def embed(intents: list[str]) -> Any:
+            return embed_intents(self.store, intents, self.show_progress)[0]
+
+        return embed, embed(test_intents.to_list())
+
+    def _publish(
+        self, parent: str, rows: pl.DataFrame, new_rows: pl.DataFrame, block: dict[str, Any]
+    ) -> tuple[str, bool]:
+        from pipelines.emit import ROW_COLUMNS, publish_version
+
+        combined = pl.concat([rows.select(*ROW_COLUMNS, "split"), new_rows.select(*ROW_COLUMNS, "split")])
+        manifest = {
+            "command": self.command,
+            "parameters": self.options.recorded(),
+            "augmentation": block,
+        }
+        shaping = {
+            "augment": {
+                "parent_fingerprint": self.store.manifest(parent).get("fingerprint"),
+                "generator": block["generator"],
+                "model": block["model"],
+                "prompt_template_sha256": block["prompt_template_sha256"],
+                "student": block["student"],
+                "sample": self.options.sample,
+                "per_mistake": self.options.per_mistake,
+                "seed": self.options.seed,
+                "near_dup": self.options.near_dup,
+                "min_similarity": block["min_similarity"],
+                "iteration": block["iteration"],
+            }
+        }
+        published = publish_version(self.store, combined, manifest, shaping, parent=parent, parent_is_newest=False)
+        return published.name, published.unchanged

@@ -1,0 +1,284 @@
+"""The `openai` generator: similar intents from any OpenAI-compatible chat endpoint (the API, vLLM, Ollama,
+llama.cpp server), through the official async client.
+
+- At most `concurrency` requests in flight (one semaphore around each HTTP attempt; backoff sleeps hold no slot).
+- `tenacity` retries rate limits (429), timeouts, connection errors, 408/409 and 5xx with exponential backoff and
+  jitter, waiting what a `Retry-After` / `retry-after-ms` header asks instead when there is one. The client's own
+  retries are off (`max_retries=0`) so that one policy, and one count of attempts, holds.
+- A malformed body or another 4xx is not retried: the request counts as failed, the run goes on.
+- Every completed response goes to the `ResponseCache` before the next await, so a killed run resumes for free.
+- The API key comes from `OPENAI_API_KEY` only and is handed to the client, never to the cache or a manifest.
+
+Estimated cost uses `PRICES_USD_PER_MILLION_TOKENS` (input, output), OpenAI's list prices per 1 M tokens when this
+was written; a model matches its longest listed prefix (`gpt-4o-2024-08-06` → `gpt-4o`). Other models (local
+servers) have no price: the cost is reported as unknown (null), the token counts are still exact from `usage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from augment.cache import CachedResponse, ResponseCache, request_key
+from augment.candidates import CallAccounting, Candidate, Generation
+from augment.prompt import parse_reply, render_messages
+from databuild.errors import DatabuildError
+
+PRICES_USD_PER_MILLION_TOKENS: dict[str, tuple[float, float]] = {
+    "gpt-4": (30.0, 60.0),
+    "gpt-4-32k": (60.0, 120.0),
+    "gpt-4-turbo": (10.0, 30.0),
+    "gpt-4o": (2.50, 10.0),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-3.5-turbo": (0.50, 1.50),
+}
+API_KEY_ENV = "OPENAI_API_KEY"
+BASE_URL_ENV = "OPENAI_BASE_URL"
+# Sent to keyless local servers (vLLM, Ollama, llama.cpp) that ignore it; the client insists on some key.
+KEYLESS_PLACEHOLDER = "no-key"
+TEMPERATURE = 1.0
+MAX_TOKENS = 64
+MAX_RETRY_AFTER_SECONDS = 120.0
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+def price_for(model: str) -> tuple[float, float] | None:
+    matches = [name for name in PRICES_USD_PER_MILLION_TOKENS if model == name or model.startswith(name + "-")]
+    return PRICES_USD_PER_MILLION_TOKENS[max(matches, key=len)] if matches else None
+
+
+def estimated_cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    price = price_for(model)
+    if price is None:
+        return None
+    return round((prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000, 6)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go. `api_key` lives in memory only (repr hides it)."""
+
+    model: str
+    base_url: str | None
+    api_key: str = field(repr=False)
+    timeout: float = 60.0
+    concurrency: int = 16
+    max_retries: int = 6
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+
+
+def configured_base_url(base_url: str | None) -> str | None:
+    return base_url or os.environ.get(BASE_URL_ENV) or None
+
+
+def endpoint_is_configured(base_url: str | None) -> bool:
+    return bool(os.environ.get(API_KEY_ENV) or configured_base_url(base_url))
+
+
+def endpoint_from_environment(model: str, base_url: str | None, **settings: Any) -> Endpoint:
+    """The endpoint from `--base-url`/`OPENAI_BASE_URL` and `OPENAI_API_KEY`; a clear error when neither is set."""
+    url = configured_base_url(base_url)
+    key = os.environ.get(API_KEY_ENV)
+    if not key and not url:
+        raise DatabuildError(
+            f"--generator openai needs an endpoint: set {API_KEY_ENV} (and {BASE_URL_ENV} or --base-url for a "
+            "compatible server), or use --generator neighbors to propose logged intents offline"
+        )
+    return Endpoint(model=model, base_url=url, api_key=key or KEYLESS_PLACEHOLDER, **settings)
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    key: str
+    messages: list[dict[str, str]]
+    sampling: dict[str, Any]
+
+
+def _retry_after_seconds(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return float(milliseconds) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    return False
+
+
+def _wait_strategy(endpoint: Endpoint) -> Any:
+    from tenacity import wait_exponential_jitter
+
+    backoff = wait_exponential_jitter(initial=endpoint.backoff_initial, max=endpoint.backoff_max, jitter=1.0)
+
+    def wait(retry_state: Any) -> float:
+        outcome = retry_state.outcome
+        asked = _retry_after_seconds(outcome.exception()) if outcome is not None else None
+        if asked is not None:
+            # The server said when; a little jitter keeps concurrent retries from arriving together.
+            return min(asked, MAX_RETRY_AFTER_SECONDS) + random.uniform(0, 0.1)
+        return float(backoff(retry_state))
+
+    return wait
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+
+
+async def _complete_all(
+    requests: Sequence[LLMRequest],
+    cache: ResponseCache,
+    endpoint: Endpoint,
+    accounting: CallAccounting,
+    on_done: Callable[[], None] | None,
+) -> dict[str, CachedResponse]:
+    import openai
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    answers: dict[str, CachedResponse] = {}
+    pending: list[LLMRequest] = []
+    for request in requests:
+        hit = cache.get(request.key)
+        if hit is not None:
+            answers[request.key] = hit
+            accounting.cached += 1
+            if on_done:
+                on_done()
+        else:
+            pending.append(request)
+    if not pending:
+        return answers
+
+    client = openai.AsyncOpenAI(
+        api_key=endpoint.api_key, base_url=endpoint.base_url, timeout=endpoint.timeout, max_retries=0
+    )
+    semaphore = asyncio.Semaphore(endpoint.concurrency)
+
+    async def one(request: LLMRequest) -> None:
+        accounting.made += 1
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(endpoint.max_retries + 1),
+                wait=_wait_strategy(endpoint),
+                retry=retry_if_exception(is_retryable),
+                reraise=True,
+            ):
+                with attempt:
+                    async with semaphore:
+                        accounting.attempts += 1
+                        completion = await client.chat.completions.create(
+                            model=endpoint.model, messages=request.messages, **request.sampling
+                        )
+            usage = completion.usage
+            response = CachedResponse(
+                texts=tuple(choice.message.content for choice in completion.choices),
+                prompt_tokens=int(usage.prompt_tokens if usage else 0),
+                completion_tokens=int(usage.completion_tokens if usage else 0),
+            )
+            cache.put(request.key, endpoint.model, response)
+            answers[request.key] = response
+            accounting.prompt_tokens += response.prompt_tokens
+            accounting.completion_tokens += response.completion_tokens
+        except (openai.OpenAIError, ValueError, AttributeError, TypeError) as exc:
+            # ValueError: a body that is not JSON; Attribute/TypeError: JSON without the fields of a completion.
+            accounting.failed += 1
+            accounting.failures[type(exc).__name__] += 1
+            accounting.first_failure = accounting.first_failure or _describe(exc)
+        finally:
+            if on_done:
+                on_done()
+
+    try:
+        await asyncio.gather(*(one(request) for request in pending))
+    finally:
+        await client.close()
+    return answers
+
+
+def complete_all(
+    requests: Sequence[LLMRequest],
+    cache: ResponseCache,
+    endpoint: Endpoint,
+    on_done: Callable[[], None] | None = None,
+) -> tuple[dict[str, CachedResponse], CallAccounting]:
+    """Answer every request from the cache or the endpoint; failed ones are absent from the answers."""
+    accounting = CallAccounting()
+    answers = asyncio.run(_complete_all(requests, cache, endpoint, accounting, on_done))
+    return answers, accounting
+
+
+class OpenAIGenerator:
+    """Asks the endpoint for `per_mistake` similar requests per mistaken intent (k requests, keys differ by seed)."""
+
+    name = "openai"
+
+    def __init__(self, endpoint: Endpoint, cache: ResponseCache, seed: int = 0) -> None:
+        self.endpoint = endpoint
+        self.model: str | None = endpoint.model
+        self.cache = cache
+        self.seed = seed
+
+    def requests_for(self, sources: Sequence[str], per_mistake: int, ordinal_offset: int = 0) -> list[LLMRequest]:
+        """One request per (source, j); `ordinal_offset` shifts the seed per iteration so that a later iteration
+        asks for new candidates instead of re-reading the earlier answers."""
+        out: list[LLMRequest] = []
+        for source in sources:
+            messages = render_messages(source)
+            for j in range(per_mistake):
+                sampling = {
+                    "temperature": TEMPERATURE,
+                    "max_tokens": MAX_TOKENS,
+                    "seed": self.seed + ordinal_offset + j,
+                }
+                out.append(LLMRequest(request_key(self.endpoint.model, messages, sampling), messages, sampling))
+        return out
+
+    def propose(
+        self,
+        sources: Sequence[str],
+        per_mistake: int,
+        ordinal_offset: int = 0,
+        on_done: Callable[[], None] | None = None,
+    ) -> Generation:
+        requests = self.requests_for(sources, per_mistake, ordinal_offset)
+        answers, accounting = complete_all(requests, self.cache, self.endpoint, on_done)
+        candidates: list[Candidate] = []
+        for index, request in enumerate(requests):
+            answer = answers.get(request.key)
+            if answer is None:
+                continue
+            source = sources[index // per_mistake]
+            for text in answer.texts:
+                candidates.append(Candidate(source_intent=source, text=parse_reply(text), n_calls=0))
+        return Generation(candidates, accounting, requested=len(requests))
