@@ -1,1 +1,53 @@
-"""`databuild runs` (registered on the app when implemented)."""
+"""`databuild runs`: the trained students in the store, with the version each learned from and its score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice, print_json, store_path, user_errors
+
+
+@app.command()
+def runs(
+    store: Path | None = STORE_OPTION,
+    output_format: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """List training runs (STORE/runs/): version, fingerprint, mode, epochs and the selected score.
+
+    Example: databuild runs --format json
+    """
+    with user_errors():
+        check_choice("--format", output_format, FORMATS_TABLE_JSON)
+        from databuild.store import open_store
+        from train.runs import list_runs
+
+        found = list_runs(open_store(store_path(store)))
+        if output_format == "json":
+            print_json(found)
+            return
+        from rich.table import Table
+
+        from databuild.cli.common import stdout_console
+
+        table = Table()
+        for column in ("run", "status", "version", "model", "mode", "epochs", "selected", "overall"):
+            table.add_column(column)
+        for run in found:
+            overall = run["overall"]
+            table.add_row(
+                run["run_id"],
+                str(run["status"]),
+                str(run["version"]),
+                Path(str(run["model"])).name,
+                f"{run['mode']} {run['arch']}",
+                f"{run['epochs_done']}/{run['epochs']}",
+                str(run["selected_epoch"] or "-"),
+                "-" if overall is None else f"{overall:.4f}",
+            )
+        if not found:
+            typer.echo("no runs yet (databuild train)", err=True)
+        else:
+            stdout_console().print(table)

@@ -1,1 +1,120 @@
-"""`databuild train` (registered on the app when implemented)."""
+"""`databuild train`: fine-tune a student on a dataset version, evaluating every epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from databuild.cli.app import app
+from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice, print_json, store_path, user_errors
+
+
+@app.command()
+def train(
+    store: Path | None = STORE_OPTION,
+    version: str | None = typer.Option(None, "--version", help="Dataset version to train on (default: newest)."),
+    model: str | None = typer.Option(None, "--model", help="Model directory or Hugging Face id in the local cache."),
+    arch: str = typer.Option("auto", "--arch", help="auto (from the model config), seq2seq or causal."),
+    lora: bool = typer.Option(False, "--lora/--no-lora", help="Train LoRA adapters (peft) instead of all weights."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="Quantize the base to NF4 (QLoRA; needs --lora)."),
+    epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
+    select_last: int = typer.Option(3, "--select-last", help="Keep the best overall score of the last N epochs."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Examples per step and per process."),
+    lr: float | None = typer.Option(
+        None, "--lr", help="Learning rate [default: 2e-4 LoRA, 3e-4 seq2seq, 2e-5 causal]."
+    ),
+    max_source_tokens: int = typer.Option(512, "--max-source-tokens", help="Longest prompt (keeps its end)."),
+    max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Generation cap (fitted to the completions)."),
+    eval_limit: int | None = typer.Option(None, "--eval-limit", help="Evaluate on the first N test intents only."),
+    lora_rank: int = typer.Option(16, "--lora-rank", help="LoRA rank r."),
+    lora_alpha: int = typer.Option(32, "--lora-alpha", help="LoRA alpha."),
+    lora_dropout: float = typer.Option(0.05, "--lora-dropout", help="LoRA dropout."),
+    lora_target: str | None = typer.Option(
+        None, "--lora-target", help="Comma-separated module names or all-linear [default: q,v seq2seq; all-linear]."
+    ),
+    gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory."),
+    precision: str = typer.Option("auto", "--precision", help="Mixed precision: auto (bf16 on GPU), no, bf16, fp16."),
+    seed: int = typer.Option(0, "--seed", help="Seed for initialization and data order."),
+    output: Path | None = typer.Option(None, "--output", help="Run directory [default: STORE/runs/<run-id>]."),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Continue a killed run (its directory or run id) with its own options."
+    ),
+    output_format: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Fine-tune a student on a dataset version; every epoch is scored on the test split.
+
+    Example: databuild train --version v1 --model ./flan-t5-base --epochs 10 --select-last 3
+    """
+    with user_errors():
+        check_choice("--format", output_format, FORMATS_TABLE_JSON)
+        from databuild.store import open_store
+        from train.trainer import TrainOptions
+        from train.trainer import resume as resume_run
+        from train.trainer import train as train_run
+
+        opened = open_store(store_path(store))
+        if resume is not None:
+            from databuild.errors import DatabuildError
+            from train.runs import read_run, resolve_run_dir
+
+            run_dir = resolve_run_dir(opened, resume)
+            record = read_run(run_dir)
+            if version is not None and version != record.get("version"):
+                raise DatabuildError(f"run {run_dir} trained on {record.get('version')}, not {version}")
+            result = resume_run(opened, run_dir)
+        else:
+            if model is None:
+                from databuild.errors import DatabuildError
+
+                raise DatabuildError("--model is required (a model directory or a cached Hugging Face id)")
+            options = TrainOptions(
+                version=version or opened.resolve(None),
+                model=model,
+                arch=arch,
+                lora=lora,
+                load_in_4bit=load_in_4bit,
+                epochs=epochs,
+                select_last=select_last,
+                batch_size=batch_size,
+                lr=lr,
+                max_source_tokens=max_source_tokens,
+                max_new_tokens=max_new_tokens,
+                eval_limit=eval_limit,
+                lora_rank=lora_rank,
+                lora_alpha=lora_alpha,
+                lora_dropout=lora_dropout,
+                lora_target=lora_target,
+                gradient_checkpointing=gradient_checkpointing,
+                precision=precision,
+                seed=seed,
+            )
+            result = train_run(opened, options, output)
+        if result is None:
+            return
+        if output_format == "json":
+            print_json(result)
+            return
+        _print_table(result)
+
+
+def _print_table(result: dict) -> None:
+    from rich.table import Table
+
+    from databuild.cli.common import stdout_console
+
+    table = Table(title=f"{result['run_dir']} ({result['version']})")
+    for column in ("epoch", "train loss", "overall", "train s", "tokens/s", "generation s", "selected"):
+        table.add_column(column, justify="right")
+    for entry in result["epochs"]:
+        overall = entry.get("overall")
+        table.add_row(
+            str(entry["epoch"]),
+            f"{entry['train_loss']:.4f}",
+            "n/a" if overall is None else f"{overall:.4f}",
+            f"{entry.get('train_seconds', 0):.1f}",
+            f"{entry.get('train_tokens_per_second') or 0:.0f}",
+            f"{entry.get('generation_seconds', 0):.1f}",
+            "*" if entry["epoch"] == result["selected_epoch"] else "",
+        )
+    stdout_console().print(table)

@@ -1,0 +1,255 @@
+"""Loading students (transformers, peft LoRA, bitsandbytes NF4) and greedy batched generation.
+
+Shared by the trainer (fresh or resumed models, per-epoch evaluation) and `TrainedStudent` (prediction), so that a
+model is built, prompted and decoded the same way in both places.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from databuild.errors import DatabuildError
+from databuild.tools import TOOLS
+from train.sft_data import ARCHS, prompt_ids
+
+# Per-architecture LoRA targets: T5's attention projections are called q/k/v/o; for decoder-only models every
+# linear layer, as the QLoRA paper recommends.
+DEFAULT_LORA_TARGETS = {"seq2seq": "q,v", "causal": "all-linear"}
+
+
+def quiet_libraries() -> None:
+    """Keep stderr for our own progress: bitsandbytes warns at import on CPUs without an optional kernel package
+    (the CPU path still works), and transformers draws a bar for every tiny load and save."""
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model the user named, found locally (directory or Hugging Face cache) and its architecture."""
+
+    source: str  # absolute directory, or a hub id present in the local cache
+    arch: str
+    model_type: str
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or Path(name).expanduser().exists()
+
+
+def resolve_model(name_or_path: str, arch: str = "auto") -> ModelSource:
+    """Find the model's config without downloading weights; decide seq2seq vs causal."""
+    from transformers import AutoConfig
+
+    if _looks_like_path(name_or_path):
+        path = Path(name_or_path).expanduser().resolve()
+        if not path.is_dir():
+            raise DatabuildError(f"model not found: no directory {path}")
+        if not (path / "config.json").is_file():
+            raise DatabuildError(f"model not found: {path} has no config.json (a transformers model directory)")
+        source = str(path)
+        config = AutoConfig.from_pretrained(source)
+    else:
+        source = name_or_path
+        try:
+            config = AutoConfig.from_pretrained(source, local_files_only=True)
+        except Exception:
+            try:
+                config = AutoConfig.from_pretrained(source)
+            except Exception as exc:
+                cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+                raise DatabuildError(
+                    f"model not found: {name_or_path!r} is neither a directory ({Path(name_or_path).resolve()}) nor "
+                    f"in the Hugging Face cache ({cache}), and it could not be downloaded ({type(exc).__name__})"
+                ) from None
+    found_arch = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
+    if arch not in ("auto", *ARCHS):
+        raise DatabuildError(f"--arch must be one of auto, {', '.join(ARCHS)}, not {arch!r}")
+    if arch != "auto" and arch != found_arch:
+        raise DatabuildError(f"--arch {arch} does not fit {source}: its config ({config.model_type}) is {found_arch}")
+    return ModelSource(source, found_arch, str(config.model_type))
+
+
+def load_tokenizer(source: str | Path) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise DatabuildError(f"the tokenizer of {source} has neither a pad nor an EOS token")
+        tokenizer.pad_token = tokenizer.eos_token  # causal tokenizers often lack one; labels mask padding anyway
+    if tokenizer.eos_token_id is None:
+        raise DatabuildError(f"the tokenizer of {source} has no EOS token: the student could not learn to stop")
+    return tokenizer
+
+
+def compute_dtype(device_type: str) -> Any:
+    """bf16 where the GPU supports it, else fp32 (CPU training and fp16-only GPUs)."""
+    import torch
+
+    if device_type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_base_model(source: str | Path, arch: str, load_in_4bit: bool, device: Any, dtype: Any) -> Any:
+    """The pretrained model: full precision, or its linear layers quantized to NF4 by bitsandbytes."""
+    import torch
+
+    quiet_libraries()
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    model_class = AutoModelForSeq2SeqLM if arch == "seq2seq" else AutoModelForCausalLM
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+        kwargs["device_map"] = {"": device if isinstance(device, torch.device) else torch.device(device)}
+    try:
+        return model_class.from_pretrained(str(source), **kwargs)
+    except ValueError as exc:  # e.g. a config the Auto class has no model for
+        raise DatabuildError(f"cannot load {source} as a {arch} model: {exc}") from None
+
+
+def lora_target_modules(spec: str) -> str | list[str]:
+    spec = spec.strip()
+    return "all-linear" if spec == "all-linear" else [name.strip() for name in spec.split(",") if name.strip()]
+
+
+def wrap_lora(
+    model: Any,
+    arch: str,
+    *,
+    rank: int,
+    alpha: int,
+    dropout: float,
+    targets: str,
+    quantized: bool,
+    gradient_checkpointing: bool,
+) -> Any:
+    """Freeze the base and add trainable LoRA adapters (after preparing a 4-bit base for k-bit training)."""
+    quiet_libraries()
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if quantized:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    elif gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=lora_target_modules(targets),
+        task_type=TaskType.SEQ_2_SEQ_LM if arch == "seq2seq" else TaskType.CAUSAL_LM,
+    )
+    try:
+        return get_peft_model(model, config)
+    except ValueError as exc:  # target modules that the model does not have
+        raise DatabuildError(f"LoRA cannot wrap this model: {exc}") from None
+
+
+def load_adapter(base: Any, adapter_dir: Path, trainable: bool) -> Any:
+    quiet_libraries()
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=trainable)
+
+
+def generate_completions(
+    model: Any,
+    tokenizer: Any,
+    arch: str,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    max_source_tokens: int,
+    batch_size: int,
+    device: Any,
+) -> list[str]:
+    """Greedy completions, `batch_size` prompts at a time, in the order of `prompts`.
+
+    Prompts of similar length share a batch (less padding). Causal models are padded on the left so that every
+    row's generated tokens start at the same position.
+    """
+    import torch
+
+    encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens)[0] for prompt in prompts]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    completions: list[str] = [""] * len(encoded)
+    pad = tokenizer.pad_token_id
+    stop_ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    stop_ids.update(configured if isinstance(configured, list) else [configured])
+    stop_ids.discard(None)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        width = max(len(encoded[i]) for i in rows)
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, index in enumerate(rows):
+            ids = torch.tensor(encoded[index], dtype=torch.long)
+            if arch == "causal":
+                input_ids[row, width - len(ids) :] = ids
+                attention_mask[row, width - len(ids) :] = 1
+            else:
+                input_ids[row, : len(ids)] = ids
+                attention_mask[row, : len(ids)] = 1
+        with torch.inference_mode():
+            generated = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=pad,
+                eos_token_id=sorted(stop_ids),
+            )
+        new_tokens = generated[:, width:] if arch == "causal" else generated
+        for index, text in zip(rows, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True):
+            completions[index] = text.strip()
+    return completions
+
+
+def predict_intents(
+    model: Any,
+    tokenizer: Any,
+    arch: str,
+    intents: list[str],
+    *,
+    max_new_tokens: int,
+    max_source_tokens: int,
+    batch_size: int,
+    device: Any,
+) -> list[dict[str, str]]:
+    """Predictions rows (`intent` + one completion per tool) for `intents`, all tools batched together."""
+    from pipelines import prompts
+
+    prompt_list = [prompts.render(tool, intent) for intent in intents for tool in TOOLS]
+    texts = generate_completions(
+        model,
+        tokenizer,
+        arch,
+        prompt_list,
+        max_new_tokens=max_new_tokens,
+        max_source_tokens=max_source_tokens,
+        batch_size=batch_size,
+        device=device,
+    )
+    return [
+        {"intent": intent, **dict(zip(TOOLS, texts[i * len(TOOLS) : (i + 1) * len(TOOLS)], strict=True))}
+        for i, intent in enumerate(intents)
+    ]

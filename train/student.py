@@ -1,0 +1,85 @@
+"""A trained run as a student: `TrainedStudent(run_dir).predict(intents)` (the `databuild.students.Student` protocol).
+
+It loads the run's selected checkpoint (a full model, or LoRA adapters on the run's base model, 4-bit again when the
+run trained QLoRA) and answers with batched greedy generation, `max_new_tokens` fitted to the longest training
+completion. A request is one intent with its three tool prompts, as the paper times it; requests are batched
+`requests_per_batch` at a time and each request's latency is the wall time of the batch that answered it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from databuild.errors import DatabuildError
+from train import runs
+
+
+class TrainedStudent:
+    def __init__(self, run_dir: Path | str, requests_per_batch: int | None = None, device: str | None = None) -> None:
+        import torch
+
+        from train.modeling import compute_dtype, load_adapter, load_base_model, load_tokenizer
+
+        self.run_dir = Path(run_dir)
+        if not self.run_dir.is_dir():
+            raise DatabuildError(f"student not found: no run directory {self.run_dir}")
+        record = runs.read_run(self.run_dir)
+        selected = record.get("selected_epoch")
+        if selected is None:
+            raise DatabuildError(
+                f"run {self.run_dir} has no selected checkpoint yet (status {record.get('status')}); "
+                "finish it with `databuild train --resume`"
+            )
+        checkpoint = runs.checkpoint_dir(self.run_dir, int(selected))
+        if not checkpoint.is_dir():
+            raise DatabuildError(f"run {self.run_dir} lacks its selected checkpoint {checkpoint}")
+        options = record["options"]
+        self.name = f"run:{record.get('run_id', self.run_dir.name)}"
+        self.version = record.get("version")
+        self.arch: str = record["arch"]
+        self.max_new_tokens: int = int(record["generation"]["max_new_tokens"])
+        self.max_source_tokens: int = int(options["max_source_tokens"])
+        self.requests_per_batch = requests_per_batch or max(1, int(options["batch_size"]) // 3)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = compute_dtype(self.device.type)
+        self.tokenizer = load_tokenizer(checkpoint)
+        if options.get("lora"):
+            base = load_base_model(
+                record["model_source"], self.arch, bool(options.get("load_in_4bit")), self.device, dtype
+            )
+            self.model: Any = load_adapter(base, checkpoint, trainable=False)
+        else:
+            self.model = load_base_model(checkpoint, self.arch, False, self.device, dtype)
+        if not options.get("load_in_4bit"):
+            self.model.to(self.device)
+        self.model.eval()
+        self.last_latency_seconds: float | None = None
+        self.last_request_latencies: list[float] = []
+
+    def predict(self, intents: list[str]) -> list[dict[str, str]]:
+        """Per intent, `{tool: completion text}` for the three tools; sets the latency attributes."""
+        from train.modeling import predict_intents
+
+        answers: list[dict[str, str]] = []
+        latencies: list[float] = []
+        for start in range(0, len(intents), self.requests_per_batch):
+            batch = intents[start : start + self.requests_per_batch]
+            started = time.perf_counter()
+            rows = predict_intents(
+                self.model,
+                self.tokenizer,
+                self.arch,
+                batch,
+                max_new_tokens=self.max_new_tokens,
+                max_source_tokens=self.max_source_tokens,
+                batch_size=3 * len(batch),
+                device=self.device,
+            )
+            elapsed = time.perf_counter() - started
+            latencies.extend([elapsed] * len(batch))
+            answers.extend({k: v for k, v in row.items() if k != "intent"} for row in rows)
+        self.last_request_latencies = latencies
+        self.last_latency_seconds = sum(latencies) / len(latencies) if latencies else None
+        return answers

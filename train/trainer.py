@@ -1,0 +1,504 @@
+"""The train stage: fine-tune a student on a dataset version, evaluate every epoch, keep the best late epoch.
+
+Data-parallel training goes through `accelerate` (one process per device under `torchrun` / `accelerate launch`);
+only the main process writes records and checkpoints. Every epoch: train on `sft/train` (all tools mixed), generate
+greedily for the test intents (split across processes), score with `databuild.evaluation.evaluate`, checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from databuild.errors import DatabuildError
+from databuild.store import Store
+from databuild.tools import TOOLS
+from train import runs
+from train.modeling import (
+    DEFAULT_LORA_TARGETS,
+    ModelSource,
+    compute_dtype,
+    load_adapter,
+    load_base_model,
+    load_tokenizer,
+    predict_intents,
+    quiet_libraries,
+    resolve_model,
+    wrap_lora,
+)
+from train.selection import checkpoints_to_keep, select_epoch
+from train.sft_data import TrainCollator, count_tokens, encode_examples, load_sft, longest_completion_tokens
+
+PRECISIONS = ("auto", "no", "bf16", "fp16")
+# Generation budget beyond the longest training completion: room for a slightly longer answer, never a ramble.
+GENERATION_MARGIN_TOKENS = 16
+DEFAULT_LR = {"lora": 2e-4, "seq2seq": 3e-4, "causal": 2e-5}
+
+
+@dataclass
+class TrainOptions:
+    """Everything that shapes a run (recorded whole in `run.json`)."""
+
+    version: str
+    model: str
+    arch: str = "auto"
+    lora: bool = False
+    load_in_4bit: bool = False
+    epochs: int = 10
+    select_last: int = 3
+    batch_size: int = 16  # per process
+    lr: float | None = None  # None: 2e-4 with LoRA, 3e-4 full seq2seq, 2e-5 full causal
+    max_source_tokens: int = 512
+    max_new_tokens: int = 96
+    eval_limit: int | None = None
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target: str | None = None  # comma-separated module names or "all-linear"; None: per architecture
+    gradient_checkpointing: bool = False
+    precision: str = "auto"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TrainOptions:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Options checked against the store and the model before any work starts."""
+
+    options: TrainOptions
+    version: str
+    fingerprint: str
+    model: ModelSource
+    lr: float
+    lora_target: str | None
+
+    @property
+    def mode(self) -> str:
+        return "qlora" if self.options.load_in_4bit else "lora" if self.options.lora else "full"
+
+
+EpochCallback = Callable[[dict[str, Any]], None]
+Log = Callable[[str], None]
+
+
+def _stderr_log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def plan_run(store: Store, options: TrainOptions) -> Plan:
+    """Validate every option, the version and the model (config only, no weights): errors before any work."""
+    quiet_libraries()
+    checks = [
+        (options.epochs >= 1, "--epochs must be at least 1"),
+        (options.select_last >= 1, "--select-last must be at least 1"),
+        (options.batch_size >= 1, "--batch-size must be at least 1"),
+        (options.lr is None or options.lr > 0, "--lr must be positive"),
+        (options.max_source_tokens >= 8, "--max-source-tokens must be at least 8"),
+        (options.max_new_tokens >= 1, "--max-new-tokens must be at least 1"),
+        (options.eval_limit is None or options.eval_limit >= 0, "--eval-limit must not be negative"),
+        (options.lora_rank >= 1, "--lora-rank must be at least 1"),
+        (options.lora_alpha >= 1, "--lora-alpha must be at least 1"),
+        (0 <= options.lora_dropout < 1, "--lora-dropout must be in [0, 1)"),
+        (0 <= options.warmup_ratio < 1, "warmup ratio must be in [0, 1)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise DatabuildError(message)
+    if options.precision not in PRECISIONS:
+        raise DatabuildError(f"--precision must be one of {', '.join(PRECISIONS)}, not {options.precision!r}")
+    if options.load_in_4bit and not options.lora:
+        raise DatabuildError(
+            "--load-in-4bit needs --lora: a 4-bit base cannot be fine-tuned itself, only LoRA adapters on it (QLoRA)"
+        )
+    if options.lora_target is not None and not options.lora:
+        raise DatabuildError("--lora-target needs --lora")
+    version = store.resolve(options.version)
+    fingerprint = store.manifest(version)["fingerprint"]
+    model = resolve_model(options.model, options.arch)
+    if options.load_in_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+        except Exception as exc:
+            raise DatabuildError(f"--load-in-4bit needs bitsandbytes, which does not import here: {exc}") from None
+    lr = options.lr or DEFAULT_LR["lora" if options.lora else model.arch]
+    lora_target = (options.lora_target or DEFAULT_LORA_TARGETS[model.arch]) if options.lora else None
+    return Plan(options, version, fingerprint, model, lr, lora_target)
+
+
+def _mixed_precision(choice: str) -> str:
+    import torch
+
+    if choice != "auto":
+        return choice
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def _summary(run_dir: Path, plan_or_run: dict[str, Any], epochs: list[dict[str, Any]], selected: int | None) -> dict:
+    return {
+        "run_dir": str(run_dir),
+        "version": plan_or_run["version"],
+        "fingerprint": plan_or_run["fingerprint"],
+        "epochs": [{k: v for k, v in e.items() if k != "eval"} for e in epochs],
+        "selected_epoch": selected,
+    }
+
+
+class _EpochOrder:
+    """The training examples in a fixed shuffled order per (seed, epoch): a resumed run sees the same order."""
+
+    def __init__(self, examples: list[Any], seed: int, epoch: int) -> None:
+        self.examples = examples
+        self.order = random.Random(seed * 100_003 + epoch).sample(range(len(examples)), len(examples))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.examples[self.order[index]]
+
+
+def train(
+    store: Store,
+    options: TrainOptions,
+    output: Path | None = None,
+    *,
+    on_epoch_end: EpochCallback | None = None,
+    log: Log = _stderr_log,
+) -> dict[str, Any] | None:
+    """Train a new run; returns the `--format json` summary (None on the other processes of a multi-process run)."""
+    plan = plan_run(store, options)
+    if output is not None and (output / runs.RUN_FILE).exists():
+        raise DatabuildError(f"{output} already holds a run; resume it with --resume {output}")
+    if output is not None and output.exists() and any(output.iterdir()):
+        raise DatabuildError(f"--output {output} exists and is not empty")
+    return _execute(store, plan, output, None, on_epoch_end, log)
+
+
+def resume(
+    store: Store, run_dir: Path, *, on_epoch_end: EpochCallback | None = None, log: Log = _stderr_log
+) -> dict[str, Any] | None:
+    """Continue a killed run from its last finished epoch, with the options it started with."""
+    record = runs.read_run(run_dir)
+    metrics = runs.read_metrics(run_dir)
+    if record.get("status") == "complete":
+        log(f"{run_dir} is already complete")
+        return _summary(run_dir, record, metrics["epochs"], record.get("selected_epoch"))
+    options = TrainOptions.from_record(record["options"])
+    options.model = record["model_source"]
+    plan = plan_run(store, options)
+    if plan.fingerprint != record["fingerprint"]:
+        raise DatabuildError(
+            f"version {plan.version} no longer has the fingerprint the run started from ({record['fingerprint']})"
+        )
+    return _execute(store, plan, run_dir, record, on_epoch_end, log)
+
+
+def _resume_point(run_dir: Path, recorded_epochs: int) -> int:
+    """The newest epoch that has both its training state and its metrics (0: start over)."""
+    usable = [
+        e
+        for e in runs.checkpoint_epochs(run_dir)
+        if e <= recorded_epochs and (runs.checkpoint_dir(run_dir, e) / runs.TRAINING_STATE_FILE).is_file()
+    ]
+    return max(usable, default=0)
+
+
+def _build_model(plan: Plan, device: Any, dtype: Any, checkpoint: Path | None) -> Any:
+    options = plan.options
+    if not options.lora:
+        return load_base_model(checkpoint or plan.model.source, plan.model.arch, False, device, dtype)
+    base = load_base_model(plan.model.source, plan.model.arch, options.load_in_4bit, device, dtype)
+    if checkpoint is not None:
+        if options.load_in_4bit:
+            from peft import prepare_model_for_kbit_training
+
+            base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=options.gradient_checkpointing)
+        elif options.gradient_checkpointing:
+            base.gradient_checkpointing_enable()
+            base.enable_input_require_grads()
+        return load_adapter(base, checkpoint, trainable=True)
+    assert plan.lora_target is not None
+    return wrap_lora(
+        base,
+        plan.model.arch,
+        rank=options.lora_rank,
+        alpha=options.lora_alpha,
+        dropout=options.lora_dropout,
+        targets=plan.lora_target,
+        quantized=options.load_in_4bit,
+        gradient_checkpointing=options.gradient_checkpointing,
+    )
+
+
+def _save_checkpoint(run_dir: Path, epoch: int, model: Any, tokenizer: Any, optimizer: Any, scheduler: Any) -> None:
+    """Model (or adapter) + tokenizer + training state, written aside and renamed into place."""
+    import numpy as np
+    import torch
+
+    final = runs.checkpoint_dir(run_dir, epoch)
+    staging = final.with_name(f".{final.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    state = {
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+    }
+    torch.save(state, staging / runs.TRAINING_STATE_FILE)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+
+
+def _prune_checkpoints(run_dir: Path, keep: set[int], newest: int) -> None:
+    for epoch in runs.checkpoint_epochs(run_dir):
+        if epoch not in keep:
+            shutil.rmtree(runs.checkpoint_dir(run_dir, epoch), ignore_errors=True)
+        elif epoch != newest:  # only the newest epoch is resumed from; optimizer state is large
+            (runs.checkpoint_dir(run_dir, epoch) / runs.TRAINING_STATE_FILE).unlink(missing_ok=True)
+
+
+def _eval_truth(store: Store, version: str, eval_limit: int | None) -> Any:
+    import polars as pl
+
+    from pipelines.emit import load_rows
+
+    truth = load_rows(store, version).filter(pl.col("split") == "test").sort("intent")
+    return truth.head(eval_limit) if eval_limit is not None else truth
+
+
+def _execute(
+    store: Store,
+    plan: Plan,
+    output: Path | None,
+    resumed: dict[str, Any] | None,
+    on_epoch_end: EpochCallback | None,
+    log: Log,
+) -> dict[str, Any] | None:
+    import numpy as np
+    import polars as pl
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import broadcast_object_list, gather_object, set_seed
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from databuild.evaluation import evaluate
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    session_start = time.perf_counter()
+    options = plan.options
+    arch = plan.model.arch
+    # accelerate only sets up CPU data parallelism (gloo) when asked for the CPU explicitly.
+    accelerator = Accelerator(mixed_precision=_mixed_precision(options.precision), cpu=not torch.cuda.is_available())
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:
+        raise DatabuildError(f"launched as {launched} processes but accelerate set up {accelerator.num_processes}")
+    is_main = accelerator.is_main_process
+    say: Log = log if is_main else (lambda _message: None)
+
+    if output is None:
+        chosen = [runs.new_run_id(store.runs_dir, plan.version, options.model) if is_main else None]
+        if accelerator.num_processes > 1:
+            broadcast_object_list(chosen)
+        run_dir = store.runs_dir / str(chosen[0])
+    else:
+        run_dir = output
+    start_epoch = _resume_point(run_dir, len(runs.read_metrics(run_dir)["epochs"])) if resumed else 0
+    checkpoint = runs.checkpoint_dir(run_dir, start_epoch) if start_epoch else None
+
+    set_seed(options.seed)
+    tokenizer = load_tokenizer(checkpoint or plan.model.source)
+    train_rows = load_sft(store, plan.version, "train")
+    if train_rows.height == 0:
+        raise DatabuildError(f"version {plan.version} has no train rows to learn from")
+    prompts_train, completions_train = train_rows["prompt"].to_list(), train_rows["completion"].to_list()
+    examples, truncated = encode_examples(tokenizer, arch, prompts_train, completions_train, options.max_source_tokens)
+    if truncated:
+        say(f"warning: {truncated} of {len(examples)} prompts cut to their last {options.max_source_tokens} tokens")
+    longest = longest_completion_tokens(tokenizer, arch, prompts_train, completions_train)
+    generation_tokens = min(options.max_new_tokens, longest + GENERATION_MARGIN_TOKENS)
+    truth = _eval_truth(store, plan.version, options.eval_limit)
+    eval_intents = truth["intent"].to_list()
+
+    dtype = compute_dtype(accelerator.device.type)
+    model = _build_model(plan, accelerator.device, dtype, checkpoint)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=plan.lr, weight_decay=options.weight_decay)
+    collator = TrainCollator(tokenizer.pad_token_id, arch)
+
+    def epoch_loader(epoch: int) -> Any:
+        loader = DataLoader(
+            _EpochOrder(examples, options.seed, epoch), batch_size=options.batch_size, collate_fn=collator
+        )
+        return accelerator.prepare_data_loader(loader)
+
+    steps_per_epoch = len(epoch_loader(1))
+    total_steps = steps_per_epoch * options.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(options.warmup_ratio * total_steps), total_steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    epochs: list[dict[str, Any]] = []
+    if checkpoint is not None:
+        state = torch.load(checkpoint / runs.TRAINING_STATE_FILE, map_location="cpu", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        epochs = runs.read_metrics(run_dir)["epochs"][:start_epoch]
+        say(f"resuming {run_dir} after epoch {start_epoch}/{options.epochs}")
+
+    record: dict[str, Any] = dict(resumed or {})
+    record.update(
+        {
+            "run_id": run_dir.name,
+            "status": "running",
+            "created_at": record.get("created_at") or runs.now_iso(),
+            "version": plan.version,
+            "fingerprint": plan.fingerprint,
+            "store": str(store.root.resolve()),
+            "model_source": plan.model.source,
+            "model_type": plan.model.model_type,
+            "arch": arch,
+            "mode": plan.mode,
+            "options": asdict(options) | {"lr": plan.lr, "lora_target": plan.lora_target},
+            "trainable_parameters": sum(p.numel() for p in trainable),
+            "data": {
+                "train_examples": len(examples),
+                "truncated_prompts": truncated,
+                "longest_completion_tokens": longest,
+                "eval_split": "test",
+                "eval_intents": len(eval_intents),
+            },
+            "generation": {"max_new_tokens": generation_tokens, "greedy": True},
+            "library_versions": runs.library_versions(),
+            "device": runs.device_description(accelerator.device, accelerator.num_processes),
+            "mixed_precision": accelerator.mixed_precision,
+            "epochs_done": start_epoch,
+        }
+    )
+    previous_wall = float(record.get("wall_seconds") or 0.0)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        runs.write_json(run_dir / runs.RUN_FILE, record)
+        say(f"training {plan.mode} {arch} {options.model} on {plan.version} -> {run_dir}")
+    unwrapped = accelerator.unwrap_model(model)
+
+    for epoch in range(start_epoch + 1, options.epochs + 1):
+        model.train()
+        loader = epoch_loader(epoch)
+        loss_sum, batches, tokens = 0.0, 0, 0
+        started = time.perf_counter()
+        bar = tqdm(total=len(loader), desc=f"epoch {epoch}/{options.epochs}", disable=not is_main, file=sys.stderr)
+        for batch in loader:
+            with accelerator.autocast():
+                loss = model(**batch).loss
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += float(loss.detach())
+            batches += 1
+            tokens += count_tokens(batch, arch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / batches:.4f}")
+        bar.close()
+        totals = accelerator.reduce(torch.tensor([loss_sum, batches, tokens], device=accelerator.device), "sum")
+        train_seconds = time.perf_counter() - started
+        train_loss = float(totals[0] / max(float(totals[1]), 1.0))
+        train_tokens = int(totals[2])
+
+        model.eval()
+        generation_started = time.perf_counter()
+        with accelerator.split_between_processes(eval_intents) as my_intents, accelerator.autocast():
+            my_rows = predict_intents(
+                unwrapped,
+                tokenizer,
+                arch,
+                list(my_intents),
+                max_new_tokens=generation_tokens,
+                max_source_tokens=options.max_source_tokens,
+                batch_size=options.batch_size,
+                device=accelerator.device,
+            )
+        prediction_rows = gather_object(my_rows) if accelerator.num_processes > 1 else my_rows
+        accelerator.wait_for_everyone()
+        generation_seconds = time.perf_counter() - generation_started
+
+        if is_main:
+            metrics = None
+            if eval_intents:
+                predictions = pl.DataFrame(prediction_rows, schema={c: pl.String for c in ("intent", *TOOLS)})
+                metrics = evaluate(truth, predictions, plan.version, "test")
+            entry = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "overall": metrics["subsets"]["all"]["overall"] if metrics else None,
+                "train_seconds": round(train_seconds, 3),
+                "train_tokens": train_tokens,
+                "train_tokens_per_second": round(train_tokens / train_seconds, 1) if train_seconds > 0 else None,
+                "generation_seconds": round(generation_seconds, 3),
+                "eval_intents": len(eval_intents),
+                "eval": metrics,
+            }
+            epochs.append(entry)
+            _save_checkpoint(run_dir, epoch, unwrapped, tokenizer, optimizer, scheduler)
+            runs.write_json(
+                run_dir / runs.METRICS_FILE,
+                {"version": plan.version, "fingerprint": plan.fingerprint, "epochs": epochs, "selected_epoch": None},
+            )
+            overall_so_far = [e["overall"] for e in epochs]
+            _prune_checkpoints(run_dir, checkpoints_to_keep(overall_so_far, options.epochs, options.select_last), epoch)
+            record["epochs_done"] = epoch
+            record["wall_seconds"] = round(previous_wall + time.perf_counter() - session_start, 3)
+            runs.write_json(run_dir / runs.RUN_FILE, record)
+            overall_text = "n/a" if entry["overall"] is None else f"{entry['overall']:.4f}"
+            say(
+                f"epoch {epoch}/{options.epochs}: train loss {train_loss:.4f}, overall {overall_text} "
+                f"({train_seconds:.1f} s training, {generation_seconds:.1f} s generation)"
+            )
+        accelerator.wait_for_everyone()
+        if on_epoch_end is not None and is_main:
+            on_epoch_end(epochs[-1])
+
+    selected = select_epoch([e["overall"] for e in epochs], options.select_last) if is_main else None
+    if is_main and selected is not None:
+        _prune_checkpoints(run_dir, {selected, options.epochs}, options.epochs)
+        runs.write_json(
+            run_dir / runs.METRICS_FILE,
+            {"version": plan.version, "fingerprint": plan.fingerprint, "epochs": epochs, "selected_epoch": selected},
+        )
+        record.update(
+            {
+                "status": "complete",
+                "finished_at": runs.now_iso(),
+                "selected_epoch": selected,
+                "selected_checkpoint": str(runs.checkpoint_dir(Path("."), selected)),
+                "selected_overall": epochs[selected - 1]["overall"],
+                "wall_seconds": round(previous_wall + time.perf_counter() - session_start, 3),
+            }
+        )
+        runs.write_json(run_dir / runs.RUN_FILE, record)
+        say(f"selected epoch {selected} (best overall of the last {options.select_last}); run in {run_dir}")
+    accelerator.wait_for_everyone()
+    if accelerator.num_processes > 1 and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return _summary(run_dir, record, epochs, selected) if is_main else None
