@@ -98,20 +98,16 @@ class KnnStudent:
         self.cache_hits = 0
         self._index: np.ndarray | None = None
 
-    def _train_index(self) -> np.ndarray:
-        if self._index is None:
-            from databuild.embeddings import embed_intents
-
-            self._index, hits = embed_intents(self.store, self.train_intents.to_list(), self.show_progress)
-            self.cache_hits += hits
-        return self._index
-
     def neighbours(self, intents: list[str]) -> np.ndarray:
         """Train row answering each intent (-1: no other train intent exists)."""
         from databuild.embeddings import embed_intents
 
-        index = self._train_index()
-        queries, hits = embed_intents(self.store, intents, self.show_progress)
+        if self._index is None:  # one lookup for train and queries: `cache_hits` counts distinct intents
+            train = self.train_intents.to_list()
+            matrix, hits = embed_intents(self.store, train + intents, self.show_progress)
+            self._index, queries = matrix[: len(train)], matrix[len(train) :]
+        else:
+            queries, hits = embed_intents(self.store, intents, self.show_progress)
         self.cache_hits += hits
         positions = pl.DataFrame({"intent": self.train_intents}).with_row_index("position")
         own_rows = (
@@ -122,7 +118,7 @@ class KnnStudent:
             .fill_null(-1)
             .to_numpy()
         )
-        chosen, _ = nearest_neighbours(queries, index, own_rows)
+        chosen, _ = nearest_neighbours(queries, self._index, own_rows)
         return chosen
 
     def predict(self, intents: list[str]) -> list[dict[str, str]]:
