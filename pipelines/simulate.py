@@ -186,16 +186,28 @@ def _random_output(tool: str, used: bool, rng: np.random.Generator, anchor: np.n
     return json.dumps(obj)
 
 
-def _malformed(text: str, kind: int) -> str:
-    if kind == 0:  # truncated JSON
-        return text[: max(1, len(text) // 2)]
-    if kind == 1:  # out-of-range value
-        return text.replace("}", ', "contrast": 250}', 1) if text != "{}" else '{"contrast": 250}'
-    if kind == 2:  # unknown LUT name (for adjust tools: an unknown key)
-        return '{"name": "super_sepia", "intensity": 60}' if '"name"' in text else '{"glow": 30}'
-    if kind == 4:  # a Python dict instead of JSON: balanced, not parseable
-        return text.replace('"', "'") if text != "{}" else "{'contrast': 5}"
-    return text  # kind 3: marker missing (handled by the caller)
+def _malformed(text: pl.Expr, kind: pl.Expr) -> pl.Expr:
+    """The teacher's typical breakages, by kind (-1: none; 3, a missing marker, is applied by the caller)."""
+    empty = text == "{}"
+    return (
+        pl.when(kind == 0)  # truncated JSON
+        .then(text.str.slice(0, (text.str.len_chars() // 2).clip(lower_bound=1)))
+        .when(kind == 1)  # out-of-range value
+        .then(
+            pl.when(empty)
+            .then(pl.lit('{"contrast": 250}'))
+            .otherwise(text.str.replace("}", ', "contrast": 250}', literal=True))
+        )
+        .when(kind == 2)  # unknown LUT name; for the other tools an unknown key
+        .then(
+            pl.when(text.str.contains('"name"', literal=True))
+            .then(pl.lit('{"name": "super_sepia", "intensity": 60}'))
+            .otherwise(pl.lit('{"glow": 30}'))
+        )
+        .when(kind == 4)  # a Python dict instead of JSON: balanced, not parseable
+        .then(pl.when(empty).then(pl.lit("{'contrast': 5}")).otherwise(text.str.replace_all('"', "'", literal=True)))
+        .otherwise(text)
+    )
 
 
 def simulate(options: SimulationOptions) -> pl.DataFrame:
@@ -237,28 +249,15 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
     row_intent = request_intent[row_request]
     row_choice = choice[row_request, row_tool]
 
-    flat_outputs: list[str] = []
-    offsets = {}
-    for tool_index, tool in enumerate(TOOLS):
-        for i in range(n_intents):
-            offsets[(tool_index, i)] = len(flat_outputs)
-            flat_outputs.extend(outputs[tool][i])
-    offset_table = np.array([[offsets[(t, i)] for i in range(n_intents)] for t in range(3)])
+    # Output texts are gathered by index (Polars), never materialized as per-row Python objects.
+    flat_outputs = [text for tool in TOOLS for per_intent in outputs[tool] for text in per_intent]
+    counts = np.array([[len(outputs[tool][i]) for i in range(n_intents)] for tool in TOOLS]).ravel()
+    offset_table = (np.cumsum(counts) - counts).reshape(3, n_intents)
     output_index = offset_table[row_tool, row_intent] + row_choice
-    json_text = np.array(flat_outputs, dtype=object)[output_index]
 
     malformed = rng.random(n_rows) < options.malformed_share
-    malformed_kind = rng.integers(0, 5, n_rows)
-    json_text = (
-        np.where(malformed, [_malformed(t, k) for t, k in zip(json_text, malformed_kind, strict=True)], json_text)
-        if malformed.any()
-        else json_text
-    )
-    with_marker = ~(malformed & (malformed_kind == 3))
-
+    malformed_kind = np.where(malformed, rng.integers(0, 5, n_rows), -1)
     surface_kind = rng.integers(0, 10, n_requests)
-    names_arr = np.array(names, dtype=object)
-    base = names_arr[row_intent]
     start = np.datetime64(options.start.replace("Z", ""))
     seconds = rng.integers(0, options.days * 86400, n_requests)[row_request]
 
@@ -266,11 +265,11 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
         {
             "row": np.arange(n_rows),
             "request": row_request,
-            "tool": np.array(TOOLS, dtype=object)[row_tool].astype(str),
-            "base": base.astype(str),
+            "tool": pl.Series(TOOLS).gather(row_tool),
+            "base": pl.Series(names).gather(row_intent),
             "surface_kind": surface_kind[row_request],
-            "json": json_text.astype(str),
-            "with_marker": with_marker,
+            "json": pl.Series(flat_outputs).gather(output_index),
+            "malformed": malformed_kind,
             "cot": rng.integers(0, len(COTS), n_rows),
             "mid": rng.integers(0, len(COT_MIDDLES), n_rows),
             "noise": rng.integers(0, 1_000_000, n_rows),
@@ -278,6 +277,9 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
             "ts": (start + seconds.astype("timedelta64[s]")).astype("datetime64[ms]"),
             "user": rng.integers(0, max(1, n_requests // 3), n_requests)[row_request],
         }
+    )
+    frame = frame.with_columns(
+        json=_malformed(pl.col("json"), pl.col("malformed")), with_marker=pl.col("malformed") != 3
     )
     surface = (
         pl.when(pl.col("surface_kind") == 0)

@@ -7,6 +7,8 @@ The pipeline is the list of SQL models in `STEPS`, run in order on one DuckDB co
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +22,7 @@ from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
 from databuild.store import Store
 from pipelines.emit import Published, publish_version, used_all
-from pipelines.inputs import jsonl_lines, resolve_inputs
+from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
 from pipelines.sqlrun import connect, run_model, sql_hashes
 
 QUARANTINE_REASONS = (
@@ -38,21 +40,25 @@ QUARANTINE_REASONS = (
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 RANKS = ("raw", "wilson")
 PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet_records")
+NO_PARQUET_ONLY = ("07_raw_parquet_none",)
 # (model, what it reads -> what it writes): the pipeline, top to bottom.
 STEPS = (
-    ("00_raw", "-> raw (empty)"),
-    ("05_raw_jsonl", "raw_lines -> raw"),
-    ("06_raw_parquet", "parquet files -> raw"),
+    ("01_inputs", "--logs -> parquet_files"),
+    ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
+    ("06_raw_parquet", "parquet files -> raw_parquet"),
+    ("07_raw_parquet_none", "(no parquet files) -> raw_parquet, empty"),
+    ("09_raw", "raw_jsonl, raw_parquet -> raw"),
     ("10_calls", "raw -> calls"),
-    ("15_output_texts", "calls -> output_texts (distinct json tails)"),
+    ("12_call_checks", "calls -> call_checks"),
+    ("15_output_texts", "call_checks -> output_texts (distinct json tails)"),
     ("20_outputs", "output_texts -> parsed_outputs"),
-    ("25_valid_calls", "calls, parsed_outputs -> checked_calls"),
+    ("25_valid_calls", "call_checks, parsed_outputs -> checked_calls"),
     ("30_candidates", "checked_calls -> candidates"),
     ("35_intent_stats", "checked_calls -> intent_stats"),
     ("40_ground_truth", "candidates, intent_stats -> ground_truth"),
     ("50_split", "intent_stats -> split"),
     ("60_rows", "ground_truth, intent_stats, split -> rows"),
-    ("70_quarantine", "checked_calls -> quarantine"),
+    ("70_quarantine", "checked_calls, raw -> quarantine"),
     ("71_quarantine_parquet_records", "parquet files -> quarantine.record"),
     ("80_accounting", "raw, checked_calls, intent_stats -> accounting"),
 )
@@ -146,7 +152,25 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     inputs = resolve_inputs(options.logs)
-    con = connect(memory_limit=options.memory_limit)
+    store.tmp_dir.mkdir(parents=True, exist_ok=True)
+    spill_dir = Path(tempfile.mkdtemp(prefix="duckdb-", dir=store.tmp_dir))  # DuckDB spills here past its limit
+    try:
+        return _build(store, options, command, on_step, inputs, since, until, spill_dir)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _build(
+    store: Store,
+    options: SnapshotOptions,
+    command: str,
+    on_step: Callable[[str], None],
+    inputs: list[InputFile],
+    since: datetime | None,
+    until: datetime | None,
+    spill_dir: Path,
+) -> SnapshotResult:
+    con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir))
     _register_normalizer(con)
     values: dict[str, Any] = {
         "files": [str(i.path) for i in inputs if i.kind == "parquet"],
@@ -161,7 +185,7 @@ def build_snapshot(
     lines = jsonl_lines(inputs)
     con.register("raw_lines", lines)
     for model, _ in STEPS:
-        if model in PARQUET_ONLY and not values["files"]:
+        if (model in PARQUET_ONLY and not values["files"]) or (model in NO_PARQUET_ONLY and values["files"]):
             continue
         on_step(model)
         run_model(con, model, **values)

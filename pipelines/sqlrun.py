@@ -12,19 +12,28 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from databuild.errors import DatabuildError
 from databuild.resources import read_sql, resource_dir
 from databuild.tools import TOOLS, lut_names, params, tool_schema
 
 _PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
-def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with bounded memory (spilling to `temp_directory`) and the tool tables registered."""
+    config: dict[str, str | int | bool] = {"preserve_insertion_order": False}
     if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")  # a setting, not a data value
+        config["memory_limit"] = memory_limit
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        config["threads"] = int(threads)
+    if temp_directory:
+        config["temp_directory"] = temp_directory
+    try:
+        con = duckdb.connect(config=config)
+    except (duckdb.Error, ValueError) as exc:
+        raise DatabuildError(f"bad DuckDB setting: {exc}") from None
     register_tool_tables(con)
     return con
 

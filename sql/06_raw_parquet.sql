@@ -1,18 +1,25 @@
--- raw (Parquet): the files in $files (all have the required columns: checked before this runs).
--- Column types are mapped to the JSON type names the checks use; a NULL cell is 'NULL' (missing_field).
-INSERT INTO raw
-WITH src AS (
-    SELECT * FROM read_parquet($files, filename = true, file_row_number = true, union_by_name = true)
-)
+-- raw_parquet: the Parquet files of 01_inputs (each has the required columns: checked before this runs), in the
+-- shape of raw_jsonl. Column types map to the JSON type names the checks use; a NULL cell is 'NULL'
+-- (missing_field). A view: the files are read where the records are needed, never copied whole into memory.
+CREATE OR REPLACE VIEW raw_parquet AS
 SELECT
-    filename, file_row_number + 1, list_position($files, filename), true,
-    CASE WHEN event_id IS NULL THEN 'NULL' ELSE typeof(event_id) END, CAST(event_id AS VARCHAR),
-    CASE WHEN request_id IS NULL THEN 'NULL' ELSE typeof(request_id) END, CAST(request_id AS VARCHAR),
-    CASE WHEN ts IS NULL THEN 'NULL' WHEN typeof(ts) LIKE 'TIMESTAMP%' THEN 'TIMESTAMP' ELSE typeof(ts) END,
-    TRY_CAST(ts AS TIMESTAMPTZ),  -- a TIMESTAMP column is read as UTC; text is parsed as ISO-8601
-    CASE WHEN intent IS NULL THEN 'NULL' ELSE typeof(intent) END, CAST(intent AS VARCHAR),
-    CASE WHEN tool IS NULL THEN 'NULL' ELSE typeof(tool) END, CAST(tool AS VARCHAR),
-    CASE WHEN response IS NULL THEN 'NULL' ELSE typeof(response) END, CAST(response AS VARCHAR),
-    CASE WHEN exported IS NULL THEN 'NULL' ELSE typeof(exported) END, CAST(exported AS VARCHAR),
-    NULL
-FROM src
+    filename AS source_file,
+    file_row_number + 1 AS source_line,
+    CAST(list_position(getvariable('parquet_files'), filename) AS INTEGER) AS file_order,
+    true AS is_object,
+    CASE WHEN event_id IS NULL THEN 'NULL' ELSE typeof(event_id) END AS event_id_type,
+    CAST(event_id AS VARCHAR) AS event_id,
+    CASE WHEN request_id IS NULL THEN 'NULL' ELSE typeof(request_id) END AS request_id_type,
+    CAST(request_id AS VARCHAR) AS request_id,
+    CASE WHEN ts IS NULL THEN 'NULL' WHEN typeof(ts) LIKE 'TIMESTAMP%' THEN 'TIMESTAMP' ELSE typeof(ts) END AS ts_type,
+    TRY_CAST(ts AS TIMESTAMPTZ) AS ts,  -- a TIMESTAMP column is read as UTC; text is parsed as ISO-8601
+    CASE WHEN intent IS NULL THEN 'NULL' ELSE typeof(intent) END AS intent_type,
+    CAST(intent AS VARCHAR) AS intent,
+    CASE WHEN tool IS NULL THEN 'NULL' ELSE typeof(tool) END AS tool_type,
+    CAST(tool AS VARCHAR) AS tool,
+    CASE WHEN response IS NULL THEN 'NULL' ELSE typeof(response) END AS response_type,
+    CAST(response AS VARCHAR) AS response,
+    CASE WHEN exported IS NULL THEN 'NULL' ELSE typeof(exported) END AS exported_type,
+    CAST(exported AS VARCHAR) AS exported,
+    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (71_quarantine_parquet_records)
+FROM read_parquet(getvariable('parquet_files'), filename = true, file_row_number = true, union_by_name = true)

@@ -12,13 +12,19 @@ WITH texts AS (
     SELECT DISTINCT tool, text FROM output_texts WHERE text IS NOT NULL
 ),
 after_marker AS (
-    SELECT tool, text, list_last(string_split(replace(text, $alt_marker, 'JSON:'), 'JSON:')) AS body
-    FROM texts
+    SELECT tool, text, body, trim(body) AS trimmed
+    FROM (SELECT tool, text, list_last(string_split(replace(text, $alt_marker, 'JSON:'), 'JSON:')) AS body FROM texts)
 ),
-from_open_brace AS (
-    SELECT tool, text, substr(body, strpos(body, '{')) AS from_open, string_split(substr(body, strpos(body, '{')), '}') AS parts
+strict_json AS (  -- JSON as the standard defines it: DuckDB's reader also takes trailing commas
+    SELECT tool, text, body,
+           CASE WHEN starts_with(trimmed, '{') AND json_valid(trimmed) AND NOT regexp_matches(trimmed, ',\s*[\]}]')
+                THEN trimmed END AS whole_object  -- the common case: the text after the marker is the object
     FROM after_marker
-    WHERE strpos(body, '{') > 0
+),
+from_open_brace AS (  -- everything else: find where the first balanced object ends
+    SELECT tool, text, substr(body, strpos(body, '{')) AS from_open, string_split(substr(body, strpos(body, '{')), '}') AS parts
+    FROM strict_json
+    WHERE whole_object IS NULL AND strpos(body, '{') > 0
 ),
 closing_braces AS (  -- one row per '}' (the first 64 suffice for any tool object): the prefix ending there
     SELECT tool, text, from_open, len(parts) AS n_parts,
@@ -50,11 +56,11 @@ oversized AS (  -- more closing braces than any tool object has: the whole balan
     WHERE len(parts) > 65
 ),
 objects AS (
-    SELECT t.tool, t.text, coalesce(l.obj, CASE WHEN json_valid(z.span) THEN z.span END) AS obj,
-           CASE WHEN l.obj IS NOT NULL OR json_valid(z.span) THEN NULL
+    SELECT t.tool, t.text, coalesce(t.whole_object, l.obj, CASE WHEN json_valid(z.span) THEN z.span END) AS obj,
+           CASE WHEN t.whole_object IS NOT NULL OR l.obj IS NOT NULL OR json_valid(z.span) THEN NULL
                 WHEN coalesce(l.balanced, false) OR coalesce(z.span_balanced, false) THEN 'invalid_json'
                 ELSE 'no_json' END AS parse_reason
-    FROM texts t LEFT JOIN located l USING (tool, text) LEFT JOIN oversized z USING (tool, text)
+    FROM strict_json t LEFT JOIN located l USING (tool, text) LEFT JOIN oversized z USING (tool, text)
 ),
 parsed AS (SELECT tool, text, obj FROM objects WHERE obj IS NOT NULL),
 top_keys AS (

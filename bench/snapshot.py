@@ -1,0 +1,164 @@
+"""Benchmark `databuild snapshot` against its floor and a straightforward pandas implementation.
+
+    python bench/snapshot.py --rows 10000000 --pandas-rows 1000000
+
+- snapshot: the real command on N simulated rows (Parquet), in a fresh process; wall time and peak RSS.
+- floor: one DuckDB pass that reads every row and parses every response's JSON (after its marker).
+- pandas: per-row `json.loads` + groupby selection of the export-maximizing output, at <= --pandas-rows rows
+  (its time at N rows is extrapolated linearly, and said so).
+- `databuild --help`: the CLI's start-up time (heavy imports stay inside commands).
+Prints a markdown table; data is cached under bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+
+FLOOR = """
+import duckdb, sys
+con = duckdb.connect()
+con.execute("SET threads = 2")
+print(con.execute('''
+    SELECT count(*), count(*) FILTER (WHERE json_valid(
+        CASE WHEN strpos(response, 'JSON:') > 0 THEN substr(response, strpos(response, 'JSON:') + 5) ELSE response END))
+    FROM read_parquet($f)''', {"f": sys.argv[1]}).fetchall())
+"""
+
+PANDAS = r"""
+import json, sys, unicodedata
+import pandas as pd
+frame = pd.read_parquet(sys.argv[1])
+def extract(response):
+    marker = response.rfind("JSON:")
+    text = response[marker + 5:] if marker >= 0 else response
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        return json.dumps(json.loads(text[start:]), sort_keys=True)
+    except ValueError:
+        return None
+frame["intent_n"] = [" ".join(unicodedata.normalize("NFKC", t).casefold().split()) for t in frame["intent"]]
+frame["output"] = [extract(r) for r in frame["response"]]
+valid = frame[frame["output"].notna()]
+candidates = valid.groupby(["intent_n", "tool", "output"]).agg(calls=("event_id", "size"), exports=("exported", "sum"))
+candidates["rate"] = candidates["exports"] / candidates["calls"]
+candidates = candidates.reset_index().sort_values(["rate", "exports", "calls"], ascending=False)
+kept = valid.groupby("intent_n")["exported"].any()
+truth = candidates[candidates["intent_n"].isin(kept[kept].index)].groupby(["intent_n", "tool"]).head(1)
+print(len(truth))
+"""
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stdout = proc.stdout.read() if proc.stdout else ""
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{stderr[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, stdout
+
+
+def logs(rows: int, intents: int) -> Path:
+    path = OUT / f"logs_{rows}_{intents}.parquet"
+    if not path.exists():
+        print(f"simulating {rows:,} rows …", file=sys.stderr)
+        sys.path.insert(0, str(ROOT))
+        from pipelines.simulate import SimulationOptions, write_logs
+
+        write_logs(SimulationOptions(rows=rows, intents=intents, seed=1), path)
+    return path
+
+
+def snapshot_run(path: Path, memory_limit: str) -> tuple[float, float]:
+    store = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    try:
+        wall, rss, _ = timed(
+            [
+                str(ROOT / ".venv/bin/databuild"),
+                "snapshot",
+                "--logs",
+                str(path),
+                "--store",
+                str(store),
+                "--memory-limit",
+                memory_limit,
+                "--format",
+                "json",
+            ]
+        )
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    return wall, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--intents", type=int, default=50_000)
+    parser.add_argument("--pandas-rows", type=int, default=1_000_000)
+    parser.add_argument("--memory-limit", default="1GB")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+
+    big = logs(args.rows, args.intents)
+    small_rows = min(args.pandas_rows, args.rows)
+    small = logs(small_rows, max(1, args.intents * small_rows // args.rows))
+    snap_wall, snap_rss = snapshot_run(big, args.memory_limit)
+    floor_wall, floor_rss, _ = timed([python, "-c", FLOOR, str(big)])
+    small_snap_wall, _ = snapshot_run(small, args.memory_limit)
+    pandas_wall, pandas_rss, _ = timed([python, "-c", PANDAS, str(small)])
+    pandas_at_n = pandas_wall * args.rows / small_rows
+    helps = [timed([str(ROOT / ".venv/bin/databuild"), "--help"])[0] for _ in range(5)]
+    help_wall = sorted(helps)[len(helps) // 2]
+
+    def row(what: str, value: str, target: str, ok: bool | None) -> str:
+        return f"| {what} | {value} | {target} | {'' if ok is None else ('yes' if ok else 'NO')} |"
+
+    lines = [
+        f"Snapshot benchmark: {args.rows:,} simulated rows ({big.stat().st_size / 1e6:.0f} MB Parquet), "
+        f"{os.cpu_count()} cores, DuckDB memory limit {args.memory_limit}",
+        "",
+        "| measure | value | target | met |",
+        "|---|---:|---:|:-:|",
+        row(f"snapshot, {args.rows:,} rows", f"{snap_wall:.1f} s", "", None),
+        row("floor: one DuckDB pass reading rows + parsing JSON", f"{floor_wall:.1f} s", "", None),
+        row("snapshot / floor", f"{snap_wall / floor_wall:.2f}x", "<= 2x", snap_wall <= 2 * floor_wall),
+        row(f"snapshot, {small_rows:,} rows", f"{small_snap_wall:.1f} s", "", None),
+        row(f"pandas baseline, {small_rows:,} rows", f"{pandas_wall:.1f} s ({pandas_rss:.0f} MB)", "", None),
+        row(f"pandas at {args.rows:,} rows (linear extrapolation)", f"{pandas_at_n:.0f} s", "", None),
+        row(
+            "speed-up vs pandas (same size)",
+            f"{pandas_wall / small_snap_wall:.0f}x",
+            ">= 20x",
+            pandas_wall / small_snap_wall >= 20,
+        ),
+        row(
+            "speed-up vs pandas (extrapolated to N)",
+            f"{pandas_at_n / snap_wall:.0f}x",
+            ">= 20x",
+            pandas_at_n / snap_wall >= 20,
+        ),
+        row("snapshot peak RSS", f"{snap_rss:.0f} MB", "<= 1536 MB", snap_rss <= 1536),
+        row("`databuild --help` (median of 5)", f"{help_wall:.2f} s", "<= 0.5 s", help_wall <= 0.5),
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
