@@ -1,8 +1,9 @@
 """A real OpenAI-compatible chat-completions server on loopback, with scripted misbehaviour, for tests and benches.
 
 It runs `http.server.ThreadingHTTPServer` in a daemon thread and answers `POST /v1/chat/completions`. The source
-intent is read back from the prompt (the text after the last `INPUT_USER_REQUEST:`). A script maps a source intent
-to the behaviours of its successive requests (the last one repeats); intents without a script get `default`.
+intent is read back from the prompt (the text after the last `INPUT_USER_REQUEST:`). A script maps `"<source>#<seed>"`
+(one request) or `"<source>"` (all its requests) to the behaviours of its successive attempts (the last one
+repeats); requests without a script get `default(source)`.
 
 Behaviours:
 - `Reply(text)`: 200 with `text` as the message content (`""` = empty content), usage counted as 10 + 2.
@@ -83,6 +84,8 @@ class ScriptedLLMServer:
     requests: list[LoggedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._seen: dict[str, int] = defaultdict(int)
         self._release = threading.Event()
@@ -126,11 +129,12 @@ class ScriptedLLMServer:
             self.requests.clear()
 
     # -- behaviour -------------------------------------------------------------------------------------------
-    def _next_behaviour(self, source: str) -> Behaviour:
+    def _next_behaviour(self, source: str, seed: Any) -> Behaviour:
+        key = f"{source}#{seed}" if f"{source}#{seed}" in self.script else source
         with self._lock:
-            attempt = self._seen[source]
-            self._seen[source] += 1
-        steps = self.script.get(source)
+            attempt = self._seen[key]
+            self._seen[key] += 1
+        steps = self.script.get(key)
         if steps:
             return steps[min(attempt, len(steps) - 1)]
         return (self.default or similar)(source)
@@ -138,6 +142,12 @@ class ScriptedLLMServer:
     def _log(self, entry: LoggedRequest) -> None:
         with self._lock:
             self.requests.append(entry)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _wait_for_release(self) -> None:
         self._release.wait()
@@ -191,7 +201,7 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b'{"error": {"message": "not found"}}')
                 return
             source = _source_of(body)
-            behaviour = owner._next_behaviour(source)
+            behaviour = owner._next_behaviour(source, body.get("seed"))
             entry = LoggedRequest(
                 source=source,
                 seed=body.get("seed"),
@@ -201,9 +211,9 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 authorization=self.headers.get("Authorization"),
             )
             owner._log(entry)
-            if owner.delay:
-                time.sleep(owner.delay)
             try:
+                if owner.delay:
+                    time.sleep(owner.delay)
                 if isinstance(behaviour, Hang):
                     owner._wait_for_release()
                     self.close_connection = True
@@ -221,5 +231,7 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                     entry.answered = True
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+            finally:
+                owner._done()
 
     return Handler

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ class _RichProgress:
 
 @app.command()
 def augment(
+    context: typer.Context,
     store: Path | None = STORE_OPTION,
     version: str | None = typer.Option(None, "--version", help="Version to start from (default: the newest)."),
     iterations: int = typer.Option(1, "--iterations", help="Mine → generate → filter → add rounds."),
@@ -104,13 +104,26 @@ def augment(
             chosen = choose_generator(generator, base_url)
             why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"
             typer.echo(f"generator: {chosen} ({why})", err=True)
-        command = redact_command(["augment", *sys.argv[2:]], base_url)
+        command = redact_command(["augment", *_given_options(context)], base_url)
         progress = _RichProgress()
         results = AugmentLoop(open_store(store_path(store)), options, command, progress).run()
         if output_format == "json":
             print_json({"iterations": [result.as_json() for result in results]})
             return
         _print_table(results)
+
+
+def _given_options(context: Any) -> list[str]:
+    """The options typed on the command line, as `--name value` in declaration order (works under CliRunner too,
+    where `sys.argv` is the test runner's)."""
+    given: list[str] = []
+    for parameter in context.command.params:
+        source = context.get_parameter_source(parameter.name) if parameter.name else None
+        if getattr(source, "name", None) != "COMMANDLINE":  # typer vendors click: compare the enum by name
+            continue
+        value = context.params[parameter.name]
+        given += [parameter.opts[0], str(value)]
+    return given
 
 
 def _print_table(results: list[Any]) -> None:
