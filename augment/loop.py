@@ -96,7 +96,7 @@ def redact_url(url: str | None) -> str | None:
 def redact_command(argv: list[str], base_url: str | None) -> str:
     """`databuild augment …` as typed, with a base URL's credentials removed."""
     safe = redact_url(base_url)
-    return "databuild " + " ".join(shlex.quote(safe if base_url and arg == base_url else arg) for arg in argv)
+    return "databuild " + " ".join(shlex.quote(safe if safe and arg == base_url else arg) for arg in argv)
 
 
 class Generator(Protocol):
@@ -245,7 +245,7 @@ class AugmentLoop:
             endpoint_from_environment(self.options.model, self.options.base_url)
         version = self.store.resolve(self.options.version)
         first_rows = load_rows(self.store, version)
-        start_iteration = int(first_rows.get_column("iteration").max() or 0)
+        start_iteration = int(first_rows.get_column("iteration").fill_null(0).max() or 0)  # type: ignore[arg-type]
         inherited = inherited_baseline(self.store, version)
         baseline = inherited[0] if inherited else None
         baseline_from = f"inherited from {inherited[1]}" if inherited else None
@@ -337,6 +337,8 @@ class AugmentLoop:
             if model
             else 0.0  # the offline generator pays nothing
         )
+        calls = {"made": accounting.made, "cached": accounting.cached, "failed": accounting.failed}
+        tokens = {"prompt": accounting.prompt_tokens, "completion": accounting.completion_tokens}
         block = {
             "iteration": iteration,
             "generator": generator.name,
@@ -358,10 +360,10 @@ class AugmentLoop:
             "rejected": rejected,
             "near_dup": options.near_dup,
             "min_similarity": options.min_similarity if generator.name == "neighbors" else None,
-            "calls": {"made": accounting.made, "cached": accounting.cached, "failed": accounting.failed},
+            "calls": calls,
             "http_attempts": accounting.attempts,
             "failures_by_type": dict(sorted(accounting.failures.items())),
-            "tokens": {"prompt": accounting.prompt_tokens, "completion": accounting.completion_tokens},
+            "tokens": tokens,
             "estimated_cost_usd": cost,
             "generator_details": generation.details,
         }
@@ -380,8 +382,8 @@ class AugmentLoop:
             candidates=judged.height,
             accepted=accepted.height,
             rejected=rejected,
-            calls=block["calls"],
-            tokens=block["tokens"],
+            calls=calls,
+            tokens=tokens,
             estimated_cost_usd=cost,
             generator=generator.name,
         )

@@ -198,7 +198,9 @@ async def _complete_all(
                     async with semaphore:
                         accounting.attempts += 1
                         completion = await client.chat.completions.create(
-                            model=endpoint.model, messages=request.messages, **request.sampling
+                            model=endpoint.model,
+                            messages=request.messages,  # type: ignore[arg-type]
+                            **request.sampling,
                         )
             usage = completion.usage
             response = CachedResponse(
