@@ -1,7 +1,7 @@
 -- calls: the one pass over the raw records. Keeps the light columns, types them, applies the build window, and
 -- cuts each response after its first 'JSON:' marker (`json_tail`; the whole response when it has none): the
 -- only time the long chain-of-thought text is touched. `type_reason` is bad_record, missing_field or bad_type.
--- Reads: raw. Params: $since, $until (TIMESTAMPTZ or NULL). Writes: calls, plus window_counts(read, kept).
+-- Reads: raw. Params: $since, $until (TIMESTAMPTZ or NULL). Writes: calls.
 CREATE OR REPLACE TABLE calls AS
 WITH typed AS (
     SELECT

@@ -8,68 +8,69 @@
 -- Writes: parsed_outputs(tool, text, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
 --         'schema_violation'; canonical is compact JSON in the schema's key order.
 CREATE OR REPLACE TABLE parsed_outputs AS
-WITH texts AS (
-    SELECT DISTINCT tool, text FROM output_texts WHERE text IS NOT NULL
+WITH texts AS (  -- each distinct text gets a small integer id: the long strings are not hashed again
+    SELECT tool, text, row_number() OVER () AS text_id
+    FROM (SELECT DISTINCT tool, text FROM output_texts WHERE text IS NOT NULL)
 ),
 after_marker AS (
-    SELECT tool, text, body, trim(body) AS trimmed
-    FROM (SELECT tool, text, list_last(string_split(replace(text, $alt_marker, 'JSON:'), 'JSON:')) AS body FROM texts)
+    SELECT tool, text_id, body, trim(body) AS trimmed
+    FROM (SELECT tool, text_id, list_last(string_split(replace(text, $alt_marker, 'JSON:'), 'JSON:')) AS body FROM texts)
 ),
 strict_json AS (  -- JSON as the standard defines it: DuckDB's reader also takes trailing commas
-    SELECT tool, text, body,
+    SELECT tool, text_id, body,
            CASE WHEN starts_with(trimmed, '{') AND json_valid(trimmed) AND NOT regexp_matches(trimmed, ',\s*[\]}]')
                 THEN trimmed END AS whole_object  -- the common case: the text after the marker is the object
     FROM after_marker
 ),
 from_open_brace AS (  -- everything else: find where the first balanced object ends
-    SELECT tool, text, substr(body, strpos(body, '{')) AS from_open, string_split(substr(body, strpos(body, '{')), '}') AS parts
+    SELECT tool, text_id, substr(body, strpos(body, '{')) AS from_open, string_split(substr(body, strpos(body, '{')), '}') AS parts
     FROM strict_json
     WHERE whole_object IS NULL AND strpos(body, '{') > 0
 ),
 closing_braces AS (  -- one row per '}' (the first 64 suffice for any tool object): the prefix ending there
-    SELECT tool, text, from_open, len(parts) AS n_parts,
+    SELECT tool, text_id, from_open, len(parts) AS n_parts,
            unnest(list_slice(parts, 1, 64)) AS piece, unnest(range(1, least(len(parts), 64) + 1)) AS piece_no
     FROM from_open_brace
 ),
 prefixes AS (
-    SELECT tool, text, piece_no,
+    SELECT tool, text_id, piece_no,
            substr(from_open, 1, CAST(sum(length(piece) + 1) OVER w AS BIGINT)) AS candidate,
            sum(length(piece) - length(replace(piece, '{', '')) - 1) OVER w AS depth  -- naive: braces in strings count
     FROM closing_braces
     WHERE piece_no < n_parts  -- the last part has no closing brace after it
-    WINDOW w AS (PARTITION BY tool, text ORDER BY piece_no ROWS UNBOUNDED PRECEDING)
+    WINDOW w AS (PARTITION BY tool, text_id ORDER BY piece_no ROWS UNBOUNDED PRECEDING)
 ),
 located AS (
-    SELECT tool, text,
+    SELECT tool, text_id,
            arg_min(candidate, piece_no) FILTER (
                WHERE json_valid(candidate) AND NOT regexp_matches(candidate, ',\s*[\]}]')  -- no trailing commas
            ) AS obj,
            bool_or(depth = 0) AS balanced
     FROM prefixes
-    GROUP BY tool, text
+    GROUP BY tool, text_id
 ),
 oversized AS (  -- more closing braces than any tool object has: the whole balanced span, if it is JSON at all
-    SELECT tool, text, span,
+    SELECT tool, text_id, span,
            length(replace(span, '}', '')) = length(replace(span, '{', '')) AS span_balanced  -- as many { as }
-    FROM (SELECT tool, text, parts, substr(from_open, 1, length(from_open) - length(list_last(parts))) AS span
+    FROM (SELECT tool, text_id, parts, substr(from_open, 1, length(from_open) - length(list_last(parts))) AS span
           FROM from_open_brace)
     WHERE len(parts) > 65
 ),
 objects AS (
-    SELECT t.tool, t.text, coalesce(t.whole_object, l.obj, CASE WHEN json_valid(z.span) THEN z.span END) AS obj,
+    SELECT t.tool, t.text_id, coalesce(t.whole_object, l.obj, CASE WHEN json_valid(z.span) THEN z.span END) AS obj,
            CASE WHEN t.whole_object IS NOT NULL OR l.obj IS NOT NULL OR json_valid(z.span) THEN NULL
                 WHEN coalesce(l.balanced, false) OR coalesce(z.span_balanced, false) THEN 'invalid_json'
                 ELSE 'no_json' END AS parse_reason
-    FROM strict_json t LEFT JOIN located l USING (tool, text) LEFT JOIN oversized z USING (tool, text)
+    FROM strict_json t LEFT JOIN located l USING (tool, text_id) LEFT JOIN oversized z USING (tool, text_id)
 ),
-parsed AS (SELECT tool, text, obj FROM objects WHERE obj IS NOT NULL),
+parsed AS (SELECT tool, text_id, obj FROM objects WHERE obj IS NOT NULL),
 top_keys AS (
-    SELECT tool, text, unnest(json_keys(obj)) AS key FROM parsed
+    SELECT tool, text_id, unnest(json_keys(obj)) AS key FROM parsed
 ),
 key_violations AS (  -- unknown keys, and known keys holding the wrong JSON type
-    SELECT DISTINCT k.tool, k.text
+    SELECT DISTINCT k.tool, k.text_id
     FROM top_keys k
-    JOIN parsed p USING (tool, text)
+    JOIN parsed p USING (tool, text_id)
     LEFT JOIN tool_keys s ON s.tool = k.tool AND s.key = k.key
     WHERE s.key IS NULL
        OR (s.kind = 'object' AND json_type(p.obj, '$."' || s.key || '"') <> 'OBJECT')
@@ -77,9 +78,9 @@ key_violations AS (  -- unknown keys, and known keys holding the wrong JSON type
            OR lower(p.obj ->> ('$."' || s.key || '"')) NOT IN (SELECT lower(name) FROM lut_names)))
 ),
 nested_key_violations AS (  -- keys inside nested objects (selective_adjust colours) that the schema lacks
-    SELECT DISTINCT n.tool, n.text
+    SELECT DISTINCT n.tool, n.text_id
     FROM (
-        SELECT p.tool, p.text, s.key, unnest(json_keys(p.obj, '$."' || s.key || '"')) AS sub
+        SELECT p.tool, p.text_id, s.key, unnest(json_keys(p.obj, '$."' || s.key || '"')) AS sub
         FROM parsed p JOIN tool_keys s ON s.tool = p.tool AND s.kind = 'object'
         WHERE json_type(p.obj, '$."' || s.key || '"') = 'OBJECT'
     ) n
@@ -87,7 +88,7 @@ nested_key_violations AS (  -- keys inside nested objects (selective_adjust colo
     WHERE q.key IS NULL
 ),
 slot_values AS (  -- every numeric slot of the schema, NULL where the object leaves it out
-    SELECT p.tool, p.text, q.key, q.sub, q.position, q.minimum, q.maximum,
+    SELECT p.tool, p.text_id, q.key, q.sub, q.position, q.minimum, q.maximum,
            json_type(p.obj, q.path) AS value_type,
            TRY_CAST(json_extract(p.obj, q.path) AS DOUBLE) AS value
     FROM parsed p
@@ -96,44 +97,47 @@ slot_values AS (  -- every numeric slot of the schema, NULL where the object lea
     ) q ON q.tool = p.tool
 ),
 value_violations AS (
-    SELECT DISTINCT tool, text
+    SELECT DISTINCT tool, text_id
     FROM slot_values
     WHERE value_type IS NOT NULL
       AND (value_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR value IS NULL OR NOT (value BETWEEN minimum AND maximum))
 ),
 valid AS (
-    SELECT tool, text, obj FROM parsed
-    WHERE (tool, text) NOT IN (SELECT (tool, text) FROM key_violations)
-      AND (tool, text) NOT IN (SELECT (tool, text) FROM nested_key_violations)
-      AND (tool, text) NOT IN (SELECT (tool, text) FROM value_violations)
+    SELECT p.tool, p.text_id, p.obj
+    FROM parsed p
+    ANTI JOIN (
+        SELECT tool, text_id FROM key_violations
+        UNION SELECT tool, text_id FROM nested_key_violations
+        UNION SELECT tool, text_id FROM value_violations
+    ) v USING (tool, text_id)
 ),
 rounded AS (  -- schema-valid values rounded half away from zero; missing slots are 0
-    SELECT s.tool, s.text, s.key, s.sub, s.position, CAST(coalesce(round(s.value), 0) AS BIGINT) AS value
-    FROM slot_values s SEMI JOIN valid v USING (tool, text)
+    SELECT s.tool, s.text_id, s.key, s.sub, s.position, CAST(coalesce(round(s.value), 0) AS BIGINT) AS value
+    FROM slot_values s SEMI JOIN valid v USING (tool, text_id)
 ),
 members AS (  -- one JSON member per top-level key: "key":v or "key":{"sub":v,...}
-    SELECT tool, text, min(position) AS position, bool_or(value <> 0) AS nonzero,
+    SELECT tool, text_id, min(position) AS position, bool_or(value <> 0) AS nonzero,
            CASE WHEN bool_and(sub IS NULL) THEN '"' || key || '":' || CAST(max(value) AS VARCHAR)
                 ELSE '"' || key || '":{' || string_agg('"' || sub || '":' || CAST(value AS VARCHAR), ',' ORDER BY position) || '}'
            END AS member
     FROM rounded
     WHERE tool <> 'filter'
-    GROUP BY tool, text, key
+    GROUP BY tool, text_id, key
 ),
 vector_outputs AS (
-    SELECT tool, text, '{' || string_agg(member, ',' ORDER BY position) || '}' AS canonical, bool_or(nonzero) AS used
+    SELECT tool, text_id, '{' || string_agg(member, ',' ORDER BY position) || '}' AS canonical, bool_or(nonzero) AS used
     FROM members
-    GROUP BY tool, text
+    GROUP BY tool, text_id
 ),
 filter_outputs AS (
-    SELECT v.tool, v.text, l.name, r.value AS intensity
+    SELECT v.tool, v.text_id, l.name, r.value AS intensity
     FROM valid v
-    JOIN rounded r ON r.tool = v.tool AND r.text = v.text AND r.key = 'intensity'
+    JOIN rounded r ON r.tool = v.tool AND r.text_id = v.text_id AND r.key = 'intensity'
     LEFT JOIN lut_names l ON lower(l.name) = lower(v.obj ->> '$.name')
     WHERE v.tool = 'filter'
 ),
 filter_canonical AS (
-    SELECT tool, text,
+    SELECT tool, text_id,
            CASE WHEN name IS NULL OR name = 'none' OR intensity = 0 THEN '{"name":"none","intensity":0}'
                 ELSE '{"name":"' || name || '","intensity":' || CAST(intensity AS VARCHAR) || '}' END AS canonical,
            coalesce(name <> 'none' AND intensity <> 0, false) AS used
@@ -142,9 +146,10 @@ filter_canonical AS (
 canonical AS (
     SELECT * FROM vector_outputs UNION ALL SELECT * FROM filter_canonical
 )
-SELECT o.tool, o.text,
+SELECT t.tool, t.text,
        CAST(coalesce(o.parse_reason, CASE WHEN c.canonical IS NULL THEN 'schema_violation' END) AS VARCHAR) AS reason,
        CAST(c.canonical AS VARCHAR) AS canonical,  -- compact JSON, schema key order
        CAST(c.used AS BOOLEAN) AS used
-FROM objects o
-LEFT JOIN canonical c USING (tool, text)
+FROM texts t
+JOIN objects o USING (tool, text_id)
+LEFT JOIN canonical c USING (tool, text_id)
