@@ -41,7 +41,8 @@ def embed_intents(store: Store, intents: list[str], show_progress: bool = True) 
     wanted = pl.DataFrame({"intent": [normalize_intent(text) for text in intents]}, schema={"intent": pl.String})
     distinct = wanted.get_column("intent").unique()
     cached = _read_cache(embedding_cache_dir(store), distinct)
-    missing = distinct.filter(~distinct.is_in(cached.get_column("intent"))).sort().to_list()
+    # by length, so each batch pads its intents to similar lengths
+    missing = sorted(distinct.filter(~distinct.is_in(cached.get_column("intent"))).to_list(), key=lambda t: (len(t), t))
     known = cached
     if missing:
         fresh = _frame(missing, _encode(missing, show_progress))
