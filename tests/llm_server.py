@@ -74,6 +74,11 @@ def similar(source: str) -> Reply:
     return Reply(f"SIMILAR_USER_REQUEST: {source} variant")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # listen() backlog: the default 5 drops connects under a burst of 32
+
+
 @dataclass
 class ScriptedLLMServer:
     """Use as a context manager; `base_url` is the `/v1` root for the openai client."""
@@ -93,9 +98,7 @@ class ScriptedLLMServer:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> ScriptedLLMServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        server.request_queue_size = 256
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
@@ -235,3 +238,11 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 owner._done()
 
     return Handler
+
+
+if __name__ == "__main__":  # python -m tests.llm_server [DELAY]: serve in its own process, print the base URL
+    import sys
+
+    with ScriptedLLMServer(delay=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as standalone:
+        print(standalone.base_url, flush=True)
+        threading.Event().wait()
