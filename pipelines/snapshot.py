@@ -51,9 +51,10 @@ STEPS = (
     ("10_calls", "raw -> calls"),
     ("15_output_texts", "calls -> output_texts (distinct json tails)"),
     ("20_outputs", "output_texts -> parsed_outputs"),
-    ("25_valid_calls", "calls, parsed_outputs -> checked_calls"),
-    ("30_candidates", "checked_calls -> candidates"),
-    ("35_intent_stats", "checked_calls -> intent_stats"),
+    ("22_intents", "calls -> intents (normalized, with ids)"),
+    ("25_valid_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls"),
+    ("30_candidates", "checked_calls, intents, parsed_outputs -> candidates"),
+    ("35_intent_stats", "checked_calls, intents -> intent_stats"),
     ("40_ground_truth", "candidates, intent_stats -> ground_truth"),
     ("50_split", "intent_stats -> split"),
     ("60_rows", "ground_truth, intent_stats, split -> rows"),
@@ -188,6 +189,8 @@ def _build(
             continue
         on_step(model)
         run_model(con, model, **values)
+        if model == "15_output_texts" and con.sql("SELECT bool_or(hash_collision) FROM output_texts").fetchall()[0][0]:
+            raise DatabuildError("two distinct responses share a 64-bit hash; please report this input")
 
     counts = con.table("accounting").pl()
     accounting = _accounting(counts)

@@ -29,7 +29,8 @@ SELECT
     file_order, source_line, CAST(type_reason AS VARCHAR) AS type_reason,
     event_id, request_id, ts, intent_raw, tool,
     CASE WHEN type_reason IS NULL THEN exported END AS exported,
-    CASE WHEN type_reason IS NULL THEN json_tail END AS json_tail
+    CASE WHEN type_reason IS NULL THEN json_tail END AS json_tail,
+    CASE WHEN type_reason IS NULL THEN hash(json_tail) END AS tail_hash  -- joins on an integer, not the text
 FROM typed
 -- a row whose timestamp lies outside --since/--until is not part of this build at all
 WHERE type_reason IS NOT NULL

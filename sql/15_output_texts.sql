@@ -1,8 +1,11 @@
 -- output_texts: the distinct (tool, JSON tail) pairs of the calls whose record is well-typed; only these short
 -- texts are parsed (20_outputs), however many rows share them. (Calls rejected later for a record-level reason
 -- may add a text or two: parsing a text decides nothing about a row by itself.)
--- Reads: calls. Writes: output_texts.
+-- Texts are grouped by their 64-bit hash; `hash_collision` flags a hash shared by two different texts, which the
+-- caller treats as an error rather than ever joining a call to the wrong output.
+-- Reads: calls. Writes: output_texts(tool, tail_hash, text, hash_collision).
 CREATE OR REPLACE TABLE output_texts AS
-SELECT DISTINCT tool, json_tail AS text
+SELECT tool, tail_hash, min(json_tail) AS text, min(json_tail) <> max(json_tail) AS hash_collision
 FROM calls
 WHERE type_reason IS NULL AND tool IN ('adjust', 'selective_adjust', 'filter')
+GROUP BY tool, tail_hash

@@ -5,7 +5,7 @@
 -- Reads:  output_texts(tool, text), tool_keys(tool, key, kind), tool_params(tool, key, sub, minimum, maximum,
 --         position), lut_names(name)
 -- Params: $alt_marker: another marker treated exactly like 'JSON:' (snapshot passes 'JSON:'; eval 'Parameters:')
--- Writes: parsed_outputs(tool, text, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
+-- Writes: parsed_outputs(tool, text, output_id, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
 --         'schema_violation'; canonical is compact JSON in the schema's key order.
 CREATE OR REPLACE TABLE parsed_outputs AS
 WITH texts AS (  -- each distinct text gets a small integer id: the long strings are not hashed again
@@ -147,6 +147,7 @@ canonical AS (
     SELECT * FROM vector_outputs UNION ALL SELECT * FROM filter_canonical
 )
 SELECT t.tool, t.text,
+       CAST(t.text_id AS BIGINT) AS output_id,  -- a small key for this text's outcome
        CAST(coalesce(o.parse_reason, CASE WHEN c.canonical IS NULL THEN 'schema_violation' END) AS VARCHAR) AS reason,
        CAST(c.canonical AS VARCHAR) AS canonical,  -- compact JSON, schema key order
        CAST(c.used AS BOOLEAN) AS used

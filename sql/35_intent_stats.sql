@@ -1,15 +1,19 @@
 -- intent_stats: per normalized intent of the valid calls: n_calls (distinct request_ids), whether any call was
--- exported, how many tools have a valid call, and intent_text (the most frequent stripped surface form; ties:
--- the smallest). `exclusion` is NULL for kept intents, else 'no_exports' or 'incomplete_tools' (checked in
--- that order).
--- Reads: checked_calls. Writes: intent_stats.
+-- exported, how many tools have a valid call, and intent_text (the most frequent stripped surface form, counted
+-- in calls; ties: the smallest). `exclusion` is NULL for kept intents, else 'no_exports' or 'incomplete_tools'
+-- (checked in that order).
+-- Reads: checked_calls, intents. Writes: intent_stats.
 CREATE OR REPLACE TABLE intent_stats AS
 WITH valid AS (
-    SELECT intent, request_id, tool, exported, trim(intent_raw) AS surface
-    FROM checked_calls WHERE final_reason IS NULL
+    SELECT c.request_id, c.tool, c.exported, c.raw_id, i.intent
+    FROM checked_calls c JOIN intents i USING (raw_id)
+    WHERE c.final_reason IS NULL
 ),
 surfaces AS (
-    SELECT intent, surface, count(*) AS uses FROM valid GROUP BY intent, surface
+    SELECT i.intent, trim(i.intent_raw) AS surface, sum(n) AS uses
+    FROM (SELECT raw_id, count(*) AS n FROM valid GROUP BY raw_id) v
+    JOIN intents i USING (raw_id)
+    GROUP BY i.intent, surface
 ),
 best_surface AS (
     SELECT intent, arg_min(surface, (-uses, surface)) AS intent_text FROM surfaces GROUP BY intent
