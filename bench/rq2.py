@@ -74,15 +74,19 @@ def main() -> None:
         run(args, open_store(root), Path(scratch))
 
 
+def databuild(*arguments: str) -> None:
+    done = subprocess.run([DATABUILD, *arguments], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"databuild {' '.join(arguments)} failed:\n{done.stderr}")
+
+
 def run(args: Any, store: Store, scratch: Path) -> None:
     started = time.perf_counter()
     if not store.version_names():
         logs = scratch / "logs.jsonl.gz"
         simulate = ["simulate", "--out", str(logs), "--rows", str(args.rows), "--intents", str(args.intents)]
-        subprocess.run([DATABUILD, *simulate], check=True, capture_output=True)
-        subprocess.run(
-            [DATABUILD, "snapshot", "--store", str(store.root), "--logs", str(logs)], check=True, capture_output=True
-        )
+        databuild(*simulate)
+        databuild("snapshot", "--store", str(store.root), "--logs", str(logs))
     full = store.version_names()[0]
     full_rows = load_rows(store, full)
     full_train = int((full_rows.get_column("split") == "train").sum())

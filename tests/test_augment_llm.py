@@ -304,9 +304,11 @@ def test_table_output_says_unchanged_when_the_version_exists(tmp_path: Path) -> 
     env = {"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None}
     with ScriptedLLMServer(default=lambda source: Reply(f"SIMILAR_USER_REQUEST: {source} at dusk")) as server:
         args = [a for a in augment_args(store.root, predictions, server) if a not in ("--format", "json")]
+        args[args.index("--generator") + 1] = "auto"  # a base URL is configured: auto picks openai
         first = CliRunner().invoke(app, args, env=env)
         second = CliRunner().invoke(app, args, env=env)
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert "generator: openai (an endpoint is configured)" in first.stderr
     assert "new version" in first.stdout and "v2" in first.stdout
     assert "unchanged: identical to v2" in second.stdout
     assert "estimated cost (USD)" in first.stdout
