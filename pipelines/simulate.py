@@ -123,7 +123,7 @@ COT_MIDDLES = (
     "Shadows carry the atmosphere, ",
 )
 PREFIX = {"adjust": "ADJUST: ", "selective_adjust": "SELECTIVE_ADJUST: ", "filter": "FILTER: "}
-USED_SHARE = {"adjust": 0.91, "selective_adjust": 0.28, "filter": 0.62}
+USED_SHARE = {"adjust": 0.97, "selective_adjust": 0.28, "filter": 0.71}
 TOOLS = ("adjust", "selective_adjust", "filter")
 
 
@@ -138,32 +138,33 @@ class SimulationOptions:
     days: int = 120
 
 
-def _intent_names(count: int, rng: np.random.Generator) -> list[str]:
+def _intent_names(count: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Intent phrasings, with the look and the modifier each is built from (what its ground truth follows)."""
     names: list[str] = []
+    looks: list[int] = []
+    modifiers: list[int] = []
     seen: set[str] = set()
     while len(names) < count:
-        look = LOOKS[rng.integers(len(LOOKS))]
-        modifier = MODIFIERS[rng.integers(len(MODIFIERS))]
+        look = int(rng.integers(len(LOOKS)))
+        modifier = int(rng.integers(len(MODIFIERS)))
         suffix = SUFFIXES[rng.integers(len(SUFFIXES))]
-        name = f"{modifier} {look}{suffix}".strip()
+        name = f"{MODIFIERS[modifier]} {LOOKS[look]}{suffix}".strip()
         if name in seen:
             name = f"{name} {len(names)}"  # long tail: near-unique phrasings
         seen.add(name)
         names.append(name)
-    return names
+        looks.append(look)
+        modifiers.append(modifier)
+    return names, np.array(looks), np.array(modifiers)
 
 
-def _random_output(tool: str, used: bool, rng: np.random.Generator, anchor: np.ndarray) -> str:
+def _random_output(tool: str, used: bool, rng: np.random.Generator, anchor: np.ndarray, preset: int) -> str:
     """One teacher output: a JSON object near the intent's anchor parameters (or the 'not used' answer)."""
     if tool == "filter":
         if not used:
             return json.dumps({"name": "none", "intensity": 0})
         names = lut_names()
-        name = (
-            names[1 + int(abs(anchor[0] * 1000)) % (len(names) - 1)]
-            if rng.random() < 0.7
-            else names[1 + rng.integers(len(names) - 1)]
-        )
+        name = names[preset] if rng.random() < 0.7 else names[1 + rng.integers(len(names) - 1)]
         return json.dumps({"name": name, "intensity": int(rng.choice([15, 40, 50, 60, 80]))})
     if not used:
         return "{}"
@@ -214,19 +215,31 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
     """Teacher-call log records (one per tool call) as a Polars frame, deterministic in `options`."""
     rng = np.random.default_rng(options.seed)
     n_intents = max(1, options.intents)
-    names = _intent_names(n_intents, rng)
+    names, look_of, modifier_of = _intent_names(n_intents, rng)
     n_requests = max(1, options.rows // 3)
 
     # Candidate outputs: per intent and tool, 1-4 distinct outputs, each with its own export propensity.
-    anchors = rng.normal(0, 30, (n_intents, 16))
-    used = {tool: rng.random(n_intents) < USED_SHARE[tool] for tool in TOOLS}
+    # Semantics: an intent's parameters follow its look, shifted by its modifier ("warm", "dark", …), so similar
+    # phrasings have similar ground truth; tool use follows the look, with a few intents deviating.
+    look_anchors = rng.normal(0, 30, (len(LOOKS), 16))
+    modifier_shift = rng.normal(0, 10, (len(MODIFIERS), 16))
+    anchors = look_anchors[look_of] + modifier_shift[modifier_of] + rng.normal(0, 4, (n_intents, 16))
+    look_presets = rng.integers(1, len(lut_names()), len(LOOKS))  # the LUT preset closest to each look
+    look_uses = {tool: rng.random(len(LOOKS)) < USED_SHARE[tool] for tool in TOOLS}
+    used = {tool: look_uses[tool][look_of] ^ (rng.random(n_intents) < 0.08) for tool in TOOLS}
     n_candidates = rng.integers(1, 5, (n_intents, 3))
     outputs: dict[str, list[list[str]]] = {tool: [] for tool in TOOLS}
     for tool_index, tool in enumerate(TOOLS):
         for i in range(n_intents):
             outputs[tool].append(
                 [
-                    _random_output(tool, bool(used[tool][i]) or (k > 0 and rng.random() < 0.15), rng, anchors[i])
+                    _random_output(
+                        tool,
+                        bool(used[tool][i]) or (k > 0 and rng.random() < 0.15),
+                        rng,
+                        anchors[i],
+                        int(look_presets[look_of[i]]),
+                    )
                     for k in range(n_candidates[i, tool_index])
                 ]
             )

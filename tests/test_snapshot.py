@@ -295,3 +295,21 @@ def test_gzip_fixture_and_hostile_intents_are_data(tmp_path: Path) -> None:
     pool = pl.read_parquet(tmp_path / "store" / "cache" / "intent_pool" / "v1.parquet")
     assert "'); drop table raw; --" in pool["intent"].to_list()
     assert "nul\x00byte" in pool["intent"].to_list()
+
+
+def test_embedded_sample_is_realistic(tmp_path: Path) -> None:
+    """No --logs: the simulated sample, deterministic, with the paper's Used/All shares and every kind of mess."""
+    report = snapshot(tmp_path)
+    again = snapshot(tmp_path / "other")
+    assert report["fingerprint"] == again["fingerprint"]  # deterministic from a fresh store
+    train = report["used_all"]["train"]
+    shares = {tool: train[f"{tool}_used"] / train["rows"] for tool in ("adjust", "selective_adjust", "filter")}
+    # the paper's train shares: adjust 7570/8252 = 0.92, selective 2647/8252 = 0.32, filter 5448/8252 = 0.66
+    assert 0.85 <= shares["adjust"] <= 0.97
+    assert 0.25 <= shares["selective_adjust"] <= 0.40
+    assert 0.58 <= shares["filter"] <= 0.74
+    reasons = report["accounting"]["quarantined"]
+    assert {"duplicate_event", "missing_field", "no_json", "invalid_json", "schema_violation"} <= set(reasons)
+    assert report["intents"]["excluded"]["no_exports"] > 0  # the long tail: intents never exported
+    rows = load_rows(open_store(tmp_path), report["version"])
+    assert (rows["n_calls"] >= 5).sum() > 50 and (rows["n_calls"] == 1).sum() > 50  # heavy-tailed popularity
