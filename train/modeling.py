@@ -169,39 +169,33 @@ def load_adapter(base: Any, adapter_dir: Path, trainable: bool) -> Any:
     return PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=trainable)
 
 
-def generate_completions(
+def generate_ids(
     model: Any,
-    tokenizer: Any,
+    encoded: Sequence[Sequence[int]],
     arch: str,
-    prompts: Sequence[str],
     *,
+    pad_token_id: int,
+    stop_ids: Sequence[int],
     max_new_tokens: int,
-    max_source_tokens: int,
     batch_size: int,
     device: Any,
-) -> list[str]:
-    """Greedy completions, `batch_size` prompts at a time, in the order of `prompts`.
+) -> list[list[int]]:
+    """Greedy generation from prompt ids, `batch_size` prompts at a time: the new ids, in the order of `encoded`.
 
     Prompts of similar length share a batch (less padding). Causal models are padded on the left so that every
     row's generated tokens start at the same position.
     """
     import torch
 
-    encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens)[0] for prompt in prompts]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    completions: list[str] = [""] * len(encoded)
-    pad = tokenizer.pad_token_id
-    stop_ids = {tokenizer.eos_token_id}
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    stop_ids.update(configured if isinstance(configured, list) else [configured])
-    stop_ids.discard(None)
+    outputs: list[list[int]] = [[] for _ in encoded]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in rows)
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
         for row, index in enumerate(rows):
-            ids = torch.tensor(encoded[index], dtype=torch.long)
+            ids = torch.tensor(list(encoded[index]), dtype=torch.long)
             if arch == "causal":
                 input_ids[row, width - len(ids) :] = ids
                 attention_mask[row, width - len(ids) :] = 1
@@ -215,13 +209,48 @@ def generate_completions(
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 num_beams=1,
-                pad_token_id=pad,
-                eos_token_id=sorted(stop_ids),
+                pad_token_id=pad_token_id,
+                eos_token_id=list(stop_ids),
             )
         new_tokens = generated[:, width:] if arch == "causal" else generated
-        for index, text in zip(rows, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True):
-            completions[index] = text.strip()
-    return completions
+        for index, ids_row in zip(rows, new_tokens.tolist(), strict=True):
+            outputs[index] = ids_row
+    return outputs
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """The tokenizer's EOS plus any end-of-turn ids the model's generation config adds."""
+    stop_ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    stop_ids.update(configured if isinstance(configured, list) else [configured])
+    stop_ids.discard(None)
+    return sorted(stop_ids)
+
+
+def generate_completions(
+    model: Any,
+    tokenizer: Any,
+    arch: str,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    max_source_tokens: int,
+    batch_size: int,
+    device: Any,
+) -> list[str]:
+    """Greedy completion texts for `prompts` (prompted exactly as in training), in order."""
+    encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens)[0] for prompt in prompts]
+    generated = generate_ids(
+        model,
+        encoded,
+        arch,
+        pad_token_id=tokenizer.pad_token_id,
+        stop_ids=stop_token_ids(model, tokenizer),
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        device=device,
+    )
+    return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
 
 
 def predict_intents(

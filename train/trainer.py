@@ -382,6 +382,7 @@ def _execute(
             "trainable_parameters": sum(p.numel() for p in trainable),
             "data": {
                 "train_examples": len(examples),
+                "steps_per_epoch": steps_per_epoch,  # per process
                 "truncated_prompts": truncated,
                 "longest_completion_tokens": longest,
                 "eval_split": "test",

@@ -33,7 +33,8 @@ def runs(
         from databuild.cli.common import stdout_console
 
         table = Table()
-        for column in ("run", "status", "version", "model", "mode", "epochs", "selected", "overall"):
+        table.add_column("run", no_wrap=True, min_width=max([len(r["run_id"]) for r in found], default=3))
+        for column in ("status", "version", "model", "mode", "epochs", "selected", "overall"):
             table.add_column(column)
         for run in found:
             overall = run["overall"]

@@ -1,0 +1,377 @@
+"""The train stage on tiny models built from config: `databuild train` (full, LoRA, QLoRA), resume, data-parallel
+under torchrun, run records, `databuild runs`, and a trained run as the student of `predict` -> `eval`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from databuild.cli import app
+from databuild.store import Store
+from tests.train_helpers import (
+    CHAT_TEMPLATE,
+    build_tiny_llama,
+    build_tiny_t5,
+    simulated_version,
+    train_tokenizer,
+    version_texts,
+)
+from train import runs
+from train.selection import checkpoints_to_keep, select_epoch
+from train.sft_data import IGNORE_INDEX, encode_examples
+
+pytestmark = pytest.mark.slow
+# Fast settings: a high learning rate so that three tiny epochs visibly lower the loss.
+FAST = ["--batch-size", "8", "--lr", "3e-3"]
+
+
+class Tiny:
+    def __init__(self, root: Path) -> None:
+        self.store, self.version = simulated_version(root)
+        texts = version_texts(self.store, self.version)
+        self.tokenizer = train_tokenizer(texts)
+        self.chat_tokenizer = train_tokenizer(texts, chat_template=CHAT_TEMPLATE)
+        self.t5 = build_tiny_t5(root / "tiny-t5", self.tokenizer)
+        self.llama = build_tiny_llama(root / "tiny-llama", self.chat_tokenizer)
+        self.store_arg = ["--store", str(self.store.root)]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tiny]:
+    import torch
+
+    # Models this small spend their time waking threads: one thread is ~40x faster on a shared 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield Tiny(tmp_path_factory.mktemp("tiny"))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def train_json(tiny: Tiny, *args: str) -> dict[str, Any]:
+    result = invoke("train", *tiny.store_arg, "--version", tiny.version, "--format", "json", *FAST, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def safetensor_names(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+# --- selection rule (hand-written sequences) ---------------------------------------------------------------------
+
+
+def test_selection_picks_the_best_of_the_last_epochs() -> None:
+    # 5 epochs, last 3 = epochs 3, 4, 5 scoring .60, .65, .62 -> epoch 4; epoch 2's .70 is outside the window.
+    assert select_epoch([0.50, 0.70, 0.60, 0.65, 0.62], 3) == 4
+    # a tie between epochs 2 and 3 (.6 = .6) goes to the later one
+    assert select_epoch([0.3, 0.6, 0.6], 3) == 3
+    # a window wider than the run covers every epoch: .9 at epoch 1 wins
+    assert select_epoch([0.9, 0.1], 5) == 1
+    # select_last 1: always the last epoch, however bad
+    assert select_epoch([0.9, 0.8, 0.1], 1) == 3
+    # unscored epochs (no test intents) rank below any score; all unscored -> the later one
+    assert select_epoch([0.2, None], 2) == 1
+    assert select_epoch([None, None], 2) == 2
+    with pytest.raises(ValueError):
+        select_epoch([], 3)
+
+
+def test_checkpoints_kept_while_training() -> None:
+    # 5 epochs, window 3..5. After 2 epochs no window epoch is done: keep only the last (2).
+    assert checkpoints_to_keep([0.5, 0.7], 5, 3) == {2}
+    # after epoch 4 (.55 < epoch 3's .6): keep 4 (to resume) and 3 (best in the window so far)
+    assert checkpoints_to_keep([0.5, 0.7, 0.6, 0.55], 5, 3) == {3, 4}
+    # after epoch 4 (.65 > .6): epoch 3 can no longer be selected
+    assert checkpoints_to_keep([0.5, 0.7, 0.6, 0.65], 5, 3) == {4}
+    assert checkpoints_to_keep([], 5, 3) == set()
+
+
+# --- SFT data: completion-only loss -------------------------------------------------------------------------------
+
+
+def test_causal_labels_cover_only_the_completion(tiny: Tiny) -> None:
+    tokenizer = tiny.tokenizer
+    prompt, completion = 'User request: warm sunset\nWrite "Parameters:"', 'Parameters: {"contrast":10}'
+    [example], truncated = encode_examples(tokenizer, "causal", [prompt], [completion], 512)
+    assert truncated == 0
+    prompt_length = len(tokenizer(prompt + "\n")["input_ids"])
+    assert example.labels[:prompt_length] == [IGNORE_INDEX] * prompt_length
+    learned = example.labels[prompt_length:]
+    assert learned == example.input_ids[prompt_length:]
+    assert learned[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(learned, skip_special_tokens=True) == completion
+
+
+def test_chat_template_prompt_and_assistant_turn(tiny: Tiny) -> None:
+    tokenizer = tiny.chat_tokenizer
+    [example], _ = encode_examples(tokenizer, "causal", ["make it warm"], ['Parameters: {"temperature":30}'], 512)
+    masked = sum(1 for label in example.labels if label == IGNORE_INDEX)
+    # the model reads the user turn and the assistant header, as the template renders them
+    assert tokenizer.decode(example.input_ids[:masked]) == "<|user|>\nmake it warm\n<|assistant|>\n"
+    # and learns the assistant turn, closed by the template's EOS
+    assert tokenizer.decode(example.input_ids[masked:]) == 'Parameters: {"temperature":30}</s>'
+
+
+def test_seq2seq_reads_the_prompt_and_learns_the_completion(tiny: Tiny) -> None:
+    tokenizer = tiny.tokenizer
+    [example], _ = encode_examples(tokenizer, "seq2seq", ["make it warm"], ["Parameters: {}"], 512)
+    assert tokenizer.decode(example.input_ids) == "make it warm"
+    assert tokenizer.decode(example.labels) == "Parameters: {}</s>"
+    # an over-long prompt keeps its end (the request and the instruction)
+    long_prompt = "x " * 50 + "make it warm"
+    [cut], truncated = encode_examples(tokenizer, "seq2seq", [long_prompt], ["Parameters: {}"], 8)
+    assert truncated == 1 and cut.input_ids == tokenizer(long_prompt)["input_ids"][-8:]
+    assert tokenizer.decode(cut.input_ids).endswith("it warm")
+
+
+# --- full fine-tuning, records, runs, predict -> eval --------------------------------------------------------------
+
+
+def test_full_seq2seq_run_records_and_student(tiny: Tiny, tmp_path: Path) -> None:
+    summary = train_json(tiny, "--model", tiny.t5, "--epochs", "3", "--select-last", "2")
+    assert set(summary) == {"run_dir", "version", "fingerprint", "epochs", "selected_epoch"}
+    manifest = tiny.store.manifest(tiny.version)
+    assert summary["version"] == tiny.version and summary["fingerprint"] == manifest["fingerprint"]
+    assert [e["epoch"] for e in summary["epochs"]] == [1, 2, 3]
+    overall = [e["overall"] for e in summary["epochs"]]
+    assert all(0.0 <= score <= 1.0 for score in overall)
+    # the rule: best of epochs 2 and 3, ties to 3
+    assert summary["selected_epoch"] == (2 if overall[1] > overall[2] else 3)
+    losses = [e["train_loss"] for e in summary["epochs"]]
+    assert losses[2] < losses[0], losses  # it learns
+
+    run_dir = Path(summary["run_dir"])
+    assert run_dir.parent == tiny.store.runs_dir
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["epochs"]) == 3 and metrics["selected_epoch"] == summary["selected_epoch"]
+    test_intents = manifest["used_all"]["test"]["rows"]
+    for entry in metrics["epochs"]:
+        assert entry["train_loss"] > 0 and entry["generation_seconds"] > 0 and entry["train_tokens"] > 0
+        assert entry["eval"]["version"] == tiny.version and entry["eval"]["split"] == "test"
+        assert entry["eval"]["subsets"]["all"]["intents"] == test_intents
+        assert entry["eval"]["missing_predictions"] == 0
+
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "complete" and record["version"] == tiny.version
+    assert record["fingerprint"] == manifest["fingerprint"]
+    assert record["mode"] == "full" and record["arch"] == "seq2seq"
+    assert record["options"]["epochs"] == 3 and record["options"]["select_last"] == 2
+    assert record["options"]["lr"] == 3e-3 and record["options"]["batch_size"] == 8
+    assert record["library_versions"]["transformers"] and record["library_versions"]["torch"]
+    assert record["device"]["type"] == "cpu" and record["device"]["num_processes"] == 1
+    assert record["wall_seconds"] > 0 and record["selected_epoch"] == summary["selected_epoch"]
+
+    # only the selected and the last checkpoint stay; only the last can be resumed from
+    kept = runs.checkpoint_epochs(run_dir)
+    assert kept == sorted({summary["selected_epoch"], 3})
+    last = runs.checkpoint_dir(run_dir, 3)
+    assert {"config.json", "model.safetensors", "tokenizer.json", "training_state.pt"} <= {
+        p.name for p in last.iterdir()
+    }
+    for epoch in kept[:-1]:
+        assert not (runs.checkpoint_dir(run_dir, epoch) / "training_state.pt").exists()
+
+    listed = invoke("runs", *tiny.store_arg, "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    [row] = [r for r in json.loads(listed.stdout) if r["run_dir"] == str(run_dir)]
+    assert row["version"] == tiny.version and row["status"] == "complete"
+    assert row["overall"] == overall[summary["selected_epoch"] - 1]
+    table = invoke("runs", *tiny.store_arg)
+    assert table.exit_code == 0 and run_dir.name in table.stdout
+
+    predictions = tmp_path / "preds.jsonl"
+    predicted = invoke(
+        "predict", *tiny.store_arg, "--version", tiny.version, "--student", run_dir, "--output", predictions,
+        "--format", "json",
+    )  # fmt: skip
+    assert predicted.exit_code == 0, predicted.output
+    predict_summary = json.loads(predicted.stdout)
+    assert predict_summary["rows"] == test_intents and predict_summary["latency_seconds"] > 0
+    lines = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert all(isinstance(line[tool], str) for line in lines for tool in ("adjust", "selective_adjust", "filter"))
+    scored = invoke(
+        "eval", *tiny.store_arg, "--version", tiny.version, "--predictions", predictions, "--format", "json"
+    )
+    assert scored.exit_code == 0, scored.output
+    report = json.loads(scored.stdout)
+    assert report["missing_predictions"] == 0 and 0.0 <= report["subsets"]["all"]["overall"] <= 1.0
+
+
+def test_causal_student_learns_the_output_format(tiny: Tiny) -> None:
+    """End to end through masking, left-padded generation and decoding: a tiny full-fine-tuned Llama (no chat
+    template) starts writing completions that parse."""
+    model = build_tiny_llama(tiny.store.root.parent / "tiny-llama-plain", tiny.tokenizer)
+    summary = train_json(tiny, "--model", model, "--epochs", "12", "--batch-size", "4", "--lr", "5e-3")
+    metrics = runs.read_metrics(Path(summary["run_dir"]))["epochs"]
+    invalid = [sum(entry["eval"]["invalid_outputs"].values()) for entry in metrics]
+    test_intents = tiny.store.manifest(tiny.version)["used_all"]["test"]["rows"]
+    assert invalid[0] == 3 * test_intents  # an untrained model writes nothing parseable for any tool
+    assert invalid[-1] < invalid[0], (invalid, [e["train_loss"] for e in metrics], summary["run_dir"])
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"] / 2
+
+
+# --- LoRA and QLoRA ------------------------------------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
+    base_weights = tiny.llama / "model.safetensors"
+    before = _digest(base_weights)
+    output = tmp_path / "lora-run"
+    summary = train_json(
+        tiny, "--model", tiny.llama, "--lora", "--epochs", "2", "--eval-limit", "2", "--output", output
+    )
+    assert summary["run_dir"] == str(output)
+    record = runs.read_run(output)
+    assert record["mode"] == "lora" and record["options"]["lora_target"] == "all-linear"
+    assert record["data"]["eval_intents"] == 2 and summary["epochs"][0]["eval_intents"] == 2
+    checkpoint = runs.checkpoint_dir(output, summary["selected_epoch"])
+    files = {p.name for p in checkpoint.iterdir()}
+    assert "adapter_model.safetensors" in files and "adapter_config.json" in files
+    assert "model.safetensors" not in files  # the base is not saved again
+    adapter = safetensor_names(checkpoint / "adapter_model.safetensors")
+    assert adapter and all(".lora_A." in name or ".lora_B." in name for name in adapter)
+    # every parameter that trained is in the adapter (record counts requires_grad parameters)
+    assert record["trainable_parameters"] == sum(t.numel() for t in adapter.values())
+    # LoRA B starts at zero: non-zero B matrices prove the adapters learned
+    assert any(float(t.abs().sum()) > 0 for name, t in adapter.items() if ".lora_B." in name)
+    assert _digest(base_weights) == before  # the base model on disk is untouched
+
+
+def test_qlora_trains_on_cpu_and_reloads_for_prediction(tiny: Tiny, tmp_path: Path) -> None:
+    output = tmp_path / "qlora-run"
+    summary = train_json(
+        tiny, "--model", tiny.llama, "--lora", "--load-in-4bit", "--epochs", "1", "--eval-limit", "2",
+        "--output", output, "--lora-target", "q_proj,v_proj",
+    )  # fmt: skip
+    assert summary["selected_epoch"] == 1 and summary["epochs"][0]["train_loss"] > 0
+    record = runs.read_run(output)
+    assert record["mode"] == "qlora" and record["options"]["load_in_4bit"] is True
+
+    import bitsandbytes as bnb
+
+    from databuild.students import load_student
+
+    student: Any = load_student(str(output), tiny.store, tiny.version)
+    assert student.name == f"run:{output.name}"
+    quantized = [m for m in student.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert quantized  # the base was loaded in NF4 again, adapters on top
+    answers = student.predict(["warm golden evening", "cold blue night", "vintage film"])
+    assert len(answers) == 3 and all(set(a) == {"adjust", "selective_adjust", "filter"} for a in answers)
+    assert student.last_latency_seconds > 0 and len(student.last_request_latencies) == 3
+
+
+# --- resume --------------------------------------------------------------------------------------------------------
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
+    from train.trainer import TrainOptions, train
+
+    def kill_after_first_epoch(entry: dict[str, Any]) -> None:
+        if entry["epoch"] == 1:
+            raise Killed
+
+    options = TrainOptions(version=tiny.version, model=str(tiny.t5), epochs=2, batch_size=8, lr=3e-3, eval_limit=2)
+    with pytest.raises(Killed):
+        train(tiny.store, options, on_epoch_end=kill_after_first_epoch, log=lambda _: None)
+    [run_dir] = [p for p in tiny.store.runs_dir.iterdir() if runs.read_run(p)["status"] == "running"]
+    first_epoch = runs.read_metrics(run_dir)["epochs"]
+    assert len(first_epoch) == 1 and runs.checkpoint_epochs(run_dir) == [1]
+
+    result = invoke("train", *tiny.store_arg, "--resume", run_dir.name, "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [e["epoch"] for e in summary["epochs"]] == [1, 2]
+    assert summary["epochs"][0]["train_loss"] == first_epoch[0]["train_loss"]  # epoch 1 was not trained again
+    record = runs.read_run(run_dir)
+    assert record["status"] == "complete" and record["epochs_done"] == 2
+    assert len(runs.read_metrics(run_dir)["epochs"]) == 2
+
+    again = invoke("train", *tiny.store_arg, "--resume", str(run_dir), "--format", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["selected_epoch"] == summary["selected_epoch"]
+
+
+# --- errors before any work ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "{llama}", "--load-in-4bit"], "--load-in-4bit needs --lora"),
+        (["--model", "{missing}"], "model not found: no directory {missing}"),
+        (["--model", "{llama}", "--version", "v99"], "no version 'v99'"),
+        (["--model", "{llama}", "--arch", "seq2seq"], "--arch seq2seq does not fit"),
+        (["--model", "{llama}", "--arch", "encoder"], "--arch must be one of auto, seq2seq, causal"),
+        (["--model", "{t5}", "--epochs", "0"], "--epochs must be at least 1"),
+        (["--model", "{t5}", "--select-last", "0"], "--select-last must be at least 1"),
+        (["--model", "{t5}", "--lora-target", "q"], "--lora-target needs --lora"),
+        (["--model", "{t5}", "--lora", "--lora-target", "nonexistent_proj"], "LoRA cannot wrap this model"),
+        (["--model", "{t5}", "--format", "xml"], "--format must be one of table, json"),
+        ([], "--model is required"),
+        (["--resume", "no-such-run"], "no training run at 'no-such-run'"),
+    ],
+)
+def test_user_errors(tiny: Tiny, tmp_path: Path, args: list[str], message: str) -> None:
+    paths = {"llama": str(tiny.llama), "t5": str(tiny.t5), "missing": str(tmp_path / "no-model-here")}
+    runs_before = set(tiny.store.runs_dir.iterdir()) if tiny.store.runs_dir.is_dir() else set()
+    result = invoke("train", *tiny.store_arg, *[a.format(**paths) for a in args])
+    assert result.exit_code == 1, result.output
+    assert f"Error: {message.format(**paths)}" in result.output
+    assert "Traceback" not in result.output
+    runs_after = set(tiny.store.runs_dir.iterdir()) if tiny.store.runs_dir.is_dir() else set()
+    assert runs_after == runs_before
+
+
+# --- data-parallel -------------------------------------------------------------------------------------------------
+
+
+def test_torchrun_two_processes_write_one_run(tiny: Tiny, tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    store.root.mkdir()
+    (store.root / "versions").symlink_to(tiny.store.versions_dir)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    databuild = Path(sys.executable).with_name("databuild")
+    command = [
+        str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", str(databuild), "train",
+        "--store", str(store.root), "--version", tiny.version, "--model", str(tiny.t5), "--epochs", "1",
+        "--batch-size", "4", "--eval-limit", "2", "--format", "json",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=os.environ | {"OMP_NUM_THREADS": "1"}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)  # one JSON document: only rank 0 prints
+    [run_dir] = list(store.runs_dir.iterdir())
+    assert summary["run_dir"] == str(run_dir)
+    record = runs.read_run(run_dir)
+    assert record["status"] == "complete" and record["device"]["num_processes"] == 2
+    assert len(runs.read_metrics(run_dir)["epochs"]) == 1
+    # the data is sharded: E examples in batches of 4 -> ceil(E / 4) batches, half of them (rounded up) per process
+    examples = record["data"]["train_examples"]
+    assert examples == 3 * tiny.store.manifest(tiny.version)["used_all"]["train"]["rows"]
+    assert record["data"]["steps_per_epoch"] == math.ceil(math.ceil(examples / 4) / 2)
