@@ -117,7 +117,8 @@ def load_base_model(source: str | Path, arch: str, load_in_4bit: bool, device: A
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
         )
-        kwargs["device_map"] = {"": device if isinstance(device, torch.device) else torch.device(device)}
+        target = device if isinstance(device, torch.device) else torch.device(device)
+        kwargs["device_map"] = {"": (target.index or 0) if target.type == "cuda" else target.type}
     try:
         return model_class.from_pretrained(str(source), **kwargs)
     except ValueError as exc:  # e.g. a config the Auto class has no model for
@@ -212,7 +213,8 @@ def generate_ids(
                 pad_token_id=pad_token_id,
                 eos_token_id=list(stop_ids),
             )
-        new_tokens = generated[:, width:] if arch == "causal" else generated
+        # causal output repeats the prompt; seq2seq output starts with the decoder start token
+        new_tokens = generated[:, width:] if arch == "causal" else generated[:, 1:]
         for index, ids_row in zip(rows, new_tokens.tolist(), strict=True):
             outputs[index] = ids_row
     return outputs

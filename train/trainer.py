@@ -220,7 +220,10 @@ def _resume_point(run_dir: Path, recorded_epochs: int) -> int:
 def _build_model(plan: Plan, device: Any, dtype: Any, checkpoint: Path | None) -> Any:
     options = plan.options
     if not options.lora:
-        return load_base_model(checkpoint or plan.model.source, plan.model.arch, False, device, dtype)
+        import torch
+
+        # full fine-tuning keeps fp32 master weights; mixed precision (autocast) does the bf16 compute
+        return load_base_model(checkpoint or plan.model.source, plan.model.arch, False, device, torch.float32)
     base = load_base_model(plan.model.source, plan.model.arch, options.load_in_4bit, device, dtype)
     if checkpoint is not None:
         if options.load_in_4bit:
