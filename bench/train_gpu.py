@@ -50,7 +50,7 @@ def specs(smoke: bool) -> list[Spec]:
         )
         names = ("tiny T5 (smoke)", "tiny Llama (smoke)")
     else:
-        t5 = T5Config(  # google/flan-t5-base: T5 v1.1 layout, gated GELU, untied head
+        t5 = T5Config(  # type: ignore[call-arg]  # google/flan-t5-base's config (T5 v1.1, gated GELU)
             vocab_size=32128,
             d_model=768,
             d_kv=64,
@@ -59,7 +59,7 @@ def specs(smoke: bool) -> list[Spec]:
             num_decoder_layers=12,
             num_heads=12,
             feed_forward_proj="gated-gelu",
-            tie_word_embeddings=False,
+            tie_word_embeddings=False,  # as in that config: v1.1, no output scaling (transformers 5 ties the head)
         )
         llama = LlamaConfig(  # Llama-2-7b
             vocab_size=32000,
@@ -243,7 +243,9 @@ def bench(spec: Spec, args: argparse.Namespace, workdir: Path, device: Any, dtyp
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
     del model
     free_memory(device)
-    rows = [{"spec": spec, "label": None, "prepare_seconds": prepared, "peak_gib": peak, **training, **latency}]
+    rows: list[dict[str, Any]] = [
+        {"spec": spec, "label": None, "prepare_seconds": prepared, "peak_gib": peak, **training, **latency}
+    ]
     if spec.mode == "qlora":
         # The same adapters on an unquantized bf16 base: what serving a merged QLoRA student would cost.
         from train.modeling import DEFAULT_LORA_TARGETS, load_base_model, wrap_lora

@@ -324,6 +324,7 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
     [
         (["--model", "{llama}", "--load-in-4bit"], "--load-in-4bit needs --lora"),
         (["--model", "{missing}"], "model not found: no directory {missing}"),
+        (["--model", "no-such-org/no-such-model"], "model not found: 'no-such-org/no-such-model' is neither"),
         (["--model", "{llama}", "--version", "v99"], "no version 'v99'"),
         (["--model", "{llama}", "--arch", "seq2seq"], "--arch seq2seq does not fit"),
         (["--model", "{llama}", "--arch", "encoder"], "--arch must be one of auto, seq2seq, causal"),

@@ -44,6 +44,21 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or Path(name).expanduser().exists()
 
 
+def _hub_reachable(timeout_seconds: float = 3.0) -> bool:
+    """Whether a download could work at all (offline mode off, the hub's host answers): spares minutes of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout_seconds).close()
+    except OSError:
+        return False
+    return True
+
+
 def resolve_model(name_or_path: str, arch: str = "auto") -> ModelSource:
     """Find the model's config without downloading weights; decide seq2seq vs causal."""
     from transformers import AutoConfig
@@ -61,14 +76,17 @@ def resolve_model(name_or_path: str, arch: str = "auto") -> ModelSource:
         try:
             config = AutoConfig.from_pretrained(source, local_files_only=True)
         except Exception:
+            cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+            missing = (
+                f"model not found: {name_or_path!r} is neither a directory ({Path(name_or_path).resolve()}) nor "
+                f"in the Hugging Face cache ({cache})"
+            )
+            if not _hub_reachable():
+                raise DatabuildError(f"{missing}, and the Hugging Face Hub cannot be reached") from None
             try:
                 config = AutoConfig.from_pretrained(source)
             except Exception as exc:
-                cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
-                raise DatabuildError(
-                    f"model not found: {name_or_path!r} is neither a directory ({Path(name_or_path).resolve()}) nor "
-                    f"in the Hugging Face cache ({cache}), and it could not be downloaded ({type(exc).__name__})"
-                ) from None
+                raise DatabuildError(f"{missing}, and it could not be downloaded ({type(exc).__name__})") from None
     found_arch = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
     if arch not in ("auto", *ARCHS):
         raise DatabuildError(f"--arch must be one of auto, {', '.join(ARCHS)}, not {arch!r}")

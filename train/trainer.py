@@ -347,9 +347,8 @@ def _execute(
     collator = TrainCollator(tokenizer.pad_token_id, arch)
 
     def epoch_loader(epoch: int) -> Any:
-        loader = DataLoader(
-            _EpochOrder(examples, options.seed, epoch), batch_size=options.batch_size, collate_fn=collator
-        )
+        ordered: Any = _EpochOrder(examples, options.seed, epoch)  # a map-style dataset
+        loader: Any = DataLoader(ordered, batch_size=options.batch_size, collate_fn=collator)
         return accelerator.prepare_data_loader(loader)
 
     steps_per_epoch = len(epoch_loader(1))
