@@ -29,9 +29,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Benchmarks print markdown tables (quoted in the README); they are not part of `make test`.
 bench: $(STAMP)
 	$(PY) bench/snapshot.py
 	$(PY) bench/eval.py
+	$(PY) bench/diff.py
+	$(PY) bench/augment_llm.py
+	$(PY) bench/rq2.py
+	$(PY) bench/train_gpu.py
 
 clean:
 	rm -rf $(VENV) store
