@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(VENV)/bin/databuild snapshot
 
 test: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,14 +4,22 @@ models of a few ten thousand parameters built from config (nothing is downloaded
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from typer.testing import CliRunner
 
 from databuild.cli import app
 from databuild.store import Store, open_store
+from train.tiny import build_tiny_llama, build_tiny_t5, train_tokenizer, version_texts
 
-SPECIAL_TOKENS = ["<pad>", "</s>", "<s>", "<unk>"]  # ids 0..3: T5 wants pad=0 as decoder start
+__all__ = [
+    "CHAT_TEMPLATE",
+    "build_tiny_llama",
+    "build_tiny_t5",
+    "simulated_version",
+    "train_tokenizer",
+    "version_texts",
+]
+
 # A small chat template (user turn, assistant turn closed by EOS): exercises the chat-template path of sft_data.
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}"
@@ -36,82 +44,3 @@ def simulated_version(root: Path, rows: int = 240, intents: int = 24, test_fract
     name = store.latest()
     assert name is not None
     return store, name
-
-
-def version_texts(store: Store, version: str) -> list[str]:
-    """Every prompt and completion of the version (both splits): the tokenizer's training text."""
-    import datasets
-
-    sft = datasets.load_from_disk(str(store.version_dir(version) / "sft"))
-    texts: list[str] = []
-    for split in sft:
-        texts += list(sft[split]["prompt"]) + list(sft[split]["completion"])
-    return texts
-
-
-def train_tokenizer(texts: list[str], vocab_size: int = 600, chat_template: str | None = None) -> Any:
-    """Byte-level BPE trained on `texts`: every character (braces, quotes, digits) round-trips exactly."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS + ["<|user|>", "<|assistant|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tokenizer.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>"
-    )
-    if chat_template:
-        fast.chat_template = chat_template
-    return fast
-
-
-def build_tiny_t5(path: Path, tokenizer: Any) -> Path:
-    """A T5 with d_model 64 (bitsandbytes' 4-bit blocks are 64 wide) and 2+2 layers."""
-    import torch
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    torch.manual_seed(0)
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=64,
-        d_kv=16,
-        d_ff=128,
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=4,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-    )
-    T5ForConditionalGeneration(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def build_tiny_llama(path: Path, tokenizer: Any) -> Path:
-    """A Llama-style decoder with hidden size 64, 2 layers, grouped-query attention."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
