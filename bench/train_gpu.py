@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
-    from train.modeling import compute_dtype, quiet_libraries
+    from databuild.quiet import quiet_libraries
+    from train.modeling import compute_dtype
 
     quiet_libraries()
     warnings.filterwarnings("ignore", category=FutureWarning)

