@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from databuild.quiet import quiet_libraries
 from databuild.store import Store, open_store
 
 SPECIAL_TOKENS = ["<pad>", "</s>", "<s>", "<unk>"]  # ids 0..3: T5 wants pad=0 as decoder start
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--arch", choices=("seq2seq", "causal"), default="seq2seq")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
+    quiet_libraries()
     store = open_store(args.store)
     version = store.resolve(args.version)
     tokenizer = train_tokenizer(version_texts(store, version))
