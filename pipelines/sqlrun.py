@@ -87,6 +87,13 @@ def register_tool_tables(con: duckdb.DuckDBPyConnection) -> None:
         },
     )
     luts = pl.DataFrame({"name": list(lut_names())})
+    for tool in TOOLS:  # JSON paths of every numeric slot, in canonical order: one json_extract per object
+        paths = [f'$."{p.key}"' + (f'."{p.sub}"' if p.sub else "") for p in params(tool)]
+        con.execute(f"SET VARIABLE slot_paths_{tool} = $paths", {"paths": paths})
+    colours = [row["key"] for row in key_rows if row["tool"] == "selective_adjust" and row["kind"] == "object"]
+    con.execute("SET VARIABLE object_paths_selective_adjust = $paths", {"paths": [f'$."{c}"' for c in colours]})
+    subs = sorted({p.sub for p in params("selective_adjust") if p.sub})
+    con.execute("SET VARIABLE nested_keys_selective_adjust = $keys", {"keys": subs})
     for table, frame in (("tool_keys", tool_keys), ("tool_params", tool_params), ("lut_names", luts)):
         con.register(f"{table}_frame", frame)
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table}_frame")

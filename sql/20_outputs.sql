@@ -3,7 +3,8 @@
 -- the first one in the text). It is validated against the tool's JSON Schema, whose keys and ranges arrive as the
 -- tables `tool_keys` and `tool_params` (built from schemas/*.schema.json), and LUT names as `lut_names`.
 -- Reads:  output_texts(tool, text), tool_keys(tool, key, kind), tool_params(tool, key, sub, minimum, maximum,
---         position), lut_names(name)
+--         position), lut_names(name), and the schema's JSON paths as variables (JSON functions need constant
+--         paths): slot_paths_<tool>, object_paths_selective_adjust, nested_keys_selective_adjust
 -- Params: $alt_marker: another marker treated exactly like 'JSON:' (snapshot passes 'JSON:'; eval 'Parameters:')
 -- Writes: parsed_outputs(tool, text, output_id, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
 --         'schema_violation'; canonical is compact JSON in the schema's key order.
@@ -67,34 +68,49 @@ parsed AS (SELECT tool, text_id, obj FROM objects WHERE obj IS NOT NULL),
 top_keys AS (
     SELECT tool, text_id, unnest(json_keys(obj)) AS key FROM parsed
 ),
-key_violations AS (  -- unknown keys, and known keys holding the wrong JSON type
+key_violations AS (  -- top-level keys the schema lacks
     SELECT DISTINCT k.tool, k.text_id
     FROM top_keys k
-    JOIN parsed p USING (tool, text_id)
-    LEFT JOIN tool_keys s ON s.tool = k.tool AND s.key = k.key
-    WHERE s.key IS NULL
-       OR (s.kind = 'object' AND json_type(p.obj, '$."' || s.key || '"') <> 'OBJECT')
-       OR (s.kind = 'lut_name' AND (json_type(p.obj, '$."' || s.key || '"') <> 'VARCHAR'
-           OR lower(p.obj ->> ('$."' || s.key || '"')) NOT IN (SELECT lower(name) FROM lut_names)))
+    ANTI JOIN tool_keys s ON s.tool = k.tool AND s.key = k.key
 ),
-nested_key_violations AS (  -- keys inside nested objects (selective_adjust colours) that the schema lacks
-    SELECT DISTINCT n.tool, n.text_id
+colour_values AS (  -- selective_adjust: each colour's value, one parse per object (paths from the schema)
+    SELECT tool, text_id,
+           unnest(json_extract(obj, getvariable('object_paths_selective_adjust'))) AS colour_value
+    FROM parsed
+    WHERE tool = 'selective_adjust'
+),
+nested_key_violations AS (  -- a colour that is not an object, or holds keys other than saturation / luminance
+    SELECT DISTINCT tool, text_id
+    FROM colour_values
+    WHERE colour_value IS NOT NULL
+      AND (json_type(colour_value) <> 'OBJECT'
+           OR NOT list_has_all(getvariable('nested_keys_selective_adjust'), json_keys(colour_value)))
+),
+name_violations AS (  -- filter: the name must be one of the LUT presets (any case)
+    SELECT tool, text_id
+    FROM parsed
+    WHERE tool = 'filter' AND json_type(obj, '$.name') IS NOT NULL
+      AND (json_type(obj, '$.name') <> 'VARCHAR'
+           OR lower(obj ->> '$.name') NOT IN (SELECT lower(name) FROM lut_names))
+),
+slot_lists AS (  -- every numeric slot of the schema in canonical order, one parse per object
+    SELECT tool, text_id,
+           CASE tool
+               WHEN 'adjust' THEN json_extract(obj, getvariable('slot_paths_adjust'))
+               WHEN 'selective_adjust' THEN json_extract(obj, getvariable('slot_paths_selective_adjust'))
+               ELSE json_extract(obj, getvariable('slot_paths_filter'))
+           END AS raw_values
+    FROM parsed
+),
+slot_values AS (  -- NULL where the object leaves a slot out
+    SELECT s.tool, s.text_id, q.key, q.sub, q.position, q.minimum, q.maximum,
+           json_type(s.raw_value) AS value_type,
+           TRY_CAST(s.raw_value AS DOUBLE) AS value
     FROM (
-        SELECT p.tool, p.text_id, s.key, unnest(json_keys(p.obj, '$."' || s.key || '"')) AS sub
-        FROM parsed p JOIN tool_keys s ON s.tool = p.tool AND s.kind = 'object'
-        WHERE json_type(p.obj, '$."' || s.key || '"') = 'OBJECT'
-    ) n
-    LEFT JOIN tool_params q ON q.tool = n.tool AND q.key = n.key AND q.sub = n.sub
-    WHERE q.key IS NULL
-),
-slot_values AS (  -- every numeric slot of the schema, NULL where the object leaves it out
-    SELECT p.tool, p.text_id, q.key, q.sub, q.position, q.minimum, q.maximum,
-           json_type(p.obj, q.path) AS value_type,
-           TRY_CAST(json_extract(p.obj, q.path) AS DOUBLE) AS value
-    FROM parsed p
-    JOIN (
-        SELECT *, '$."' || key || '"' || coalesce('."' || sub || '"', '') AS path FROM tool_params
-    ) q ON q.tool = p.tool
+        SELECT tool, text_id, unnest(raw_values) AS raw_value, unnest(range(len(raw_values))) AS position
+        FROM slot_lists
+    ) s
+    JOIN tool_params q ON q.tool = s.tool AND q.position = s.position
 ),
 value_violations AS (
     SELECT DISTINCT tool, text_id
@@ -108,6 +124,7 @@ valid AS (
     ANTI JOIN (
         SELECT tool, text_id FROM key_violations
         UNION SELECT tool, text_id FROM nested_key_violations
+        UNION SELECT tool, text_id FROM name_violations
         UNION SELECT tool, text_id FROM value_violations
     ) v USING (tool, text_id)
 ),
