@@ -171,9 +171,14 @@ def choose_generator(requested: str, base_url: str | None) -> str:
 
 
 def inherited_baseline(store: Store, version: str) -> tuple[dict[str, float], str] | None:
-    """The frozen baseline of the nearest augmented ancestor (and that version's name), if any."""
+    """The frozen baseline of the nearest augmented ancestor (and that version's name), if any.
+
+    The search stops at the snapshot the version grew from: a new snapshot starts a new baseline.
+    """
     for name in store.lineage(version):
         block = store.manifest(name).get("augmentation") or {}
+        if not block:
+            return None
         if "baseline_cosine" in block:
             return {tool: float(block["baseline_cosine"][tool]) for tool in VECTOR_TOOLS}, name
     return None
@@ -230,7 +235,7 @@ class AugmentLoop:
             return OpenAIGenerator(endpoint, ResponseCache.for_store(self.store), seed=self.options.seed)
         from augment.neighbors import NeighborsGenerator
 
-        root = self.store.lineage(version)[-1]
+        root = self.store.source_snapshot(version)  # its logs' excluded intents are the pool
         return NeighborsGenerator(
             self.store, root, rows.get_column("intent"), self.options.min_similarity, self.show_progress
         )

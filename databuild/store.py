@@ -91,6 +91,13 @@ class Store:
             current = self.manifest(current).get("parent")
         return chain
 
+    def source_snapshot(self, name: str) -> str:
+        """The snapshot a version grew from: the nearest in its lineage that augment did not write."""
+        for ancestor in self.lineage(name):
+            if not self.manifest(ancestor).get("augmentation"):
+                return ancestor
+        return self.lineage(name)[-1]
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive store lock (blocks until free): version allocation and renames happen under it."""

@@ -30,7 +30,10 @@ def _yaml_metadata(manifest: dict[str, Any]) -> str:
     ]
     for split, counts in used.items():
         lines += [f"  - name: {split}", f"    num_examples: {counts['rows']}"]
-    lines += [f'databuild_fingerprint: "{manifest["fingerprint"]}"', f"databuild_parent: {manifest.get('parent')}"]
+    lines += [
+        f'databuild_fingerprint: "{manifest["fingerprint"]}"',
+        f"databuild_parent: {manifest.get('parent') or 'null'}",
+    ]
     return "\n".join(lines + ["---", ""])
 
 

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -58,18 +59,20 @@ def _kind(path: Path) -> str:
 
 def _check_file(path: Path, order: int) -> InputFile:
     kind = _kind(path)
+    digest = hashlib.sha256()
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
     except OSError as exc:
         raise DatabuildError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not raw:
+    if path.stat().st_size == 0:
         raise DatabuildError(f"{path} is empty")
-    digest = hashlib.sha256(raw).hexdigest()
     if kind == "parquet":
         _check_parquet(path)
     else:
-        _jsonl_text(path, raw)  # raises for binary or undecodable content
-    return InputFile(path, kind, digest, order)
+        _check_jsonl_head(path)
+    return InputFile(path, kind, digest.hexdigest(), order)
 
 
 def _check_parquet(path: Path) -> None:
@@ -84,32 +87,49 @@ def _check_parquet(path: Path) -> None:
         raise DatabuildError(f"{path} lacks required column(s): {', '.join(missing)}")
 
 
-def _jsonl_text(path: Path, raw: bytes) -> str:
-    if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DatabuildError(f"{path} is not a valid gzip file ({exc})") from None
-        if not raw:
-            raise DatabuildError(f"{path} is empty")
-    if b"\x00" in raw:
-        raise DatabuildError(f"{path} looks binary (NUL bytes), not JSON Lines")
+HEAD_BYTES = 1 << 16
+REPLACEMENT = "\ufffd"
+
+
+def _open_jsonl(path: Path) -> Any:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
+def _check_jsonl_head(path: Path) -> None:
+    """A whole-file verdict from the first 64 KiB: readable, not empty, and text rather than binary.
+
+    Single bad lines (a raw NUL, invalid UTF-8) are not a file problem: they become bad_record rows.
+    """
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DatabuildError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise DatabuildError(f"{path} has no records")
-    return text
+        with _open_jsonl(path) as handle:
+            head = handle.read(HEAD_BYTES)
+    except (OSError, EOFError) as exc:
+        raise DatabuildError(f"{path} is not a valid gzip file ({exc})") from None
+    if not head:
+        raise DatabuildError(f"{path} is empty")
+    text = head.decode("utf-8", errors="replace")
+    if head.count(b"\x00") > len(head) // 100 or text.count(REPLACEMENT) > len(text) // 100:
+        raise DatabuildError(f"{path} looks binary, not JSON Lines (NUL bytes or invalid UTF-8)")
 
 
 def jsonl_lines(inputs: list[InputFile]) -> pl.DataFrame:
-    """All JSON Lines files as (source_file, source_line, file_order, line); blank lines are not records."""
+    """All JSON Lines files as (source_file, source_line, file_order, line); blank lines are not records.
+
+    A line that is not valid UTF-8 keeps its place with U+FFFD for the bad bytes: it is no JSON object, so the
+    snapshot quarantines it as bad_record.
+    """
     frames = []
     for item in inputs:
         if item.kind != "jsonl":
             continue
-        text = _jsonl_text(item.path, item.path.read_bytes())
+        with _open_jsonl(item.path) as handle:
+            raw = handle.read()
+        text = raw.decode("utf-8", errors="replace")
+        if REPLACEMENT in text and REPLACEMENT.encode() in raw:
+            # the file also holds literal U+FFFD: decode line by line so only broken lines are marked
+            text = "\n".join(_mark_undecodable(line) for line in raw.split(b"\n"))
+        elif REPLACEMENT in text:
+            text = text.replace(REPLACEMENT, "\x00" + REPLACEMENT)  # a raw NUL: never valid JSON
         lines = pl.DataFrame({"line": text.split("\n")}).with_row_index("source_line", offset=1)
         frames.append(
             lines.filter(pl.col("line").str.strip_chars() != "").select(
@@ -124,3 +144,10 @@ def jsonl_lines(inputs: list[InputFile]) -> pl.DataFrame:
             schema={"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
         )
     return pl.concat(frames)
+
+
+def _mark_undecodable(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\x00" + line.decode("utf-8", errors="replace")

@@ -127,13 +127,25 @@ def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None
 
 
 def _register_normalizer(con: Any) -> None:
+    """normalize_intent() and strip_surface(): Python's own string functions, run on distinct raw intents only
+    (exact by construction: DuckDB has no NFKC, casefold or Unicode-whitespace strip)."""
     import duckdb
     import pyarrow as pa
 
     def normalize_batch(texts):  # type: ignore[no-untyped-def]  (duckdb inspects annotations)
-        # Python's own NFKC + casefold + split, on distinct intents only: exact by construction.
         return pa.array([None if t is None else normalize_intent(t) for t in texts.to_pylist()], pa.string())
 
+    def strip_batch(texts):  # type: ignore[no-untyped-def]
+        return pa.array([None if t is None else t.strip() for t in texts.to_pylist()], pa.string())
+
+    con.create_function(
+        "strip_surface",
+        strip_batch,
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        type="arrow",
+        side_effects=False,
+    )
     con.create_function(
         "normalize_intent",
         normalize_batch,
@@ -152,8 +164,8 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     inputs = resolve_inputs(options.logs)
-    store.tmp_dir.mkdir(parents=True, exist_ok=True)
-    spill_dir = Path(tempfile.mkdtemp(prefix="duckdb-", dir=store.tmp_dir))  # DuckDB spills here past its limit
+    # DuckDB spills here past its memory limit; outside the store, so a failed build leaves the store untouched.
+    spill_dir = Path(tempfile.mkdtemp(prefix="databuild-duckdb-"))
     try:
         return _build(store, options, command, on_step, inputs, since, until, spill_dir)
     finally:
@@ -195,6 +207,8 @@ def _build(
     counts = con.table("accounting").pl()
     accounting = _accounting(counts)
     intents = _intent_counts(counts)
+    if accounting["input_rows"] == 0 and accounting["outside_window"]:
+        raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
     if accounting["valid_rows"] == 0:
         raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
     rows = con.table("rows").pl()

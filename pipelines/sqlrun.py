@@ -34,6 +34,8 @@ def connect(
         con = duckdb.connect(config=config)
     except (duckdb.Error, ValueError) as exc:
         raise DatabuildError(f"bad DuckDB setting: {exc}") from None
+    # UTC: a timestamp without an offset means the same instant on every machine, never the host's TZ.
+    con.execute("SET TimeZone = 'UTC'")
     register_tool_tables(con)
     return con
 

@@ -12,7 +12,7 @@ SELECT
     CASE WHEN request_id IS NULL THEN 'NULL' ELSE typeof(request_id) END AS request_id_type,
     CAST(request_id AS VARCHAR) AS request_id,
     CASE WHEN ts IS NULL THEN 'NULL' WHEN typeof(ts) LIKE 'TIMESTAMP%' THEN 'TIMESTAMP' ELSE typeof(ts) END AS ts_type,
-    TRY_CAST(ts AS TIMESTAMPTZ) AS ts,  -- a TIMESTAMP column is read as UTC; text is parsed as ISO-8601
+    TRY_CAST(ts AS TIMESTAMPTZ) AS ts,  -- the session is UTC: a naive timestamp or text without offset is UTC
     CASE WHEN intent IS NULL THEN 'NULL' ELSE typeof(intent) END AS intent_type,
     CAST(intent AS VARCHAR) AS intent,
     CASE WHEN tool IS NULL THEN 'NULL' ELSE typeof(tool) END AS tool_type,

@@ -17,9 +17,10 @@ after_marker AS (
     SELECT tool, text_id, body, trim(body) AS trimmed
     FROM (SELECT tool, text_id, list_last(string_split(replace(text, $alt_marker, 'JSON:'), 'JSON:')) AS body FROM texts)
 ),
-strict_json AS (  -- JSON as the standard defines it: DuckDB's reader also takes trailing commas
+strict_json AS (  -- JSON as the standard defines it: DuckDB's reader also takes trailing commas, NaN, Infinity
     SELECT tool, text_id, body,
-           CASE WHEN starts_with(trimmed, '{') AND json_valid(trimmed) AND NOT regexp_matches(trimmed, ',\s*[\]}]')
+           CASE WHEN starts_with(trimmed, '{') AND json_valid(trimmed)
+                     AND NOT regexp_matches(trimmed, ',\s*[\]}]|[:\[,]\s*-?(NaN|Infinity)')
                 THEN trimmed END AS whole_object  -- the common case: the text after the marker is the object
     FROM after_marker
 ),
@@ -44,7 +45,7 @@ prefixes AS (
 located AS (
     SELECT tool, text_id,
            arg_min(candidate, piece_no) FILTER (
-               WHERE json_valid(candidate) AND NOT regexp_matches(candidate, ',\s*[\]}]')  -- no trailing commas
+               WHERE json_valid(candidate) AND NOT regexp_matches(candidate, ',\s*[\]}]|[:\[,]\s*-?(NaN|Infinity)')
            ) AS obj,
            bool_or(depth = 0) AS balanced
     FROM prefixes
@@ -68,10 +69,12 @@ parsed AS (SELECT tool, text_id, obj FROM objects WHERE obj IS NOT NULL),
 top_keys AS (
     SELECT tool, text_id, unnest(json_keys(obj)) AS key FROM parsed
 ),
-key_violations AS (  -- top-level keys the schema lacks
+key_violations AS (  -- top-level keys the schema lacks, or a key given twice (which value would count?)
     SELECT DISTINCT k.tool, k.text_id
     FROM top_keys k
     ANTI JOIN tool_keys s ON s.tool = k.tool AND s.key = k.key
+    UNION
+    SELECT tool, text_id FROM top_keys GROUP BY tool, text_id, key HAVING count(*) > 1
 ),
 colour_values AS (  -- selective_adjust: each colour's value, one parse per object (paths from the schema)
     SELECT tool, text_id,
@@ -79,12 +82,13 @@ colour_values AS (  -- selective_adjust: each colour's value, one parse per obje
     FROM parsed
     WHERE tool = 'selective_adjust'
 ),
-nested_key_violations AS (  -- a colour that is not an object, or holds keys other than saturation / luminance
+nested_key_violations AS (  -- a colour that is not an object, or holds other keys than saturation / luminance, or twice
     SELECT DISTINCT tool, text_id
     FROM colour_values
     WHERE colour_value IS NOT NULL
       AND (json_type(colour_value) <> 'OBJECT'
-           OR NOT list_has_all(getvariable('nested_keys_selective_adjust'), json_keys(colour_value)))
+           OR NOT list_has_all(getvariable('nested_keys_selective_adjust'), json_keys(colour_value))
+           OR len(json_keys(colour_value)) <> len(list_distinct(json_keys(colour_value))))
 ),
 name_violations AS (  -- filter: the name must be one of the LUT presets (any case)
     SELECT tool, text_id

@@ -10,10 +10,10 @@ WITH valid AS (
     WHERE c.final_reason IS NULL
 ),
 surfaces AS (
-    SELECT i.intent, trim(i.intent_raw) AS surface, sum(n) AS uses
+    SELECT i.intent, i.surface, sum(n) AS uses
     FROM (SELECT raw_id, count(*) AS n FROM valid GROUP BY raw_id) v
     JOIN intents i USING (raw_id)
-    GROUP BY i.intent, surface
+    GROUP BY i.intent, i.surface
 ),
 best_surface AS (
     SELECT intent, arg_min(surface, (-uses, surface)) AS intent_text FROM surfaces GROUP BY intent

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -313,3 +314,78 @@ def test_embedded_sample_is_realistic(tmp_path: Path) -> None:
     assert report["intents"]["excluded"]["no_exports"] > 0  # the long tail: intents never exported
     rows = load_rows(open_store(tmp_path), report["version"])
     assert (rows["n_calls"] >= 5).sum() > 50 and (rows["n_calls"] == 1).sum() > 50  # heavy-tailed popularity
+
+
+def test_naive_timestamps_are_utc_whatever_the_host_timezone(tmp_path: Path) -> None:
+    records = [json.loads(line) for line in FIXTURE.read_text().splitlines()[:9]]  # golden hour g1..g3
+    for record in records:
+        record["ts"] = "2024-04-30T22:00:00"  # no offset: UTC, i.e. before --since 2024-05-01
+    records[-1]["ts"] = "2024-05-01T00:30:00"
+    logs = tmp_path / "naive.jsonl"
+    logs.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    outcomes = []
+    for tz in ("UTC", "America/New_York", "Asia/Tokyo"):
+        env = {**os.environ, "TZ": tz}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "databuild",
+                "snapshot",
+                "--logs",
+                str(logs),
+                "--store",
+                str(tmp_path / tz),
+                "--since",
+                "2024-05-01",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        outcomes.append((result.returncode, result.stdout and json.loads(result.stdout)["accounting"]))
+    # only the last call (00:30 UTC on May 1st) is in the window, on every host; its intent then has a single
+    # tool, so nothing can be kept -> the same Error everywhere
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_a_broken_line_is_a_bad_record_not_a_broken_file(tmp_path: Path) -> None:
+    lines = FIXTURE.read_bytes().split(b"\n")[:9]
+    lines.insert(3, b'{"event_id": "nul", "intent": "a\x00b"}')  # a raw NUL byte
+    lines.insert(5, b'{"event_id": "latin1", "intent": "caf\xe9"}')  # not UTF-8
+    logs = tmp_path / "mixed.jsonl"
+    logs.write_bytes(b"\n".join(lines) + b"\n")
+    report = snapshot(tmp_path / "store", "--logs", str(logs))
+    assert report["accounting"]["quarantined"] == {"bad_record": 2}
+    assert report["accounting"]["valid_rows"] == 9
+    quarantine = pl.read_parquet(tmp_path / "store" / "versions" / "v1" / "quarantine.parquet")
+    assert quarantine["source_line"].to_list() == [4, 6]
+
+
+def test_surface_forms_are_stripped_like_python(tmp_path: Path) -> None:
+    records = [json.loads(line) for line in FIXTURE.read_text().splitlines()[:9]]  # golden hour g1..g3
+    # g1 "Warm look\n", g2 "Warm look", g3 "warm look": stripped, "Warm look" has 6 calls, "warm look" 3
+    for record, surface in zip(records, ["Warm look\n"] * 3 + ["Warm look"] * 3 + ["\twarm look"] * 3, strict=True):
+        record["intent"] = surface
+    logs = tmp_path / "surfaces.jsonl"
+    logs.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    snapshot(tmp_path / "store", "--logs", str(logs))
+    rows = load_rows(open_store(tmp_path / "store"), "v1")
+    assert rows["intent_text"].to_list() == ["Warm look"]
+
+
+def test_a_failed_write_leaves_no_partial_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipelines.emit
+
+    def broken_save(dataset_dict: object, path: Path) -> None:
+        (path / "half-written").mkdir(parents=True)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipelines.emit, "_save_dataset_dict", broken_save)
+    result = runner.invoke(app, ["snapshot", "--store", str(tmp_path), "--logs", str(FIXTURE)])
+    assert result.exit_code == 1 and "disk full" in result.stderr
+    assert open_store(tmp_path).version_names() == []
+    assert not (tmp_path / "versions").exists() or not any((tmp_path / "versions").iterdir())
+    assert not any((tmp_path / "tmp").iterdir())

@@ -211,3 +211,18 @@ def test_sql_validation_agrees_with_jsonschema(data: st.DataObject) -> None:
             assert (reason is None) == validator.is_valid(obj), (tool, obj, reason)
             if reason is None:
                 assert canonical == dumps(canonical_object(tool, obj))
+
+
+def test_non_standard_json_is_not_accepted() -> None:
+    # NaN / Infinity are not JSON (DuckDB's reader accepts them): invalid_json, like a trailing comma.
+    # A key given twice is ambiguous (Python keeps the last value, DuckDB the first): schema_violation.
+    results = parse(
+        "adjust",
+        'JSON: {"contrast": NaN}',
+        'JSON: {"contrast": -Infinity}',
+        'JSON: {"contrast": 1, "contrast": 500}',
+    )
+    assert results == [("invalid_json", None), ("invalid_json", None), ("schema_violation", None)]
+    nested = parse("selective_adjust", 'JSON: {"red": {"saturation": 1, "saturation": 90}}')
+    assert nested == [("schema_violation", None)]
+    assert parse("filter", 'JSON: {"name": "NaN-ish", "intensity": 3}') == [("schema_violation", None)]

@@ -55,7 +55,7 @@ def augment(
     store: Path | None = STORE_OPTION,
     version: str | None = typer.Option(None, "--version", help="Version to start from (default: the newest)."),
     iterations: int = typer.Option(1, "--iterations", help="Mine → generate → filter → add rounds."),
-    student: str = typer.Option("knn", "--student", help="'knn' (embedded, leave-one-out) or a trained run."),
+    student: str = typer.Option(None, "--student", help="'knn' (default; embedded, leave-one-out) or a trained run."),
     predictions: Path | None = typer.Option(
         None, "--predictions", help="A student's predictions on the train split (eval format); --iterations 1 only."
     ),
@@ -78,14 +78,17 @@ def augment(
     """
     with user_errors():
         from augment.loop import AugmentLoop, AugmentOptions, choose_generator, redact_command
+        from databuild.errors import DatabuildError
         from databuild.store import open_store
 
         check_choice("--format", output_format, AUGMENT_FORMATS)
         check_choice("--generator", generator, AUGMENT_GENERATORS)
+        if student is not None and predictions is not None:
+            raise DatabuildError("--student and --predictions exclude each other: give the student, or its predictions")
         options = AugmentOptions(
             version=version,
             iterations=iterations,
-            student=student,
+            student=student or "knn",
             predictions=predictions,
             sample=sample,
             per_mistake=per_mistake,
@@ -108,6 +111,9 @@ def augment(
         progress = _RichProgress()
         results = AugmentLoop(open_store(store_path(store)), options, command, progress).run()
         if output_format == "json":
+            for result in results:
+                if result.unchanged:
+                    typer.echo(f"iteration {result.iteration}: unchanged: identical to {result.version}", err=True)
             print_json({"iterations": [result.as_json() for result in results]})
             return
         _print_table(results)
