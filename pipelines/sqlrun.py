@@ -14,7 +14,7 @@ import polars as pl
 
 from databuild.errors import DatabuildError
 from databuild.resources import read_sql, resource_dir
-from databuild.tools import TOOLS, lut_names, params, tool_schema
+from databuild.tools import TOOLS, VECTOR_TOOLS, lut_names, params, tool_schema
 
 _PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
@@ -94,6 +94,10 @@ def register_tool_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET VARIABLE slot_paths_{tool} = $paths", {"paths": paths})
     colours = [row["key"] for row in key_rows if row["tool"] == "selective_adjust" and row["kind"] == "object"]
     con.execute("SET VARIABLE object_paths_selective_adjust = $paths", {"paths": [f'$."{c}"' for c in colours]})
+    for tool in VECTOR_TOOLS:
+        prefixes, suffixes = canonical_layout(tool)
+        con.execute(f"SET VARIABLE canonical_prefixes_{tool} = $parts", {"parts": prefixes})
+        con.execute(f"SET VARIABLE canonical_suffixes_{tool} = $parts", {"parts": suffixes})
     subs = sorted({p.sub for p in params("selective_adjust") if p.sub})
     con.execute("SET VARIABLE nested_keys_selective_adjust = $keys", {"keys": subs})
     for table, frame in (("tool_keys", tool_keys), ("tool_params", tool_params), ("lut_names", luts)):
@@ -110,3 +114,26 @@ def fetch_polars(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
     """Result of a (parameter-free) query as a Polars frame."""
     frame = con.sql(query).pl()
     return frame if isinstance(frame, pl.DataFrame) else frame.collect()
+
+
+def canonical_layout(tool: str) -> tuple[list[str], list[str]]:
+    """The canonical JSON of a vector tool as text before and after each slot's value, in canonical order.
+
+    adjust: `{"exposure":` 0 `` … `,"linearOffset":` 0 `}`; selective_adjust: `{"red":{"saturation":` 0 ``,
+    `,"luminance":` 0 `}` … — so the SQL writes canonical JSON by concatenation, without a group-by.
+    """
+    slots = params(tool)
+    prefixes, suffixes = [], []
+    for index, slot in enumerate(slots):
+        opening = "{" if index == 0 else ","
+        if slot.sub is None:
+            prefixes.append(f'{opening}"{slot.key}":')
+        elif index == 0 or slots[index - 1].key != slot.key:
+            prefixes.append(f'{opening}"{slot.key}":{{"{slot.sub}":')
+        else:
+            prefixes.append(f',"{slot.sub}":')
+        last_of_key = index == len(slots) - 1 or slots[index + 1].key != slot.key
+        suffixes.append(
+            ("}" if slot.sub is not None and last_of_key else "") + ("}" if index == len(slots) - 1 else "")
+        )
+    return prefixes, suffixes

@@ -4,7 +4,8 @@
 -- tables `tool_keys` and `tool_params` (built from schemas/*.schema.json), and LUT names as `lut_names`.
 -- Reads:  output_texts(tool, text), tool_keys(tool, key, kind), tool_params(tool, key, sub, minimum, maximum,
 --         position), lut_names(name), and the schema's JSON paths as variables (JSON functions need constant
---         paths): slot_paths_<tool>, object_paths_selective_adjust, nested_keys_selective_adjust
+--         paths): slot_paths_<tool>, object_paths_selective_adjust, nested_keys_selective_adjust, and the
+--         canonical layout canonical_prefixes_<tool> / canonical_suffixes_<tool> (adjust, selective_adjust)
 -- Params: $alt_marker: another marker treated exactly like 'JSON:' (snapshot passes 'JSON:'; eval 'Parameters:')
 -- Writes: parsed_outputs(tool, text, output_id, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
 --         'schema_violation'; canonical is compact JSON in the schema's key order.
@@ -132,28 +133,29 @@ valid AS (
         UNION SELECT tool, text_id FROM value_violations
     ) v USING (tool, text_id)
 ),
-rounded AS (  -- schema-valid values rounded half away from zero; missing slots are 0
-    SELECT s.tool, s.text_id, s.key, s.sub, s.position, CAST(coalesce(round(s.value), 0) AS BIGINT) AS value
-    FROM slot_values s SEMI JOIN valid v USING (tool, text_id)
+rounded AS (  -- schema-valid objects: every slot rounded half away from zero, a missing slot 0 (canonical order)
+    SELECT l.tool, l.text_id,
+           list_transform(l.raw_values, lambda v: CAST(coalesce(round(TRY_CAST(v AS DOUBLE)), 0) AS BIGINT)) AS slots
+    FROM slot_lists l SEMI JOIN valid v USING (tool, text_id)
 ),
-members AS (  -- one JSON member per top-level key: "key":v or "key":{"sub":v,...}
-    SELECT tool, text_id, min(position) AS position, bool_or(value <> 0) AS nonzero,
-           CASE WHEN bool_and(sub IS NULL) THEN '"' || key || '":' || CAST(max(value) AS VARCHAR)
-                ELSE '"' || key || '":{' || string_agg('"' || sub || '":' || CAST(value AS VARCHAR), ',' ORDER BY position) || '}'
-           END AS member
+vector_outputs AS (  -- canonical JSON: each slot's value between the schema's key layout (prefix, suffix per slot)
+    SELECT tool, text_id,
+           array_to_string(list_transform(
+               list_zip(
+                   CASE tool WHEN 'adjust' THEN getvariable('canonical_prefixes_adjust')
+                             ELSE getvariable('canonical_prefixes_selective_adjust') END,
+                   slots,
+                   CASE tool WHEN 'adjust' THEN getvariable('canonical_suffixes_adjust')
+                             ELSE getvariable('canonical_suffixes_selective_adjust') END),
+               lambda part: part[1] || CAST(part[2] AS VARCHAR) || part[3]), '') AS canonical,
+           list_bool_or(list_transform(slots, lambda v: v <> 0)) AS used
     FROM rounded
     WHERE tool <> 'filter'
-    GROUP BY tool, text_id, key
-),
-vector_outputs AS (
-    SELECT tool, text_id, '{' || string_agg(member, ',' ORDER BY position) || '}' AS canonical, bool_or(nonzero) AS used
-    FROM members
-    GROUP BY tool, text_id
 ),
 filter_outputs AS (
-    SELECT v.tool, v.text_id, l.name, r.value AS intensity
+    SELECT v.tool, v.text_id, l.name, r.slots[1] AS intensity  -- the filter's one numeric slot
     FROM valid v
-    JOIN rounded r ON r.tool = v.tool AND r.text_id = v.text_id AND r.key = 'intensity'
+    JOIN rounded r USING (tool, text_id)
     LEFT JOIN lut_names l ON lower(l.name) = lower(v.obj ->> '$.name')
     WHERE v.tool = 'filter'
 ),
