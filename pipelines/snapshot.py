@@ -39,7 +39,7 @@ QUARANTINE_REASONS = (
 )
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 RANKS = ("raw", "wilson")
-PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet_records")
+PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet")
 NO_PARQUET_ONLY = ("07_raw_parquet_none",)
 # (model, what it reads -> what it writes): the pipeline, top to bottom.
 STEPS = (
@@ -58,8 +58,8 @@ STEPS = (
     ("40_ground_truth", "candidates, intent_stats -> ground_truth"),
     ("50_split", "intent_stats -> split"),
     ("60_rows", "ground_truth, intent_stats, split -> rows"),
-    ("70_quarantine", "checked_calls, raw -> quarantine"),
-    ("71_quarantine_parquet_records", "parquet files -> quarantine.record"),
+    ("70_quarantine", "checked_calls, raw_jsonl -> quarantine"),
+    ("71_quarantine_parquet", "checked_calls, parquet files -> quarantine"),
     ("80_accounting", "raw, checked_calls, intent_stats -> accounting"),
 )
 
@@ -216,7 +216,7 @@ def _build(
         raise DatabuildError(
             "no intent could be kept (every intent was excluded: " + _reasons_summary(intents["excluded"]) + ")"
         )
-    quarantine = con.table("quarantine").pl()
+    quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
     pool = (
         con.table("intent_stats")
         .pl()

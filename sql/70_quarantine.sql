@@ -1,10 +1,7 @@
--- quarantine: every rejected input row with its reason, its file and line, and the original record; the
--- record's fields are read again from `raw` for the rejected rows only.
--- Reads: checked_calls, raw. Writes: quarantine (Parquet records: 71_quarantine_parquet_records).
+-- quarantine: every rejected JSON Lines row with its reason, its file and line, its fields and the original line.
+-- (Rejected Parquet rows are added by 71_quarantine_parquet, in one more scan of those files.)
+-- Reads: checked_calls, raw_jsonl. Writes: quarantine.
 CREATE OR REPLACE TABLE quarantine AS
-WITH rejected AS (
-    SELECT file_order, source_line, final_reason FROM checked_calls WHERE final_reason IS NOT NULL
-)
 SELECT
     r.source_file, r.source_line,
     q.final_reason AS reason,
@@ -12,6 +9,6 @@ SELECT
     CAST(r.ts AS VARCHAR) AS ts,  -- as parsed (UTC); the original text is in `record`
     r.intent, r.tool, r.exported, r.response,
     r.record
-FROM raw r
-JOIN rejected q ON q.file_order = r.file_order AND q.source_line = r.source_line
-ORDER BY r.source_file, r.source_line
+FROM raw_jsonl r
+JOIN checked_calls q ON q.file_order = r.file_order AND q.source_line = r.source_line
+WHERE q.final_reason IS NOT NULL
