@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--intents", type=int, default=50_000)
     parser.add_argument("--pandas-rows", type=int, default=1_000_000)
-    parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--memory-limit", default="800MB")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     python = sys.executable
