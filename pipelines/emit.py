@@ -178,7 +178,9 @@ def load_rows(store: Store, name: str) -> pl.DataFrame:
     import datasets
 
     dataset_dict = datasets.load_from_disk(str(store.version_dir(name) / "rows"))
-    frames = [
-        pl.from_arrow(dataset_dict[split].data.table).with_columns(pl.lit(split).alias("split")) for split in SPLITS
-    ]
-    return pl.concat([f for f in frames if isinstance(f, pl.DataFrame)], how="vertical_relaxed")
+    frames = []
+    for split in SPLITS:
+        frame = pl.from_arrow(dataset_dict[split].data.table)
+        assert isinstance(frame, pl.DataFrame)
+        frames.append(frame.with_columns(pl.lit(split).alias("split")))
+    return pl.concat(frames, how="vertical_relaxed")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -172,7 +173,7 @@ def _random_output(tool: str, used: bool, rng: np.random.Generator, anchor: np.n
     values = np.clip(anchor[: len(slots)] + rng.normal(0, 8, len(slots)), -100, 100).round().astype(int)
     keep = rng.random(len(slots)) < (0.7 if tool == "adjust" else 0.35)
     keep[int(rng.integers(len(slots)))] = True
-    obj: dict[str, object] = {}
+    obj: dict[str, Any] = {}
     for slot, value, kept in zip(slots, values, keep, strict=True):
         value = int(np.clip(abs(value) if slot.minimum >= 0 else value, slot.minimum, slot.maximum))
         if not kept or value == 0:
@@ -359,10 +360,7 @@ def write_logs(options: SimulationOptions, out: Path) -> int:
     if name.endswith(".parquet"):
         records.write_parquet(tmp)
     elif name.endswith(".jsonl.gz"):
-        import gzip
-
-        with gzip.open(tmp, "wb", compresslevel=5) as handle:
-            records.write_ndjson(handle)
+        records.write_ndjson(tmp, compression="gzip", check_extension=False)
     elif name.endswith(".jsonl"):
         records.write_ndjson(tmp)
     else:

@@ -132,7 +132,8 @@ def _register_normalizer(con: Any) -> None:
     import duckdb
     import pyarrow as pa
 
-    def normalize_batch(texts):  # type: ignore[no-untyped-def]  (duckdb inspects annotations)
+    # no annotations: duckdb inspects them, and these take and return pyarrow arrays
+    def normalize_batch(texts):  # type: ignore[no-untyped-def]
         return pa.array([None if t is None else normalize_intent(t) for t in texts.to_pylist()], pa.string())
 
     def strip_batch(texts):  # type: ignore[no-untyped-def]

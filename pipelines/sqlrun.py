@@ -23,7 +23,7 @@ def connect(
     memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with bounded memory (spilling to `temp_directory`) and the tool tables registered."""
-    config: dict[str, str | int | bool] = {"preserve_insertion_order": False}
+    config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
