@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.sqlrun import connect, fetch_polars, run_model
+from pipelines.sqlrun import connect, run_model
 
 JSON_MARKER = "JSON:"
 
@@ -19,10 +19,8 @@ def parse_tool_outputs(frame: pl.DataFrame, markers: tuple[str, ...] = (JSON_MAR
     if len(extra) > 1:
         raise ValueError("at most one marker besides 'JSON:' is supported")
     con = connect()
-    texts = frame.select("tool", "text").unique()
-    con.register("output_texts_frame", texts)
-    con.execute("CREATE TABLE output_texts AS SELECT * FROM output_texts_frame")
+    con.from_arrow(frame.select("tool", "text").unique().to_arrow()).create("output_texts")
     run_model(con, "20_outputs", alt_marker=extra[0] if extra else JSON_MARKER)
-    parsed = fetch_polars(con, "SELECT tool, text, reason, canonical, used FROM parsed_outputs")
+    parsed = con.table("parsed_outputs").pl().select("tool", "text", "reason", "canonical", "used")
     con.close()
     return frame.join(parsed, on=["tool", "text"], how="left", nulls_equal=False)

@@ -202,7 +202,7 @@ def _build(
             continue
         on_step(model)
         run_model(con, model, **values)
-        if model == "15_output_texts" and con.sql("SELECT bool_or(hash_collision) FROM output_texts").fetchall()[0][0]:
+        if model == "15_output_texts" and con.table("output_texts").pl()["hash_collision"].any():
             raise DatabuildError("two distinct responses share a 64-bit hash; please report this input")
 
     counts = con.table("accounting").pl()

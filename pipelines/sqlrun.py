@@ -101,19 +101,11 @@ def register_tool_tables(con: duckdb.DuckDBPyConnection) -> None:
     subs = sorted({p.sub for p in params("selective_adjust") if p.sub})
     con.execute("SET VARIABLE nested_keys_selective_adjust = $keys", {"keys": subs})
     for table, frame in (("tool_keys", tool_keys), ("tool_params", tool_params), ("lut_names", luts)):
-        con.register(f"{table}_frame", frame)
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table}_frame")
-        con.unregister(f"{table}_frame")
+        con.from_arrow(frame.to_arrow()).create(table)
 
 
 def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-
-
-def fetch_polars(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
-    """Result of a (parameter-free) query as a Polars frame."""
-    frame = con.sql(query).pl()
-    return frame if isinstance(frame, pl.DataFrame) else frame.collect()
 
 
 def canonical_layout(tool: str) -> tuple[list[str], list[str]]:
