@@ -92,11 +92,12 @@ class Store:
         return chain
 
     def source_snapshot(self, name: str) -> str:
-        """The snapshot a version grew from: the nearest in its lineage that augment did not write."""
-        for ancestor in self.lineage(name):
-            if not self.manifest(ancestor).get("augmentation"):
+        """The snapshot a version grew from: the nearest in its lineage built from logs (its manifest has inputs)."""
+        chain = self.lineage(name)
+        for ancestor in chain:
+            if self.manifest(ancestor).get("inputs"):
                 return ancestor
-        return self.lineage(name)[-1]
+        return chain[-1]
 
     @contextmanager
     def lock(self) -> Iterator[None]:
