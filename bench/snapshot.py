@@ -4,8 +4,9 @@
 
 - snapshot: the real command on N simulated rows (Parquet), in a fresh process; wall time and peak RSS.
 - floor: one DuckDB pass that reads every row and parses every response's JSON (after its marker).
-- pandas: per-row `json.loads` + groupby selection of the export-maximizing output, at <= --pandas-rows rows
-  (its time at N rows is extrapolated linearly, and said so).
+- pandas: `bench/pandas_baseline.py`, a straightforward pandas implementation of the same selection (per-row
+  `json.loads`, JSON Schema validation and canonicalization, then groupbys), at <= --pandas-rows rows (its time
+  at N rows is extrapolated linearly, and said so); the run checks that both select the same ground truth.
 - `databuild --help`: the CLI's start-up time (heavy imports stay inside commands).
 Prints a markdown table; data is cached under bench/out/.
 """
@@ -13,6 +14,7 @@ Prints a markdown table; data is cached under bench/out/.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+TOOLS = ("adjust", "selective_adjust", "filter")
 
 FLOOR = """
 import duckdb, sys
@@ -32,31 +35,6 @@ print(con.execute('''
     SELECT count(*), count(*) FILTER (WHERE json_valid(
         CASE WHEN strpos(response, 'JSON:') > 0 THEN substr(response, strpos(response, 'JSON:') + 5) ELSE response END))
     FROM read_parquet($f)''', {"f": sys.argv[1]}).fetchall())
-"""
-
-PANDAS = r"""
-import json, sys, unicodedata
-import pandas as pd
-frame = pd.read_parquet(sys.argv[1])
-def extract(response):
-    marker = response.rfind("JSON:")
-    text = response[marker + 5:] if marker >= 0 else response
-    start = text.find("{")
-    if start < 0:
-        return None
-    try:
-        return json.dumps(json.loads(text[start:]), sort_keys=True)
-    except ValueError:
-        return None
-frame["intent_n"] = [" ".join(unicodedata.normalize("NFKC", t).casefold().split()) for t in frame["intent"]]
-frame["output"] = [extract(r) for r in frame["response"]]
-valid = frame[frame["output"].notna()]
-candidates = valid.groupby(["intent_n", "tool", "output"]).agg(calls=("event_id", "size"), exports=("exported", "sum"))
-candidates["rate"] = candidates["exports"] / candidates["calls"]
-candidates = candidates.reset_index().sort_values(["rate", "exports", "calls"], ascending=False)
-kept = valid.groupby("intent_n")["exported"].any()
-truth = candidates[candidates["intent_n"].isin(kept[kept].index)].groupby(["intent_n", "tool"]).head(1)
-print(len(truth))
 """
 
 
@@ -84,26 +62,21 @@ def logs(rows: int, intents: int) -> Path:
     return path
 
 
-def snapshot_run(path: Path, memory_limit: str) -> tuple[float, float]:
+def snapshot_run(path: Path, memory_limit: str) -> tuple[float, float, dict[str, str]]:
+    """(wall, peak RSS, ground truth as {"intent\ttool": canonical}) of one `databuild snapshot` process."""
     store = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
-        wall, rss, _ = timed(
-            [
-                str(ROOT / ".venv/bin/databuild"),
-                "snapshot",
-                "--logs",
-                str(path),
-                "--store",
-                str(store),
-                "--memory-limit",
-                memory_limit,
-                "--format",
-                "json",
-            ]
-        )
+        command = [str(ROOT / ".venv/bin/databuild"), "snapshot", "--logs", str(path), "--store", str(store)]
+        wall, rss, _ = timed([*command, "--memory-limit", memory_limit, "--format", "json"])
+        sys.path.insert(0, str(ROOT))
+        from databuild.store import open_store
+        from pipelines.emit import load_rows
+
+        rows = load_rows(open_store(store), "v1")
+        truth = {f"{r['intent']}\t{tool}": r[tool] for r in rows.iter_rows(named=True) for tool in TOOLS}
     finally:
         shutil.rmtree(store, ignore_errors=True)
-    return wall, rss
+    return wall, rss, truth
 
 
 def main() -> None:
@@ -119,10 +92,15 @@ def main() -> None:
     big = logs(args.rows, args.intents)
     small_rows = min(args.pandas_rows, args.rows)
     small = logs(small_rows, max(1, args.intents * small_rows // args.rows))
-    snap_wall, snap_rss = snapshot_run(big, args.memory_limit)
+    snap_wall, snap_rss, _ = snapshot_run(big, args.memory_limit)
     floor_wall, floor_rss, _ = timed([python, "-c", FLOOR, str(big)])
-    small_snap_wall, _ = snapshot_run(small, args.memory_limit)
-    pandas_wall, pandas_rss, _ = timed([python, "-c", PANDAS, str(small)])
+    small_snap_wall, _, small_truth = snapshot_run(small, args.memory_limit)
+    pandas_out = OUT / "pandas_truth.json"
+    pandas_wall, pandas_rss, _ = timed(
+        [python, str(ROOT / "bench" / "pandas_baseline.py"), str(small), str(pandas_out)]
+    )
+    pandas_truth = json.loads(pandas_out.read_text())
+    agree = sum(small_truth.get(key) == value for key, value in pandas_truth.items())
     pandas_at_n = pandas_wall * args.rows / small_rows
     helps = [timed([str(ROOT / ".venv/bin/databuild"), "--help"])[0] for _ in range(5)]
     help_wall = sorted(helps)[len(helps) // 2]
@@ -141,6 +119,12 @@ def main() -> None:
         row("snapshot / floor", f"{snap_wall / floor_wall:.2f}x", "<= 2x", snap_wall <= 2 * floor_wall),
         row(f"snapshot, {small_rows:,} rows", f"{small_snap_wall:.1f} s", "", None),
         row(f"pandas baseline, {small_rows:,} rows", f"{pandas_wall:.1f} s ({pandas_rss:.0f} MB)", "", None),
+        row(
+            "same ground truth (snapshot vs pandas)",
+            f"{agree:,} / {len(pandas_truth):,} (snapshot {len(small_truth):,})",
+            "all",
+            agree == len(pandas_truth) == len(small_truth),
+        ),
         row(f"pandas at {args.rows:,} rows (linear extrapolation)", f"{pandas_at_n:.0f} s", "", None),
         row(
             "speed-up vs pandas (same size)",

@@ -22,6 +22,8 @@ from databuild.cli import app
 from databuild.store import open_store
 from pipelines.emit import load_rows
 
+TOOLS = ("adjust", "selective_adjust", "filter")
+
 FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
 runner = CliRunner()
 
@@ -389,3 +391,17 @@ def test_a_failed_write_leaves_no_partial_version(tmp_path: Path, monkeypatch: p
     assert open_store(tmp_path).version_names() == []
     assert not (tmp_path / "versions").exists() or not any((tmp_path / "versions").iterdir())
     assert not any((tmp_path / "tmp").iterdir())
+
+
+def test_snapshot_selects_what_a_plain_pandas_implementation_selects(tmp_path: Path) -> None:
+    """Differential: bench/pandas_baseline.py (per-row Python + jsonschema + pandas groupbys) on simulated logs."""
+    logs = tmp_path / "logs.parquet"
+    result = runner.invoke(app, ["simulate", "--out", str(logs), "--rows", "6000", "--intents", "300", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    snapshot(tmp_path / "store", "--logs", str(logs))
+    rows = load_rows(open_store(tmp_path / "store"), "v1")
+    ours = {f"{r['intent']}\t{tool}": r[tool] for r in rows.iter_rows(named=True) for tool in TOOLS}
+    baseline = Path(__file__).parents[1] / "bench" / "pandas_baseline.py"
+    subprocess.run([sys.executable, str(baseline), str(logs), str(tmp_path / "truth.json")], check=True)
+    theirs = json.loads((tmp_path / "truth.json").read_text())
+    assert len(ours) > 300 and ours == theirs
