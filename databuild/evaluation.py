@@ -20,7 +20,7 @@ import polars as pl
 
 from databuild.errors import DatabuildError
 from databuild.normalize import normalize_intent
-from databuild.tools import TOOLS, VECTOR_TOOLS, params
+from databuild.tools import TOOLS, VECTOR_TOOLS, canonical_struct, params
 
 PREDICTION_MARKERS: tuple[str, ...] = ("Parameters:", "JSON:")
 SUBSETS: tuple[tuple[str, int], ...] = (("all", 0), ("r3", 3), ("r5", 5))
@@ -201,7 +201,7 @@ def row_cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def parameter_matrix(tool: str, canonical: pl.Series) -> np.ndarray:
     """Canonical JSON strings of a vector tool -> (n, parameters) float64 matrix in canonical order."""
-    decoded = canonical.str.json_decode(_canonical_dtype(tool)).struct
+    decoded = canonical.str.json_decode(canonical_struct(tool)).struct
     columns = [
         decoded.field(p.key) if p.sub is None else decoded.field(p.key).struct.field(p.sub) for p in params(tool)
     ]
@@ -222,16 +222,6 @@ def _quality(tool: str, rows: pl.DataFrame) -> pl.Series:
         same = truth.str.json_decode(name).struct.field("name") == predicted.str.json_decode(name).struct.field("name")
         scores[both_used] = same.cast(pl.Float64).to_numpy()
     return pl.Series("quality", scores, dtype=pl.Float64, nan_to_null=True)
-
-
-def _canonical_dtype(tool: str) -> pl.Struct:
-    fields: dict[str, Any] = {}
-    for p in params(tool):
-        if p.sub is None:
-            fields[p.key] = pl.Int64
-        else:
-            fields.setdefault(p.key, {})[p.sub] = pl.Int64
-    return pl.Struct({key: pl.Struct(value) if isinstance(value, dict) else value for key, value in fields.items()})
 
 
 def _ratio(numerator: int, denominator: int) -> float:

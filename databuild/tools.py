@@ -114,6 +114,21 @@ def sparse_object(tool: str, canonical: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def canonical_struct(tool: str) -> Any:
+    """The Polars dtype of a tool's canonical object (for `str.json_decode`), from the schema's parameters."""
+    import polars as pl
+
+    if tool == "filter":
+        return pl.Struct({"name": pl.String, "intensity": pl.Int64})
+    fields: dict[str, Any] = {}
+    for p in params(tool):
+        if p.sub is None:
+            fields[p.key] = pl.Int64
+        else:
+            fields.setdefault(p.key, {})[p.sub] = pl.Int64
+    return pl.Struct({key: pl.Struct(value) if isinstance(value, dict) else value for key, value in fields.items()})
+
+
 def _round_half_away(value: Any) -> int:
     number = float(value)
     return int(number + 0.5) if number >= 0 else -int(-number + 0.5)

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from databuild.store import Store
-from databuild.tools import TOOLS, params
+from databuild.tools import TOOLS, canonical_struct, params
 from pipelines.emit import ROW_SCHEMA, SPLITS, used_all
 
 RELATIONS = ("descendant", "ancestor", "same", "unrelated")
@@ -172,19 +172,6 @@ def _row_entries(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.sort("intent").select(ROW_FIELDS).to_dicts()
 
 
-def _tool_struct(tool: str) -> pl.Struct:
-    """The Polars dtype of a canonical tool object, from the schema-derived parameter table."""
-    if tool == "filter":
-        return pl.Struct({"name": pl.String, "intensity": pl.Int64})
-    fields: dict[str, Any] = {}
-    for p in params(tool):
-        if p.sub is None:
-            fields[p.key] = pl.Int64
-        else:
-            fields.setdefault(p.key, {})[p.sub] = pl.Int64
-    return pl.Struct({key: pl.Struct(value) if isinstance(value, dict) else value for key, value in fields.items()})
-
-
 def _slots(column: str, tool: str) -> list[pl.Expr]:
     """One expression per numeric parameter of a decoded tool struct, canonical order."""
     decoded = pl.col(column)
@@ -204,8 +191,8 @@ def _changed_entries(common: pl.DataFrame) -> list[dict[str, Any]]:
             pl.col(f"{tool}_b").alias("b"),
             pl.col(f"{tool}_used").alias("a_used"),
             pl.col(f"{tool}_used_b").alias("b_used"),
-            pl.col(tool).str.json_decode(_tool_struct(tool)).alias("decoded_a"),
-            pl.col(f"{tool}_b").str.json_decode(_tool_struct(tool)).alias("decoded_b"),
+            pl.col(tool).str.json_decode(canonical_struct(tool)).alias("decoded_a"),
+            pl.col(f"{tool}_b").str.json_decode(canonical_struct(tool)).alias("decoded_b"),
         )
         per_tool.append(changed.with_columns(_metrics(tool)).drop("decoded_a", "decoded_b"))
     order = {tool: index for index, tool in enumerate(TOOLS)}

@@ -139,22 +139,9 @@ def _register_normalizer(con: Any) -> None:
     def strip_batch(texts):  # type: ignore[no-untyped-def]
         return pa.array([None if t is None else t.strip() for t in texts.to_pylist()], pa.string())
 
-    con.create_function(
-        "strip_surface",
-        strip_batch,
-        [duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        type="arrow",
-        side_effects=False,
-    )
-    con.create_function(
-        "normalize_intent",
-        normalize_batch,
-        [duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        type="arrow",
-        side_effects=False,
-    )
+    for name, function in (("strip_surface", strip_batch), ("normalize_intent", normalize_batch)):
+        varchar = duckdb.sqltype("VARCHAR")
+        con.create_function(name, function, [varchar], varchar, type="arrow", side_effects=False)
 
 
 def build_snapshot(

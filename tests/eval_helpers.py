@@ -10,7 +10,7 @@ import polars as pl
 
 from databuild.store import Store, open_store
 from databuild.tools import TOOLS, canonical_object, dumps, is_used
-from pipelines.emit import publish_version
+from pipelines.emit import ROW_SCHEMA, publish_version
 
 
 def truth_row(
@@ -32,21 +32,7 @@ def truth_row(
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    schema = {
-        "intent": pl.String,
-        "intent_text": pl.String,
-        "adjust": pl.String,
-        "selective_adjust": pl.String,
-        "filter": pl.String,
-        "adjust_used": pl.Boolean,
-        "selective_adjust_used": pl.Boolean,
-        "filter_used": pl.Boolean,
-        "n_calls": pl.Int64,
-        "source": pl.String,
-        "augmented_from": pl.String,
-        "iteration": pl.Int64,
-        "split": pl.String,
-    }
+    schema = {**ROW_SCHEMA, "split": pl.String}
     return pl.DataFrame(rows, schema=schema)
 
 

@@ -21,32 +21,12 @@ from typer.testing import CliRunner
 from databuild.cli import app
 from databuild.store import open_store
 from pipelines.emit import load_rows
+from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 
 TOOLS = ("adjust", "selective_adjust", "filter")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
 runner = CliRunner()
-
-ZERO_ADJUST = dict.fromkeys(
-    [
-        "exposure",
-        "contrast",
-        "brightness",
-        "highlights",
-        "shadows",
-        "saturation",
-        "vibrance",
-        "temperature",
-        "tint",
-        "hue",
-        "bloom",
-        "sharpen",
-        "structure",
-        "linearOffset",
-    ],
-    0,
-)
-ZERO_SELECTIVE = {c: {"saturation": 0, "luminance": 0} for c in ["red", "orange", "yellow", "green", "cyan", "blue"]}
 
 
 def dumps(obj: object) -> str:

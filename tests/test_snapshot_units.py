@@ -16,27 +16,7 @@ from databuild.tools import TOOLS, canonical_object, dumps, load_schema, lut_nam
 from pipelines.emit import sparse_json
 from pipelines.outputs import parse_tool_outputs
 from pipelines.snapshot import test_threshold as split_threshold
-
-ZERO_ADJUST = dict.fromkeys(
-    [
-        "exposure",
-        "contrast",
-        "brightness",
-        "highlights",
-        "shadows",
-        "saturation",
-        "vibrance",
-        "temperature",
-        "tint",
-        "hue",
-        "bloom",
-        "sharpen",
-        "structure",
-        "linearOffset",
-    ],
-    0,
-)
-ZERO_SELECTIVE = {c: {"saturation": 0, "luminance": 0} for c in ["red", "orange", "yellow", "green", "cyan", "blue"]}
+from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 
 
 def parse(tool: str, *texts: str | None) -> list[tuple[str | None, str | None]]:
