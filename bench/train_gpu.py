@@ -125,21 +125,27 @@ def build_and_save(spec: Spec, directory: Path, device: Any, dtype: Any) -> None
 
 
 def load_for_training(spec: Spec, directory: Path, device: Any, dtype: Any) -> Any:
-    from train.modeling import DEFAULT_LORA_TARGETS, load_base_model, wrap_lora
+    from train.modeling import load_base_model
 
     if spec.mode == "full":
         import torch
 
         return load_base_model(directory, spec.arch, False, device, torch.float32).to(device)
-    base = load_base_model(directory, spec.arch, True, device, dtype)
+    return with_lora(load_base_model(directory, spec.arch, True, device, dtype), spec.arch, quantized=True)
+
+
+def with_lora(base: Any, arch: str, quantized: bool) -> Any:
+    """The benchmark's LoRA: rank 16, alpha 32, the architecture's default target modules."""
+    from train.modeling import DEFAULT_LORA_TARGETS, wrap_lora
+
     return wrap_lora(
         base,
-        spec.arch,
+        arch,
         rank=16,
         alpha=32,
         dropout=0.05,
-        targets=DEFAULT_LORA_TARGETS[spec.arch],
-        quantized=True,
+        targets=DEFAULT_LORA_TARGETS[arch],
+        quantized=quantized,
         gradient_checkpointing=False,
     )
 
@@ -248,21 +254,12 @@ def bench(spec: Spec, args: argparse.Namespace, workdir: Path, device: Any, dtyp
     ]
     if spec.mode == "qlora":
         # The same adapters on an unquantized bf16 base: what serving a merged QLoRA student would cost.
-        from train.modeling import DEFAULT_LORA_TARGETS, load_base_model, wrap_lora
+        from train.modeling import load_base_model
 
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         base = load_base_model(directory, spec.arch, False, device, dtype).to(device)
-        served = wrap_lora(
-            base,
-            spec.arch,
-            rank=16,
-            alpha=32,
-            dropout=0.05,
-            targets=DEFAULT_LORA_TARGETS[spec.arch],
-            quantized=False,
-            gradient_checkpointing=False,
-        )
+        served = with_lora(base, spec.arch, quantized=False)
         latency = measure_latency(served, spec, args, device, dtype)
         peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
         rows.append({"spec": spec, "label": "bf16 base + LoRA (inference only)", "peak_gib": peak, **latency})

@@ -31,6 +31,7 @@ from pipelines.diff import diff_rows, read_version_rows
 from pipelines.emit import load_rows
 from pipelines.preview import CHART_WIDTH, PATCH, encode_png, reference_chart, render
 from pipelines.report import render_html, render_markdown
+from tests.diff_helpers import GOLDEN_ADJUST as GOLDEN_HOUR
 from tests.diff_helpers import VERSION_B_ROWS, frame, publish, publish_fixture_versions, row
 
 runner = CliRunner()
@@ -50,18 +51,6 @@ def adjust_json(**nonzero: int) -> str:
 
 def selective_json(**saturation: int) -> str:
     return "{" + ",".join(f'"{c}":{{"saturation":{saturation.get(c, 0)},"luminance":0}}' for c in COLOURS) + "}"
-
-
-GOLDEN_HOUR = {
-    "contrast": 10,
-    "brightness": 10,
-    "highlights": 20,
-    "shadows": -10,
-    "saturation": 15,
-    "vibrance": 15,
-    "temperature": 30,
-    "tint": 10,
-}
 
 
 def teacher(intent: str) -> dict[str, Any]:
