@@ -150,6 +150,12 @@ def with_lora(base: Any, arch: str, quantized: bool) -> Any:
     )
 
 
+def unpacked_numel(parameter: Any) -> int:
+    """Parameter count before 4-bit packing (bitsandbytes stores two NF4 values per byte)."""
+    quant_state = getattr(parameter, "quant_state", None)
+    return int(quant_state.shape.numel()) if quant_state is not None else int(parameter.numel())
+
+
 def synchronize(device: Any) -> None:
     import torch
 
@@ -192,11 +198,13 @@ def measure_training(model: Any, spec: Spec, args: argparse.Namespace, device: A
         "seconds_per_step": seconds / args.steps,
         "tokens_per_step": tokens / args.steps,
         "trainable": sum(p.numel() for p in trainable),
-        "total": sum(p.numel() for p in model.parameters()),
+        "total": sum(unpacked_numel(p) for p in model.parameters()),
     }
 
 
-def measure_latency(model: Any, spec: Spec, args: argparse.Namespace, device: Any, dtype: Any) -> dict[str, float]:
+def measure_latency(
+    model: Any, spec: Spec, args: argparse.Namespace, device: Any, dtype: Any, static_cache: bool = False
+) -> dict[str, float]:
     import torch
 
     from train.modeling import generate_ids
@@ -212,7 +220,7 @@ def measure_latency(model: Any, spec: Spec, args: argparse.Namespace, device: An
         prompts = [[rng.randrange(3, spec.config.vocab_size) for _ in range(length)] for length in lengths]
         synchronize(device)
         started = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        with torch.inference_mode():  # no autocast: served weights are already in the compute dtype
             generated = generate_ids(
                 model,
                 prompts,
@@ -222,12 +230,14 @@ def measure_latency(model: Any, spec: Spec, args: argparse.Namespace, device: An
                 max_new_tokens=args.max_new_tokens,
                 batch_size=len(prompts),
                 device=device,
+                static_cache=static_cache,
             )
         synchronize(device)
         if request >= args.warmup_requests:
             latencies.append(time.perf_counter() - started)
             new_tokens.append(max(len(ids) for ids in generated))
     return {
+        "ms_per_token": 1000 * statistics.median(t / n for t, n in zip(latencies, new_tokens, strict=True)),
         "latency_p50": statistics.median(latencies),
         "latency_max": max(latencies),
         "new_tokens": statistics.mean(new_tokens),
@@ -259,13 +269,39 @@ def bench(spec: Spec, args: argparse.Namespace, workdir: Path, device: Any, dtyp
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         base = load_base_model(directory, spec.arch, False, device, dtype).to(device)
-        served = with_lora(base, spec.arch, quantized=False)
+        served = with_lora(base, spec.arch, quantized=False).merge_and_unload()
         latency = measure_latency(served, spec, args, device, dtype)
         peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-        rows.append({"spec": spec, "label": "bf16 base + LoRA (inference only)", "peak_gib": peak, **latency})
+        rows.append({"spec": spec, "label": "bf16 base, LoRA merged (inference only)", "peak_gib": peak, **latency})
         del served, base
         free_memory(device)
     return rows
+
+
+def bench_compiled(spec: Spec, args: argparse.Namespace, device: Any, dtype: Any) -> dict[str, Any]:
+    """Latency only: the served bf16 model (random weights, built in place) with a static KV cache, which
+    transformers' `generate` compiles (CUDA graphs); the warm-up requests absorb the compilation."""
+    import torch
+    from transformers import LlamaForCausalLM, T5ForConditionalGeneration
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model_class = T5ForConditionalGeneration if spec.arch == "seq2seq" else LlamaForCausalLM
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = model_class(spec.config)
+    finally:
+        torch.set_default_dtype(previous)
+    started = time.perf_counter()
+    latency = measure_latency(model, spec, args, device, dtype, static_cache=True)
+    compile_and_run = time.perf_counter() - started
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    del model
+    free_memory(device)
+    label = f"bf16, static cache + compiled decoding (inference only; {compile_and_run:.0f} s with compilation)"
+    return {"spec": spec, "label": label, "peak_gib": peak, **latency}
 
 
 def free_memory(device: Any) -> None:
@@ -279,13 +315,15 @@ def free_memory(device: Any) -> None:
 def render(rows: list[dict[str, Any]], args: argparse.Namespace, device_name: str, lengths: dict[str, int]) -> str:
     header = (
         "| model (random weights) | mode | params (trainable) | batch, tokens/step | train tokens/s | s/step | "
-        "latency/request p50 (max) | new tokens | peak GPU GiB |\n|---|---|---|---|---|---|---|---|---|\n"
+        "latency/request p50 (max) | new tokens | ms/new token | peak GPU GiB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for row in rows:
         spec = row["spec"]
         latency = (
             f"{row['latency_p50']:.3f} s ({row['latency_max']:.3f} s) | {row['new_tokens']:.0f} | "
+            f"{row['ms_per_token']:.1f} | "
             f"{row['peak_gib']:.1f} |"
         )
         if row["label"]:
@@ -315,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-requests", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--skip-7b", action="store_true", help="only the FlanT5-base shape")
+    parser.add_argument(
+        "--compiled-only", action="store_true", help="only the latency rows with a static cache + compiled decoding"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where the random checkpoints go (~15 GB)")
     args = parser.parse_args(argv)
 
@@ -341,8 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         for spec in chosen:
             print(f"{spec.name}: building, loading, training, generating ...", file=sys.stderr, flush=True)
-            rows.extend(bench(spec, args, Path(workdir), device, dtype))
+            if not args.compiled_only:
+                rows.extend(bench(spec, args, Path(workdir), device, dtype))
+            rows.append(bench_compiled(spec, args, device, dtype))
             print(f"  done after {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+            if spec is not chosen[-1]:  # a partial table, in case a time limit cuts the next model short
+                print(render(rows, args, device_name, prompt_lengths()), file=sys.stderr, flush=True)
     print(render(rows, args, device_name, prompt_lengths()))
     print(f"\ntotal {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0

@@ -235,6 +235,17 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("arch", ["seq2seq", "causal"])
+def test_static_cache_generates_the_same_ids(tiny: Tiny, arch: str) -> None:
+    from train.modeling import generate_ids, load_base_model
+
+    model = load_base_model(tiny.t5 if arch == "seq2seq" else tiny.llama, arch, False, "cpu", None).eval()
+    prompts = [[5 + i % 40 for i in range(length)] for length in (3, 17, 70, 9)]  # widths 17 and 70 pad to 64, 128
+    kwargs: dict[str, Any] = {"pad_token_id": 0, "stop_ids": [1], "max_new_tokens": 12, "batch_size": 2}
+    dynamic = generate_ids(model, prompts, arch, device="cpu", **kwargs)
+    assert generate_ids(model, prompts, arch, device="cpu", static_cache=True, **kwargs) == dynamic
+
+
 def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     base_weights = tiny.llama / "model.safetensors"
     before = _digest(base_weights)
@@ -257,6 +268,28 @@ def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     # LoRA B starts at zero: non-zero B matrices prove the adapters learned
     assert any(float(t.abs().sum()) > 0 for name, t in adapter.items() if ".lora_B." in name)
     assert _digest(base_weights) == before  # the base model on disk is untouched
+
+    # served merged: no adapter layers left, and the same greedy answers as base + adapters
+    from peft.tuners.lora import LoraLayer
+
+    from databuild.students import load_student
+    from train.modeling import load_adapter, load_base_model, predict_intents
+
+    student: Any = load_student(str(output), tiny.store, tiny.version)
+    assert not any(isinstance(m, LoraLayer) for m in student.model.modules())
+    intents = ["warm golden evening", "cold blue night"]
+    unmerged = load_adapter(load_base_model(tiny.llama, "causal", False, "cpu", None), checkpoint, trainable=False)
+    expected = predict_intents(
+        unmerged.eval(), student.tokenizer, "causal", intents,
+        max_new_tokens=student.max_new_tokens, max_source_tokens=student.max_source_tokens, batch_size=6,
+        device=student.device,
+    )  # fmt: skip
+    answers = student.predict(intents)
+    assert answers == [{k: v for k, v in row.items() if k != "intent"} for row in expected]
+    # a static KV cache (what a GPU serves with, padded to a multiple of 64 tokens) answers the same
+    assert student.static_cache is False  # CPU default
+    student.static_cache = True
+    assert student.predict(intents) == answers
 
 
 def test_qlora_trains_on_cpu_and_reloads_for_prediction(tiny: Tiny, tmp_path: Path) -> None:

@@ -179,6 +179,9 @@ def load_adapter(base: Any, adapter_dir: Path, trainable: bool) -> Any:
     return PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=trainable)
 
 
+STATIC_CACHE_WIDTH = 64
+
+
 def generate_ids(
     model: Any,
     encoded: Sequence[Sequence[int]],
@@ -189,11 +192,14 @@ def generate_ids(
     max_new_tokens: int,
     batch_size: int,
     device: Any,
+    static_cache: bool = False,
 ) -> list[list[int]]:
     """Greedy generation from prompt ids, `batch_size` prompts at a time: the new ids, in the order of `encoded`.
 
     Prompts of similar length share a batch (less padding). Causal models are padded on the left so that every
-    row's generated tokens start at the same position.
+    row's generated tokens start at the same position. `static_cache` preallocates the KV cache, which lets
+    transformers compile the decoding step on a GPU (CUDA graphs): slow first batches, fast ones after. Its batches
+    are padded to a multiple of `STATIC_CACHE_WIDTH` tokens so that few distinct shapes are ever compiled.
     """
     import torch
 
@@ -202,6 +208,8 @@ def generate_ids(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         width = max(len(encoded[i]) for i in rows)
+        if static_cache:
+            width = -(-width // STATIC_CACHE_WIDTH) * STATIC_CACHE_WIDTH
         input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
         for row, index in enumerate(rows):
@@ -221,6 +229,7 @@ def generate_ids(
                 num_beams=1,
                 pad_token_id=pad_token_id,
                 eos_token_id=list(stop_ids),
+                **({"cache_implementation": "static"} if static_cache else {}),
             )
         # causal output repeats the prompt; seq2seq output starts with the decoder start token
         new_tokens = generated[:, width:] if arch == "causal" else generated[:, 1:]
@@ -248,6 +257,7 @@ def generate_completions(
     max_source_tokens: int,
     batch_size: int,
     device: Any,
+    static_cache: bool = False,
 ) -> list[str]:
     """Greedy completion texts for `prompts` (prompted exactly as in training), in order."""
     encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens)[0] for prompt in prompts]
@@ -260,6 +270,7 @@ def generate_completions(
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         device=device,
+        static_cache=static_cache,
     )
     return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
 
@@ -274,6 +285,7 @@ def predict_intents(
     max_source_tokens: int,
     batch_size: int,
     device: Any,
+    static_cache: bool = False,
 ) -> list[dict[str, str]]:
     """Predictions rows (`intent` + one completion per tool) for `intents`, all tools batched together."""
     from pipelines import prompts
@@ -288,6 +300,7 @@ def predict_intents(
         max_source_tokens=max_source_tokens,
         batch_size=batch_size,
         device=device,
+        static_cache=static_cache,
     )
     return [
         {"intent": intent, **dict(zip(TOOLS, texts[i * len(TOOLS) : (i + 1) * len(TOOLS)], strict=True))}

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from databuild.store import Store
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ARCHS = ("seq2seq", "causal")
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
@@ -30,6 +31,7 @@ class EncodedExample:
 def load_sft(store: Store, version: str, split: str) -> pl.DataFrame:
     """One split of a version's `sft/` DatasetDict: columns intent, tool, prompt, completion."""
     import datasets
+    import polars as pl
 
     dataset_dict = datasets.load_from_disk(str(store.version_dir(version) / "sft"))
     frame = pl.from_arrow(dataset_dict[split].data.table)
