@@ -32,6 +32,7 @@ lint: $(STAMP)
 # Benchmarks print markdown tables (quoted in the README); they are not part of `make test`.
 bench: $(STAMP)
 	$(PY) bench/snapshot.py
+	$(PY) bench/snapshot_bound.py
 	$(PY) bench/eval.py
 	$(PY) bench/diff.py
 	$(PY) bench/augment_llm.py
