@@ -72,6 +72,8 @@ class TrainedStudent:
         )
         self.last_latency_seconds: float | None = None
         self.last_request_latencies: list[float] = []
+        if self.static_cache:  # compile the usual batch shape now, so that no request's latency includes it
+            self.predict([f"warm-up {i}" for i in range(self.requests_per_batch)])
 
     def predict(self, intents: list[str]) -> list[dict[str, str]]:
         """Per intent, `{tool: completion text}` for the three tools; sets the latency attributes."""
