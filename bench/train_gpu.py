@@ -104,24 +104,32 @@ def synthetic_examples(count: int, arch: str, vocab: int, lengths: dict[str, int
     return examples
 
 
-def build_and_save(spec: Spec, directory: Path, device: Any, dtype: Any) -> None:
-    """Random weights from config, saved like a downloaded checkpoint (the 7B one is built on the GPU, in bf16)."""
+def random_model(spec: Spec, device: Any, dtype: Any) -> Any:
+    """The spec's model with random weights, built directly on `device` in `dtype`."""
     import torch
     from transformers import LlamaForCausalLM, T5ForConditionalGeneration
 
     model_class = T5ForConditionalGeneration if spec.arch == "seq2seq" else LlamaForCausalLM
     previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32 if spec.mode == "full" else dtype)
+    torch.set_default_dtype(dtype)
     try:
-        with torch.device(device if spec.mode != "full" else "cpu"):
-            model = model_class(spec.config)
+        with torch.device(device):
+            return model_class(spec.config)
     finally:
         torch.set_default_dtype(previous)
+
+
+def build_and_save(spec: Spec, directory: Path, device: Any, dtype: Any) -> None:
+    """Random weights from config, saved like a downloaded checkpoint (the 7B one is built on the GPU, in bf16)."""
+    import torch
+
+    if spec.mode == "full":
+        model = random_model(spec, torch.device("cpu"), torch.float32)
+    else:
+        model = random_model(spec, device, dtype)
     model.save_pretrained(directory, max_shard_size="5GB")
     del model
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
+    free_memory(device)
 
 
 def load_for_training(spec: Spec, directory: Path, device: Any, dtype: Any) -> Any:
@@ -282,18 +290,10 @@ def bench_compiled(spec: Spec, args: argparse.Namespace, device: Any, dtype: Any
     """Latency only: the served bf16 model (random weights, built in place) with a static KV cache, which
     transformers' `generate` compiles (CUDA graphs); the warm-up requests absorb the compilation."""
     import torch
-    from transformers import LlamaForCausalLM, T5ForConditionalGeneration
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model_class = T5ForConditionalGeneration if spec.arch == "seq2seq" else LlamaForCausalLM
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device(device):
-            model = model_class(spec.config)
-    finally:
-        torch.set_default_dtype(previous)
+    model = random_model(spec, device, dtype)
     started = time.perf_counter()
     latency = measure_latency(model, spec, args, device, dtype, static_cache=True)
     compile_and_run = time.perf_counter() - started
