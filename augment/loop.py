@@ -23,11 +23,13 @@ import polars as pl
 
 from augment.candidates import Generation
 from augment.filters import candidates_frame, filter_candidates
-from augment.mine import check_coverage, find_mistakes, predictions_frame, sample_teacher_rows, score_sample
+from augment.mine import check_coverage, find_mistakes, sample_teacher_rows, score_sample
 from augment.prompt import TEMPLATE_PATH, template_sha256
+from databuild.contracts import predictions_frame
 from databuild.errors import DatabuildError
+from databuild.pack import ToolPack
 from databuild.store import Store
-from databuild.tools import TOOLS, VECTOR_TOOLS
+from databuild.students import Student
 
 GENERATORS = ("auto", "openai", "neighbors")
 
@@ -180,20 +182,21 @@ def inherited_baseline(store: Store, version: str) -> tuple[dict[str, float], st
         if not block:
             return None
         if "baseline_cosine" in block:
-            return {tool: float(block["baseline_cosine"][tool]) for tool in VECTOR_TOOLS}, name
+            return {tool: float(value) for tool, value in block["baseline_cosine"].items()}, name
     return None
 
 
-def augmented_rows(accepted: pl.DataFrame, sources: pl.DataFrame, iteration: int) -> pl.DataFrame:
-    """Accepted candidates as train rows carrying their source row's ground truth for all three tools."""
-    truth = sources.select(pl.col("intent").alias("source_intent"), *TOOLS, *(f"{tool}_used" for tool in TOOLS)).unique(
+def augmented_rows(accepted: pl.DataFrame, sources: pl.DataFrame, iteration: int, pack: ToolPack) -> pl.DataFrame:
+    """Accepted candidates as train rows carrying their source row's ground truth for every tool."""
+    names = pack.names
+    truth = sources.select(pl.col("intent").alias("source_intent"), *names, *(f"{tool}_used" for tool in names)).unique(
         "source_intent"
     )
     return accepted.join(truth, on="source_intent", how="left", maintain_order="left").select(
         "intent",
         pl.col("intent_text").str.strip_chars(),
-        *TOOLS,
-        *(f"{tool}_used" for tool in TOOLS),
+        *names,
+        *(f"{tool}_used" for tool in names),
         pl.col("n_calls").cast(pl.Int64),
         pl.lit("augmented").alias("source"),
         pl.col("source_intent").alias("augmented_from"),
@@ -210,7 +213,10 @@ class AugmentLoop:
         command: str,
         progress: Progress | None = None,
         show_progress: bool = True,
+        student_factory: Callable[[str], Student] | None = None,
     ) -> None:
+        """`student_factory(version)` builds the student that answers the mined sample of `version` (the command
+        builds it; default: the embedded kNN student, the only one this layer may build itself)."""
         options.validate()
         self.store = store
         self.options = options
@@ -218,6 +224,14 @@ class AugmentLoop:
         self.progress = progress or SilentProgress()
         self.show_progress = show_progress
         self.generator_name = choose_generator(options.generator, options.base_url)
+        self.student_factory = student_factory or self._knn_student
+
+    def _knn_student(self, version: str) -> Student:
+        from databuild.students import KNN_SPEC, KnnStudent
+
+        if self.options.student != KNN_SPEC:
+            raise DatabuildError(f"student {self.options.student!r} must be built by the command")
+        return KnnStudent(self.store, version, self.show_progress)
 
     # -- generators ------------------------------------------------------------------------------------------
     def _generator(self, version: str, rows: pl.DataFrame) -> Generator:
@@ -232,7 +246,9 @@ class AugmentLoop:
                 concurrency=self.options.concurrency,
                 max_retries=self.options.max_retries,
             )
-            return OpenAIGenerator(endpoint, ResponseCache.for_store(self.store), seed=self.options.seed)
+            return OpenAIGenerator(
+                endpoint, ResponseCache.for_store(self.store), seed=self.options.seed, pack=self.store.pack(version)
+            )
         from augment.neighbors import NeighborsGenerator
 
         root = self.store.source_snapshot(version)  # its logs' excluded intents are the pool
@@ -242,7 +258,7 @@ class AugmentLoop:
 
     # -- the loop --------------------------------------------------------------------------------------------
     def run(self) -> list[IterationResult]:
-        from pipelines.emit import load_rows
+        from databuild.contracts import load_rows
 
         if self.options.generator == "openai":  # fail at once, before any mining work
             from augment.openai_generator import endpoint_from_environment
@@ -266,17 +282,16 @@ class AugmentLoop:
         return results
 
     def _predict(self, version: str, sample: pl.DataFrame) -> pl.DataFrame:
+        pack = self.store.pack(version)
         if self.options.predictions is not None:
             from databuild.evaluation import read_predictions
 
-            predictions = read_predictions(self.options.predictions)
+            predictions = read_predictions(self.options.predictions, pack)
             check_coverage(sample, predictions)
             return predictions
-        from databuild.students import load_student
-
-        student = load_student(self.options.student, self.store, version, self.show_progress)
+        student = self.student_factory(version)
         intents = sample.get_column("intent").to_list()
-        return predictions_frame(intents, student.predict(intents))
+        return predictions_frame(intents, student.predict(intents), pack)
 
     def _iteration(
         self,
@@ -287,21 +302,22 @@ class AugmentLoop:
         baseline_from: str | None,
     ) -> tuple[IterationResult, dict[str, float], str]:
         options = self.options
+        pack = self.store.pack(parent)
         train = rows.filter(pl.col("split") == "train")
         test = rows.filter(pl.col("split") == "test")
         self.progress.note(f"iteration {iteration}: mining {parent}")
         sample = sample_teacher_rows(train, options.sample, options.seed)
         if sample.height == 0:
             raise DatabuildError(f"{parent} has no teacher train rows to mine")
-        scored = score_sample(sample, self._predict(parent, sample))
+        scored = score_sample(sample, self._predict(parent, sample), pack)
         if baseline is None:
             from augment.mine import sample_metrics
 
-            measured = sample_metrics(scored)
-            baseline = {tool: float(measured[tool]["quality"]) for tool in VECTOR_TOOLS}
+            measured = sample_metrics(scored, pack)
+            baseline = {tool.name: float(measured[tool.name]["quality"]) for tool in pack.tools if tool.is_cosine}
             baseline_from = f"measured on {parent} (iteration {iteration})"
         assert baseline_from is not None
-        mistakes = find_mistakes(scored, baseline)
+        mistakes = find_mistakes(scored, baseline, pack)
         sources = mistakes.mistaken_intents()
 
         generator = self._generator(parent, rows)
@@ -332,7 +348,7 @@ class AugmentLoop:
             options.near_dup,
         )
         accepted = judged.filter(pl.col("reason").is_null())
-        new_rows = augmented_rows(accepted, train, iteration)
+        new_rows = augmented_rows(accepted, train, iteration, pack)
 
         from augment.openai_generator import estimated_cost_usd
 
@@ -375,7 +391,7 @@ class AugmentLoop:
         if accepted.height == 0:
             published_name, unchanged = parent, True  # nothing to add: the result is the parent itself
         else:
-            published_name, unchanged = self._publish(parent, rows, new_rows, block)
+            published_name, unchanged = self._publish(parent, rows, new_rows, block, pack)
         result = IterationResult(
             iteration=iteration,
             version=published_name,
@@ -408,11 +424,12 @@ class AugmentLoop:
         return embed, embed(test_intents.to_list())
 
     def _publish(
-        self, parent: str, rows: pl.DataFrame, new_rows: pl.DataFrame, block: dict[str, Any]
+        self, parent: str, rows: pl.DataFrame, new_rows: pl.DataFrame, block: dict[str, Any], pack: ToolPack
     ) -> tuple[str, bool]:
-        from pipelines.emit import ROW_COLUMNS, publish_version
+        from pipelines.emit import publish_version
 
-        combined = pl.concat([rows.select(*ROW_COLUMNS, "split"), new_rows.select(*ROW_COLUMNS, "split")])
+        columns = pack.row_columns()
+        combined = pl.concat([rows.select(*columns, "split"), new_rows.select(*columns, "split")])
         manifest = {
             "command": self.command,
             "parameters": self.options.recorded(),
@@ -433,5 +450,7 @@ class AugmentLoop:
                 "iteration": block["iteration"],
             }
         }
-        published = publish_version(self.store, combined, manifest, shaping, parent=parent, parent_is_newest=False)
+        published = publish_version(
+            self.store, combined, manifest, shaping, parent=parent, parent_is_newest=False, pack=pack
+        )
         return published.name, published.unchanged

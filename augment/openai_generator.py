@@ -29,6 +29,7 @@ from augment.cache import CachedResponse, ResponseCache, request_key
 from augment.candidates import CallAccounting, Candidate, Generation
 from augment.prompt import parse_reply, render_messages
 from databuild.errors import DatabuildError
+from databuild.pack import ToolPack
 
 PRICES_USD_PER_MILLION_TOKENS: dict[str, tuple[float, float]] = {
     "gpt-4": (30.0, 60.0),
@@ -245,18 +246,19 @@ class OpenAIGenerator:
 
     name = "openai"
 
-    def __init__(self, endpoint: Endpoint, cache: ResponseCache, seed: int = 0) -> None:
+    def __init__(self, endpoint: Endpoint, cache: ResponseCache, seed: int = 0, pack: ToolPack | None = None) -> None:
         self.endpoint = endpoint
         self.model: str | None = endpoint.model
         self.cache = cache
         self.seed = seed
+        self.pack = pack
 
     def requests_for(self, sources: Sequence[str], per_mistake: int, ordinal_offset: int = 0) -> list[LLMRequest]:
         """One request per (source, j); `ordinal_offset` shifts the seed per iteration so that a later iteration
         asks for new candidates instead of re-reading the earlier answers."""
         out: list[LLMRequest] = []
         for source in sources:
-            messages = render_messages(source)
+            messages = render_messages(source, self.pack)
             for j in range(per_mistake):
                 sampling = {
                     "temperature": TEMPERATURE,

@@ -28,8 +28,11 @@ sys.path.insert(0, str(REPO))
 from databuild.evaluation import evaluate, read_predictions  # noqa: E402
 from databuild.store import Store  # noqa: E402
 from databuild.students import run_prediction  # noqa: E402
-from databuild.tools import lut_names, params  # noqa: E402
-from pipelines.emit import load_rows, publish_version, sparse_json  # noqa: E402
+from databuild.packs.colour.reference import lut_names, params  # noqa: E402
+from databuild.contracts import load_rows  # noqa: E402
+from databuild.packs.colour.reference import sparse_json  # noqa: E402
+from databuild.students import KnnStudent  # noqa: E402
+from pipelines.emit import publish_version  # noqa: E402
 
 WORDS = [
     "warm",
@@ -213,9 +216,9 @@ def bench_predict(root: Path, n_intents: int, rng: np.random.Generator) -> dict[
     version = publish(store, rows)
     output = root / "knn-preds.jsonl"
     cpu_started = time.process_time()
-    cold = run_prediction(store, version, "train", "knn", output, show_progress=False)
+    cold = run_prediction(store, version, "train", KnnStudent(store, version, show_progress=False), output)
     cold_cpu = time.process_time() - cpu_started
-    warm = run_prediction(store, version, "train", "knn", output, show_progress=False)
+    warm = run_prediction(store, version, "train", KnnStudent(store, version, show_progress=False), output)
     warm_cpu = time.process_time() - cpu_started - cold_cpu
     assert warm["rows"] == n_intents and warm["cache_hits"] == n_intents
     started = time.perf_counter()

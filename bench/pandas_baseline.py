@@ -20,7 +20,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent  # noqa: E402
-from databuild.tools import TOOLS, canonical_object, dumps, load_schema  # noqa: E402
+from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, load_schema  # noqa: E402
 
 VALIDATORS = {tool: jsonschema.Draft202012Validator(load_schema(tool)) for tool in TOOLS}
 DECODER = json.JSONDecoder(

@@ -25,11 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import polars as pl  # noqa: E402
 
 from augment.loop import AugmentLoop, AugmentOptions  # noqa: E402
-from augment.mine import predictions_frame  # noqa: E402
 from databuild.evaluation import evaluate  # noqa: E402
 from databuild.store import Store, open_store  # noqa: E402
-from databuild.students import load_student  # noqa: E402
-from pipelines.emit import ROW_COLUMNS, load_rows, publish_version  # noqa: E402
+from databuild.contracts import load_rows, predictions_frame  # noqa: E402
+from databuild.packs.colour.reference import PACK, ROW_COLUMNS  # noqa: E402
+from databuild.students import KnnStudent  # noqa: E402
+from pipelines.emit import publish_version  # noqa: E402
 
 DATABUILD = str(Path(sys.executable).parent / "databuild")
 PAPER = {"full": 0.72, "subset": 0.52, "augmented": 0.65}
@@ -38,8 +39,8 @@ PAPER = {"full": 0.72, "subset": 0.52, "augmented": 0.65}
 def knn_test_overall(store: Store, version: str) -> float:
     test = load_rows(store, version).filter(pl.col("split") == "test").sort("intent")
     intents = test.get_column("intent").to_list()
-    student = load_student("knn", store, version, show_progress=False)
-    result = evaluate(test, predictions_frame(intents, student.predict(intents)), version, "test")
+    student = KnnStudent(store, version, show_progress=False)
+    result = evaluate(test, predictions_frame(intents, student.predict(intents), PACK), version, "test")
     return float(result["subsets"]["all"]["overall"])
 
 

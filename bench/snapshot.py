@@ -56,7 +56,7 @@ def logs(rows: int, intents: int) -> Path:
     if not path.exists():
         print(f"simulating {rows:,} rows …", file=sys.stderr)
         sys.path.insert(0, str(ROOT))
-        from pipelines.simulate import SimulationOptions, write_logs
+        from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
         write_logs(SimulationOptions(rows=rows, intents=intents, seed=1), path)
     return path
@@ -70,7 +70,7 @@ def snapshot_run(path: Path, memory_limit: str) -> tuple[float, float, dict[str,
         wall, rss, _ = timed([*command, "--memory-limit", memory_limit, "--format", "json"])
         sys.path.insert(0, str(ROOT))
         from databuild.store import open_store
-        from pipelines.emit import load_rows
+        from databuild.contracts import load_rows
 
         rows = load_rows(open_store(store), "v1")
         truth = {f"{r['intent']}\t{tool}": r[tool] for r in rows.iter_rows(named=True) for tool in TOOLS}

@@ -78,12 +78,11 @@ def specs(smoke: bool) -> list[Spec]:
 
 def prompt_lengths() -> dict[str, int]:
     """Token counts of the real student prompts (template + a typical request), estimated from their length."""
-    from databuild.tools import TOOLS
-    from pipelines import prompts
+    from databuild.packs.colour.reference import PACK
 
     return {
-        tool: round(len(prompts.render(tool, "warm golden hour look, soft and faded")) / CHARS_PER_TOKEN)
-        for tool in TOOLS
+        tool.name: round(len(tool.render_prompt("warm golden hour look, soft and faded")) / CHARS_PER_TOKEN)
+        for tool in PACK.tools
     }
 
 

@@ -1,11 +1,13 @@
 """Offline metrics of a student against a version's ground truth, as the paper defines them.
 
-Per tool: selection = F1 of "the tool is used"; quality over the rows where truth and prediction both use the tool
-(filter: same preset name; adjust / selective_adjust: mean cosine of the parameter vectors, which is negative when
-the vectors point opposite ways); final = harmonic mean of selection and quality (a negative quality counts as 0
-there, so final stays in [0, 1]); overall = mean of the three finals. Subsets `all`, `r3` (n_calls >= 3), `r5` (>= 5).
+Per tool: selection = F1 of "the tool is used"; quality over the rows where truth and prediction both use the tool,
+by the tool's `x-quality` (exact: the listed keys all match, 1 or 0, like the colour filter's preset name; cosine:
+the cosine of the numeric parameter vectors, negative when they point opposite ways); final = harmonic mean of
+selection and quality (a negative quality counts as 0 there, so final stays in [0, 1]); overall = mean of the tools'
+finals. Subsets `all`, `r3` (n_calls >= 3), `r5` (>= 5). Every function takes the version's tool pack (default: the
+colour pack).
 
-Predictions are parsed by the snapshot's own SQL model (`pipelines.outputs.parse_tool_outputs`), so a student's
+Predictions are parsed by the snapshot's own SQL model (`databuild.outputs.parse_tool_outputs`), so a student's
 output is judged exactly like a teacher's. Metrics are NumPy/Polars over whole columns, never a loop over rows.
 """
 
@@ -18,25 +20,25 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from databuild.contracts import PREDICTION_MARKERS, predictions_schema
 from databuild.errors import DatabuildError
 from databuild.normalize import normalize_intent
-from databuild.tools import TOOLS, VECTOR_TOOLS, canonical_struct, params
+from databuild.pack import Tool, ToolPack, colour_pack
 
-PREDICTION_MARKERS: tuple[str, ...] = ("Parameters:", "JSON:")
 SUBSETS: tuple[tuple[str, int], ...] = (("all", 0), ("r3", 3), ("r5", 5))
-PREDICTION_SCHEMA: dict[str, Any] = {"intent": pl.String} | {tool: pl.String for tool in TOOLS}
-METRIC_KEYS = ("precision", "recall", "selection", "quality", "final", "quality_rows")
 
 
-def read_predictions(path: Path) -> pl.DataFrame:
-    """A predictions JSONL file as (intent, adjust, selective_adjust, filter) with raw texts or null.
+def read_predictions(path: Path, pack: ToolPack | None = None) -> pl.DataFrame:
+    """A predictions JSONL file as (intent, <tool>, ...) with raw texts or null.
 
     A tool value that is a JSON object is serialized with `json.dumps` (parsed like a text later). Blank lines are
     skipped. Malformed lines and intents that repeat after normalization are user errors naming the line.
     """
     if not path.is_file():
         raise DatabuildError(f"predictions file {path} not found")
-    columns: dict[str, list[str | None]] = {name: [] for name in PREDICTION_SCHEMA}
+    pack = pack or colour_pack()
+    schema = predictions_schema(pack)
+    columns: dict[str, list[str | None]] = {name: [] for name in schema}
     first_line_of: dict[str, int] = {}
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -54,25 +56,27 @@ def read_predictions(path: Path) -> pl.DataFrame:
                 raise DatabuildError(f"{path}, line {number}: duplicate intent {normalized!r} (first on line {first})")
             first_line_of[normalized] = number
             columns["intent"].append(record["intent"])
-            for tool in TOOLS:
+            for tool in pack.names:
                 value = record.get(tool)
                 if isinstance(value, dict):
                     value = json.dumps(value)
                 elif value is not None and not isinstance(value, str):
                     raise DatabuildError(f"{path}, line {number}: {tool!r} must be a string, an object or null")
                 columns[tool].append(value)
-    return pl.DataFrame(columns, schema=PREDICTION_SCHEMA)
+    return pl.DataFrame(columns, schema=schema)
 
 
-def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame, pack: ToolPack | None = None) -> pl.DataFrame:
     """One row per (truth intent, tool): what the truth and the prediction say, and the row's quality score.
 
     Columns: `intent`, `n_calls`, `tool`, `truth_used`, `predicted` (bool: the intent has a prediction line),
     `reason` (why the prediction's output is invalid, or null), `predicted_canonical`, `predicted_used`, `quality`
     (cosine or name match where both use the tool, else null). Augment mines its mistakes from this frame.
     """
-    from pipelines.outputs import parse_tool_outputs
+    from databuild.outputs import parse_tool_outputs
 
+    pack = pack or colour_pack()
+    names = pack.names
     normalized = [normalize_intent(text) for text in predictions.get_column("intent").to_list()]
     predictions = predictions.with_columns(pl.Series("intent", normalized, dtype=pl.String))
     duplicated = predictions.filter(pl.col("intent").is_duplicated()).get_column("intent").unique().sort()
@@ -80,12 +84,12 @@ def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
         shown = ", ".join(repr(intent) for intent in duplicated.head(3).to_list())
         raise DatabuildError(f"duplicate intents in the predictions: {shown} ({duplicated.len()} in all)")
     joined = (
-        truth.select("intent", "n_calls", *TOOLS, *(f"{tool}_used" for tool in TOOLS))
+        truth.select("intent", "n_calls", *names, *(f"{tool}_used" for tool in names))
         .with_row_index("key")
         .with_columns(pl.col("key").cast(pl.Int64))
         .join(
             predictions.select(
-                "intent", pl.lit(True).alias("predicted"), *(pl.col(tool).alias(f"{tool}_text") for tool in TOOLS)
+                "intent", pl.lit(True).alias("predicted"), *(pl.col(tool).alias(f"{tool}_text") for tool in names)
             ),
             on="intent",
             how="left",
@@ -93,11 +97,11 @@ def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("predicted").fill_null(False))
     )
     texts = pl.concat(
-        [joined.select("key", pl.lit(tool).alias("tool"), pl.col(f"{tool}_text").alias("text")) for tool in TOOLS]
+        [joined.select("key", pl.lit(tool).alias("tool"), pl.col(f"{tool}_text").alias("text")) for tool in names]
     )
-    parsed = parse_tool_outputs(texts.filter(pl.col("text").is_not_null()), markers=PREDICTION_MARKERS)
+    parsed = parse_tool_outputs(texts.filter(pl.col("text").is_not_null()), markers=PREDICTION_MARKERS, pack=pack)
     per_tool = []
-    for tool in TOOLS:
+    for tool in names:
         rows = joined.select(
             "key",
             "intent",
@@ -116,7 +120,7 @@ def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
         rows = rows.with_columns(
             (pl.col("reason").is_null() & pl.col("parsed_used").fill_null(False)).alias("predicted_used")
         )
-        per_tool.append(rows.with_columns(_quality(tool, rows)).drop("parsed_used"))
+        per_tool.append(rows.with_columns(_quality(pack.tool(tool), rows)).drop("parsed_used"))
     return (
         pl.concat(per_tool)
         .sort("key", "tool")
@@ -134,10 +138,14 @@ def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def evaluate(truth: pl.DataFrame, predictions: pl.DataFrame, version: str, split: str) -> dict[str, Any]:
+def evaluate(
+    truth: pl.DataFrame, predictions: pl.DataFrame, version: str, split: str, pack: ToolPack | None = None
+) -> dict[str, Any]:
     """The `databuild eval --format json` object for `truth` (one split's rows) and `predictions`."""
-    scored = score_rows(truth, predictions)
-    per_intent = scored.filter(pl.col("tool") == TOOLS[0])
+    pack = pack or colour_pack()
+    names = pack.names
+    scored = score_rows(truth, predictions, pack)
+    per_intent = scored.filter(pl.col("tool") == names[0])
     subsets: dict[str, Any] = {}
     for subset, min_calls in SUBSETS:
         in_subset = scored.filter(pl.col("n_calls") >= min_calls)
@@ -147,12 +155,12 @@ def evaluate(truth: pl.DataFrame, predictions: pl.DataFrame, version: str, split
                 in_subset.filter(pl.col("tool") == tool).get_column("predicted_used").to_numpy(),
                 in_subset.filter(pl.col("tool") == tool).get_column("quality").drop_nulls().to_numpy(),
             )
-            for tool in TOOLS
+            for tool in names
         }
         subsets[subset] = {
             "intents": int((per_intent.get_column("n_calls") >= min_calls).sum()),
             "tools": tools,
-            "overall": float(np.mean([tools[tool]["final"] for tool in TOOLS])),
+            "overall": float(np.mean([tools[tool]["final"] for tool in names])),
         }
     invalid = scored.filter(pl.col("reason").is_not_null()).group_by("tool").len()
     invalid_counts = dict(zip(invalid.get_column("tool").to_list(), invalid.get_column("len").to_list(), strict=True))
@@ -160,7 +168,7 @@ def evaluate(truth: pl.DataFrame, predictions: pl.DataFrame, version: str, split
         "version": version,
         "split": split,
         "subsets": subsets,
-        "invalid_outputs": {tool: int(invalid_counts.get(tool, 0)) for tool in TOOLS},
+        "invalid_outputs": {tool: int(invalid_counts.get(tool, 0)) for tool in names},
         "missing_predictions": int((~per_intent.get_column("predicted")).sum()),
     }
 
@@ -199,27 +207,42 @@ def row_cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
 
 
-def parameter_matrix(tool: str, canonical: pl.Series) -> np.ndarray:
-    """Canonical JSON strings of a vector tool -> (n, parameters) float64 matrix in canonical order."""
+def parameter_matrix(tool: Tool, canonical: pl.Series) -> np.ndarray:
+    """Canonical JSON strings of a tool -> (n, numeric parameters) float64 matrix in schema order."""
     decoded = canonical.str.json_decode(canonical_struct(tool)).struct
     columns = [
-        decoded.field(p.key) if p.sub is None else decoded.field(p.key).struct.field(p.sub) for p in params(tool)
+        decoded.field(s.key) if s.sub is None else decoded.field(s.key).struct.field(s.sub) for s in tool.numeric_slots
     ]
     if not len(canonical):
         return np.zeros((0, len(columns)))
     return np.column_stack([column.cast(pl.Float64).fill_null(0.0).to_numpy() for column in columns])
 
 
-def _quality(tool: str, rows: pl.DataFrame) -> pl.Series:
+def canonical_struct(tool: Tool) -> Any:
+    """The Polars dtype of a tool's canonical object (for `str.json_decode`), from its schema."""
+    fields: dict[str, Any] = {}
+    for slot in tool.slots:
+        dtype = pl.String if slot.kind == "enum" else pl.Float64
+        if slot.sub is None:
+            fields[slot.key] = dtype
+        else:
+            fields.setdefault(slot.key, {})[slot.sub] = dtype
+    return pl.Struct({key: pl.Struct(value) if isinstance(value, dict) else value for key, value in fields.items()})
+
+
+def _quality(tool: Tool, rows: pl.DataFrame) -> pl.Series:
     both_used = (rows.get_column("truth_used") & rows.get_column("predicted_used")).to_numpy()
     scores = np.full(rows.height, np.nan)
     truth = rows.get_column("truth_canonical").filter(pl.Series(both_used))
     predicted = rows.get_column("predicted_canonical").filter(pl.Series(both_used))
-    if tool in VECTOR_TOOLS:
+    if tool.is_cosine:
         scores[both_used] = row_cosines(parameter_matrix(tool, truth), parameter_matrix(tool, predicted))
     else:
-        name = pl.Struct({"name": pl.String, "intensity": pl.Int64})
-        same = truth.str.json_decode(name).struct.field("name") == predicted.str.json_decode(name).struct.field("name")
+        struct = canonical_struct(tool)
+        left, right = truth.str.json_decode(struct).struct, predicted.str.json_decode(struct).struct
+        same = pl.Series([True] * len(truth), dtype=pl.Boolean)
+        for key in tool.exact_keys:
+            same = same & (left.field(key) == right.field(key)).fill_null(False)
         scores[both_used] = same.cast(pl.Float64).to_numpy()
     return pl.Series("quality", scores, dtype=pl.Float64, nan_to_null=True)
 
@@ -230,20 +253,18 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 # --- rendering -------------------------------------------------------------------------------------------------------
 
-_SHORT = {"adjust": "adjust", "selective_adjust": "selective", "filter": "filter"}
-
-
 def report_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the paper's table: per subset, each tool's (selection, quality, final), and overall."""
+    tools = list(result["invalid_outputs"])  # the pack's tools, in pack order
     header = ["subset", "intents"]
-    for tool in TOOLS:
-        header += [f"{_SHORT[tool]} sel", f"{_SHORT[tool]} qual", f"{_SHORT[tool]} final"]
+    for tool in tools:
+        header += [f"{tool} sel", f"{tool} qual", f"{tool} final"]
     header.append("overall")
     rows = []
     for subset, _ in SUBSETS:
         metrics = result["subsets"][subset]
         row = [subset, str(metrics["intents"])]
-        for tool in TOOLS:
+        for tool in tools:
             row += [f"{metrics['tools'][tool][key]:.2f}" for key in ("selection", "quality", "final")]
         row.append(f"{metrics['overall']:.2f}")
         rows.append(row)
@@ -251,7 +272,7 @@ def report_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def report_footer(result: dict[str, Any]) -> str:
-    invalid = ", ".join(f"{tool} {result['invalid_outputs'][tool]}" for tool in TOOLS)
+    invalid = ", ".join(f"{tool} {count}" for tool, count in result["invalid_outputs"].items())
     return f"invalid outputs: {invalid}; missing predictions: {result['missing_predictions']}"
 
 
@@ -282,14 +303,15 @@ def render_table(result: dict[str, Any]) -> Any:
     )
     table.add_column("subset", no_wrap=True)
     table.add_column("intents", justify="right", no_wrap=True)
-    for tool in TOOLS:
-        table.add_column(f"{_SHORT[tool]}\nsel qual final", justify="right", no_wrap=True)
+    tools = list(result["invalid_outputs"])
+    for tool in tools:
+        table.add_column(f"{tool}\nsel qual final", justify="right", no_wrap=True)
     table.add_column("overall", justify="right", no_wrap=True)
     for subset, _ in SUBSETS:
         metrics = result["subsets"][subset]
         cells = [
             " ".join(f"{metrics['tools'][tool][key]:.2f}" for key in ("selection", "quality", "final"))
-            for tool in TOOLS
+            for tool in tools
         ]
         table.add_row(subset, str(metrics["intents"]), *cells, f"{metrics['overall']:.2f}")
     return table

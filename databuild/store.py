@@ -1,7 +1,8 @@
 """The store: `versions/vN/` dataset versions, `runs/` trained students, `cache/` (embeddings, LLM replies).
 
 Layout of one version (a contract other tools rely on):
-`versions/vN/{rows/, sft/, quarantine.parquet, manifest.json, README.md}`.
+`versions/vN/{rows/, sft/, quarantine.parquet, pack.json, manifest.json, README.md}` (`pack.json`: the tool pack
+file the version was built with, byte for byte; versions from before tool packs have none and use the colour pack).
 A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all.
 """
 
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
+from databuild.pack import ToolPack, colour_pack, parse_pack
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
+PACK_FILE = "pack.json"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,14 @@ class Store:
 
     def manifest(self, name: str) -> dict[str, Any]:
         return json.loads((self.version_dir(name) / "manifest.json").read_text(encoding="utf-8"))
+
+    def pack(self, name: str) -> ToolPack:
+        """The tool pack a version was built with (every command reads it from the version, never from a flag)."""
+        path = self.version_dir(name) / PACK_FILE
+        if not path.is_file():
+            return colour_pack()
+        recorded = self.manifest(name).get("pack") or {}
+        return parse_pack(path.read_bytes(), str(path), default_name=str(recorded.get("name") or "pack"))
 
     def find_fingerprint(self, fingerprint: str) -> str | None:
         for name in self.version_names():

@@ -1,8 +1,8 @@
-"""Students behind one small interface: the embedded kNN student, and trained runs (from `train/`).
+"""Students behind one small interface: the embedded kNN student here, trained runs in `train/`.
 
-A student answers intents with one completion per tool, the text a fine-tuned model would write:
-`Parameters: {…}` with the sparse JSON the SFT completions use. `databuild predict`, the augment loop and the
-train stage's evaluation all go through `load_student`.
+A student answers intents with one completion per tool of the version's pack, the text a fine-tuned model would
+write: `Parameters: {…}` as the SFT completions have it. Commands build the student (`knn`, a run directory) and
+hand it to `run_prediction`, the augment loop or the train stage's evaluation.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import polars as pl
 
-from databuild.errors import DatabuildError
+from databuild.contracts import completions_frame, load_rows, predictions_frame, unused_completions
 from databuild.normalize import normalize_intent
 from databuild.store import Store
-from databuild.tools import TOOLS
 
 KNN_SPEC = "knn"
 SEARCH_CHUNK = 2048  # query rows per similarity product: bounds memory at chunk x train floats
@@ -27,34 +26,8 @@ class Student(Protocol):
     name: str
 
     def predict(self, intents: list[str]) -> list[dict[str, str]]:
-        """Per intent, `{tool: completion text}` for the three tools, in the order given."""
+        """Per intent, `{tool: completion text}` for every tool of the pack, in the order given."""
         ...
-
-
-def completions_frame(rows: pl.DataFrame) -> pl.DataFrame:
-    """Per row, the three completions the SFT data teaches: `Parameters: <sparse canonical JSON>`."""
-    from pipelines.emit import sparse_json
-    from pipelines.prompts import COMPLETION_PREFIX
-
-    return rows.select(
-        [
-            pl.concat_str(
-                [pl.lit(COMPLETION_PREFIX), pl.col(tool) if tool == "filter" else sparse_json(pl.col(tool))]
-            ).alias(tool)
-            for tool in TOOLS
-        ]
-    )
-
-
-def unused_completions() -> dict[str, str]:
-    """What a student writes when it uses no tool (the answer when there is no neighbour at all)."""
-    from pipelines.prompts import COMPLETION_PREFIX
-
-    return {
-        "adjust": f"{COMPLETION_PREFIX}{{}}",
-        "selective_adjust": f"{COMPLETION_PREFIX}{{}}",
-        "filter": f'{COMPLETION_PREFIX}{{"name":"none","intensity":0}}',
-    }
 
 
 def nearest_neighbours(
@@ -87,14 +60,13 @@ class KnnStudent:
     name = KNN_SPEC
 
     def __init__(self, store: Store, version: str, show_progress: bool = True) -> None:
-        from pipelines.emit import load_rows
-
         self.store = store
         self.version = version
         self.show_progress = show_progress
+        self.pack = store.pack(version)
         train = load_rows(store, version).filter(pl.col("split") == "train").sort("intent")
         self.train_intents: pl.Series = train.get_column("intent")
-        self.train_completions = completions_frame(train)
+        self.train_completions = completions_frame(train, self.pack)
         self.cache_hits = 0
         self._index: np.ndarray | None = None
 
@@ -129,35 +101,12 @@ class KnnStudent:
             how="left",
             maintain_order="left",
         )
-        fallback = unused_completions()
-        return answered.select([pl.col(tool).fill_null(pl.lit(fallback[tool])) for tool in TOOLS]).to_dicts()
+        fallback = unused_completions(self.pack)
+        return answered.select([pl.col(tool).fill_null(pl.lit(fallback[tool])) for tool in self.pack.names]).to_dicts()
 
 
-def load_student(spec: str, store: Store, version: str, show_progress: bool = True) -> Student:
-    """`knn` (the embedded student over `version`'s train rows), or a trained run: a directory or a run id."""
-    if spec == KNN_SPEC:
-        return KnnStudent(store, version, show_progress)
-    run_dir = _run_dir(spec, store)
-    from train.student import TrainedStudent
-
-    student: Any = TrainedStudent(run_dir)
-    return student
-
-
-def _run_dir(spec: str, store: Store) -> Path:
-    for candidate in (Path(spec), store.runs_dir / spec):
-        if candidate.is_dir():
-            return candidate
-    raise DatabuildError(
-        f"student {spec!r} is neither 'knn' nor a trained run directory (no such directory: {spec}"
-        f" or {store.runs_dir / spec})"
-    )
-
-
-def run_prediction(
-    store: Store, version: str, split: str, spec: str, output: Path, show_progress: bool = True
-) -> dict[str, Any]:
-    """Answer every intent of `version`'s `split` with student `spec`; write the predictions JSONL atomically.
+def run_prediction(store: Store, version: str, split: str, student: Student, output: Path) -> dict[str, Any]:
+    """Answer every intent of `version`'s `split` with `student`; write the predictions JSONL atomically.
 
     Returns the summary `databuild predict --format json` prints: `rows`, `seconds`, `cache_hits` (kNN: distinct
     intents whose embedding came from the cache), and `latency_seconds` per request when the student reports it.
@@ -165,16 +114,11 @@ def run_prediction(
     import time
 
     from databuild.store import atomic_write_text
-    from pipelines.emit import load_rows
 
     started = time.perf_counter()
     intents = load_rows(store, version).filter(pl.col("split") == split).sort("intent").get_column("intent").to_list()
-    student = load_student(spec, store, version, show_progress)
     completions = student.predict(intents)
-    lines = pl.DataFrame(
-        {"intent": intents} | {tool: [answer.get(tool) for answer in completions] for tool in TOOLS},
-        schema={"intent": pl.String} | {tool: pl.String for tool in TOOLS},
-    )
+    lines = predictions_frame(intents, completions, store.pack(version))
     atomic_write_text(output, lines.write_ndjson() if lines.height else "")
     summary: dict[str, Any] = {
         "rows": lines.height,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from databuild.tools import TOOLS
+from databuild.pack import ToolPack
 
 
 def _yaml_metadata(manifest: dict[str, Any]) -> str:
@@ -37,12 +37,12 @@ def _yaml_metadata(manifest: dict[str, Any]) -> str:
     return "\n".join(lines + ["---", ""])
 
 
-def used_all_markdown(used: dict[str, dict[str, Any]]) -> str:
-    lines = ["| split | rows | " + " | ".join(f"{t} used" for t in TOOLS) + " |", "|---|---:|" + "---:|" * len(TOOLS)]
+def used_all_markdown(used: dict[str, dict[str, Any]], tools: tuple[str, ...]) -> str:
+    lines = ["| split | rows | " + " | ".join(f"{t} used" for t in tools) + " |", "|---|---:|" + "---:|" * len(tools)]
     for split, counts in used.items():
         total = counts["rows"]
         cells = []
-        for tool in TOOLS:
+        for tool in tools:
             n = counts[f"{tool}_used"]
             share = f" ({n / total:.0%})" if total else ""
             cells.append(f"{n} / {total}{share}")
@@ -50,15 +50,16 @@ def used_all_markdown(used: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_card(manifest: dict[str, Any]) -> str:
+def render_card(manifest: dict[str, Any], pack: ToolPack) -> str:
     accounting = manifest.get("accounting") or {}
     intents = manifest.get("intents") or {}
     parts = [
         _yaml_metadata(manifest),
         f"# databuild dataset {manifest['name']}",
         "",
-        "Ground truth for a student model that picks colour tools (`adjust`, `selective_adjust`, `filter`) and their",
-        "parameters from a user's look request, distilled from a teacher LLM's logged calls: per intent and tool,",
+        f"Ground truth for a student model that picks tools of the `{pack.name}` pack"
+        f" ({', '.join(f'`{name}`' for name in pack.names)}) and their",
+        "parameters from a user's request, distilled from a teacher LLM's logged calls: per intent and tool,",
         "the teacher output with the highest export rate.",
         "",
         f"- fingerprint: `{manifest['fingerprint']}`",
@@ -68,14 +69,14 @@ def render_card(manifest: dict[str, Any]) -> str:
         "",
         "## Splits and tool use (Used / All)",
         "",
-        used_all_markdown(manifest["used_all"]),
+        used_all_markdown(manifest["used_all"], pack.names),
         "",
         "## Layout",
         "",
-        "- `rows/`: one row per intent (`intent, intent_text, adjust, selective_adjust, filter, *_used, n_calls,"
-        " source, augmented_from, iteration`), canonical JSON per tool.",
-        "- `sft/`: one row per (intent, tool): `prompt` -> `completion` (`Parameters: {...}` with non-zero values).",
-        "- `quarantine.parquet`: every rejected input row with its reason; `manifest.json`: full lineage.",
+        f"- `rows/`: one row per intent (`{', '.join(pack.row_columns())}`), canonical JSON per tool.",
+        "- `sft/`: one row per (intent, tool): `prompt` -> `completion` (`Parameters: {...}`).",
+        "- `quarantine.parquet`: every rejected input row with its reason; `pack.json`: the tool pack;"
+        " `manifest.json`: full lineage.",
         "",
         "Load with `datasets.load_from_disk('rows')`.",
     ]

@@ -7,15 +7,18 @@ object. Definitions a reviewer (and the tests) rely on:
   reverse; `changed` = intents in the split of both versions whose canonical JSON differs, one entry per tool. An
   intent that moved between splits is therefore removed from its old split, added to its new one, and listed in
   `moved`, so `B rows - A rows = len(added) - len(removed)` holds per split.
-- **`max_abs_delta`**: adjust / selective_adjust — the largest |b - a| over the tool's numeric parameters (raw
-  units, so hue counts degrees). filter — the filter is read as a vector over the LUT names whose only non-zero slot
-  is its name, holding its intensity: the same name gives |Δ intensity|, a rename gives max(intensity a,
-  intensity b) (the old preset fades out completely, the new one in).
-- **`cosine`** between the two parameter vectors (filter: the LUT vectors above, so 1.0 for the same name and 0.0
-  for a rename). When exactly one side is all zeros (the tool is used on one side only) the cosine is 0.0; when
-  both are all zeros it is 1.0 — the row-cosine rule of `databuild eval`. Rounded to 6 decimals.
+- **`max_abs_delta`**: cosine tools (the colour adjust / selective_adjust) — the largest |b - a| over the tool's
+  numeric parameters (raw units, so hue counts degrees). Exact tools (the colour filter) are read as a vector over
+  the values of their exact keys (the LUT names) whose only non-zero block is the one named, holding the numeric
+  parameters (the intensity): the same exact keys give the largest |Δ|, a change of them gives the largest
+  max(|a|, |b|) (the old preset fades out completely, the new one in).
+- **`cosine`** between the two parameter vectors (exact tools: the vectors above, so 0.0 when the exact keys
+  differ). When exactly one side is all zeros (the tool is used on one side only) the cosine is 0.0; when both are
+  all zeros it is 1.0 — the row-cosine rule of `databuild eval`. Rounded to 6 decimals.
 - **Order of `changed`**: most changed first — ascending cosine, then descending max_abs_delta, then intent and the
-  tool order adjust, selective_adjust, filter. `added`, `removed` and `moved` are sorted by intent.
+  pack's tool order. `added`, `removed` and `moved` are sorted by intent.
+- **Packs.** Each version is read with its own tool pack. When the packs differ, the payload gains `packs`
+  (`a`, `b`: the pack names, `shared_tools`) and only the shared tools (same name, same parameters) are compared.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from typing import Any
 
 import polars as pl
 
+from databuild.contracts import SPLITS, row_schema, used_all
+from databuild.evaluation import canonical_struct
+from databuild.pack import Tool, ToolPack, colour_pack
 from databuild.store import Store
-from databuild.tools import TOOLS, canonical_struct, params
-from pipelines.emit import ROW_SCHEMA, SPLITS, used_all
 
 RELATIONS = ("descendant", "ancestor", "same", "unrelated")
-COUNT_KEYS = ("rows", *(f"{tool}_used" for tool in TOOLS))
 ROW_FIELDS = ("intent", "source", "augmented_from", "iteration")
 CHANGED_FIELDS = ("intent", "tool", "a", "b", "a_used", "b_used", "max_abs_delta", "cosine")
 SETTINGS_KEYS = ("command", "parameters")
@@ -51,9 +54,15 @@ class SettingChange:
 class VersionDiff:
     payload: dict[str, Any]  # exactly the `--format json` object
     settings: list[SettingChange]
-    # Intents present in both versions (any split): split and the three canonical tools on each side,
+    # Intents present in both versions (any split): split and the compared tools on each side,
     # columns intent, split_a, split_b, <tool>_a, <tool>_b — what the visual preview needs.
     both: pl.DataFrame
+    pack: ToolPack  # A's pack: the definitions of the compared tools
+    tools: tuple[str, ...]  # the compared tools (both versions' packs have them alike), in A's pack order
+
+    @property
+    def count_keys(self) -> tuple[str, ...]:
+        return ("rows", *(f"{tool}_used" for tool in self.tools))
 
     @property
     def a(self) -> str:
@@ -70,7 +79,8 @@ class VersionDiff:
     def most_changed(self) -> list[dict[str, Any]]:
         """Every changed entry of both splits (with its `split`), most changed first."""
         entries = [{**entry, "split": split} for split in SPLITS for entry in self.payload["splits"][split]["changed"]]
-        return sorted(entries, key=_change_order)
+        order = {tool: index for index, tool in enumerate(self.tools)}
+        return sorted(entries, key=lambda e: (e["cosine"], -e["max_abs_delta"], e["intent"], order[e["tool"]]))
 
 
 def relation(store: Store, a: str, b: str) -> str:
@@ -102,18 +112,17 @@ def setting_changes(manifest_a: dict[str, Any], manifest_b: dict[str, Any]) -> l
 def read_version_rows(store: Store, name: str) -> pl.DataFrame:
     """A version's `rows/` (both splits, with `split`) read straight from its Arrow files.
 
-    Same result as `pipelines.emit.load_rows`, without importing `datasets` (2-3 s): `save_to_disk` writes each
-    split as Arrow IPC stream files listed in `<split>/state.json`.
+    Same result as `databuild.contracts.load_rows`, without importing `datasets` (2-3 s): `save_to_disk` writes
+    each split as Arrow IPC stream files listed in `<split>/state.json`.
     """
+    schema = row_schema(store.pack(name))
     frames = []
     for split in SPLITS:
         split_dir = store.version_dir(name) / "rows" / split
         files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
         parts = [pl.read_ipc_stream(split_dir / file) for file in files]
-        frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=ROW_SCHEMA)
-        frames.append(
-            frame.select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()]).with_columns(split=pl.lit(split))
-        )
+        frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
+        frames.append(frame.select([pl.col(c).cast(t) for c, t in schema.items()]).with_columns(split=pl.lit(split)))
     return pl.concat(frames)
 
 
@@ -127,6 +136,16 @@ def diff_versions(store: Store, a: str, b: str) -> VersionDiff:
         b,
         relation(store, a, b),
         setting_changes(store.manifest(a), store.manifest(b)),
+        packs=(store.pack(a), store.pack(b)),
+    )
+
+
+def shared_tools(pack_a: ToolPack, pack_b: ToolPack) -> tuple[str, ...]:
+    """Tools both packs define alike (same name and parameters), in A's order."""
+    return tuple(
+        tool.name
+        for tool in pack_a.tools
+        if tool.name in pack_b.names and pack_b.tool(tool.name).parameters == tool.parameters
     )
 
 
@@ -137,8 +156,12 @@ def diff_rows(
     b: str,
     relation_name: str,
     settings: list[SettingChange] | None = None,
+    packs: tuple[ToolPack, ToolPack] | None = None,
 ) -> VersionDiff:
-    """The diff of two row frames (ROW_COLUMNS + `split`), set-based; `diff_versions` reads them from the store."""
+    """The diff of two row frames (row columns + `split`), set-based; `diff_versions` reads them from the store.
+    `packs`: each version's tool pack (default: the colour pack for both)."""
+    pack_a, pack_b = packs or (colour_pack(), colour_pack())
+    tools = shared_tools(pack_a, pack_b)
     splits: dict[str, Any] = {}
     for split in SPLITS:
         part_a = rows_a.filter(pl.col("split") == split)
@@ -146,75 +169,69 @@ def diff_rows(
         splits[split] = {
             "added": _row_entries(part_b.join(part_a, on="intent", how="anti")),
             "removed": _row_entries(part_a.join(part_b, on="intent", how="anti")),
-            "changed": _changed_entries(part_a.join(part_b, on="intent", how="inner", suffix="_b")),
+            "changed": _changed_entries(
+                part_a.join(part_b, on="intent", how="inner", suffix="_b"), [pack_a.tool(t) for t in tools]
+            ),
         }
-    both = rows_a.select("intent", "split", *TOOLS).join(
-        rows_b.select("intent", "split", *TOOLS), on="intent", how="inner", suffix="_b"
+    both = rows_a.select("intent", "split", *tools).join(
+        rows_b.select("intent", "split", *tools), on="intent", how="inner", suffix="_b"
     )
-    both = both.rename({"split": "split_a", **{tool: f"{tool}_a" for tool in TOOLS}})
+    both = both.rename({"split": "split_a", **{tool: f"{tool}_a" for tool in tools}})
     moved = (
         both.filter(pl.col("split_a") != pl.col("split_b"))
         .sort("intent")
         .select("intent", pl.col("split_a").alias("from"), pl.col("split_b").alias("to"))
     )
-    payload = {
+    payload: dict[str, Any] = {
         "a": a,
         "b": b,
         "relation": relation_name,
-        "counts": {a: used_all(rows_a), b: used_all(rows_b)},
+        "counts": {a: used_all(rows_a, pack_a), b: used_all(rows_b, pack_b)},
         "splits": splits,
         "moved": moved.to_dicts(),
     }
-    return VersionDiff(payload, settings or [], both)
+    if pack_a.sha256 != pack_b.sha256:
+        payload["packs"] = {"a": pack_a.name, "b": pack_b.name, "shared_tools": list(tools)}
+    return VersionDiff(payload, settings or [], both, pack_a, tools)
 
 
 def _row_entries(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.sort("intent").select(ROW_FIELDS).to_dicts()
 
 
-def _slots(column: str, tool: str) -> list[pl.Expr]:
+def _slots(column: str, tool: Tool) -> list[pl.Expr]:
     """One expression per numeric parameter of a decoded tool struct, canonical order."""
     decoded = pl.col(column)
     return [
-        decoded.struct.field(p.key) if p.sub is None else decoded.struct.field(p.key).struct.field(p.sub)
-        for p in params(tool)
+        decoded.struct.field(s.key) if s.sub is None else decoded.struct.field(s.key).struct.field(s.sub)
+        for s in tool.numeric_slots
     ]
 
 
-def _changed_entries(common: pl.DataFrame) -> list[dict[str, Any]]:
+def _changed_entries(common: pl.DataFrame, tools: list[Tool]) -> list[dict[str, Any]]:
     per_tool = []
-    for tool in TOOLS:
-        changed = common.filter(pl.col(tool) != pl.col(f"{tool}_b")).select(
+    for tool in tools:
+        name = tool.name
+        changed = common.filter(pl.col(name) != pl.col(f"{name}_b")).select(
             "intent",
-            pl.lit(tool).alias("tool"),
-            pl.col(tool).alias("a"),
-            pl.col(f"{tool}_b").alias("b"),
-            pl.col(f"{tool}_used").alias("a_used"),
-            pl.col(f"{tool}_used_b").alias("b_used"),
-            pl.col(tool).str.json_decode(canonical_struct(tool)).alias("decoded_a"),
-            pl.col(f"{tool}_b").str.json_decode(canonical_struct(tool)).alias("decoded_b"),
+            pl.lit(name).alias("tool"),
+            pl.col(name).alias("a"),
+            pl.col(f"{name}_b").alias("b"),
+            pl.col(f"{name}_used").alias("a_used"),
+            pl.col(f"{name}_used_b").alias("b_used"),
+            pl.col(name).str.json_decode(canonical_struct(tool)).alias("decoded_a"),
+            pl.col(f"{name}_b").str.json_decode(canonical_struct(tool)).alias("decoded_b"),
         )
         per_tool.append(changed.with_columns(_metrics(tool)).drop("decoded_a", "decoded_b"))
-    order = {tool: index for index, tool in enumerate(TOOLS)}
+    if not per_tool:
+        return []
+    order = {tool.name: index for index, tool in enumerate(tools)}
     frame = pl.concat(per_tool).with_columns(pl.col("tool").replace_strict(order, return_dtype=pl.Int64).alias("_t"))
     frame = frame.sort(["cosine", "max_abs_delta", "intent", "_t"], descending=[False, True, False, False])
     return frame.select(CHANGED_FIELDS).to_dicts()
 
 
-def _metrics(tool: str) -> list[pl.Expr]:
-    if tool == "filter":
-        name_a = pl.col("decoded_a").struct.field("name")
-        name_b = pl.col("decoded_b").struct.field("name")
-        intensity_a = pl.col("decoded_a").struct.field("intensity")
-        intensity_b = pl.col("decoded_b").struct.field("intensity")
-        same_name = name_a == name_b
-        max_abs_delta = (
-            pl.when(same_name)
-            .then((intensity_b - intensity_a).abs())
-            .otherwise(pl.max_horizontal(intensity_a, intensity_b))
-        )
-        cosine = pl.when(same_name).then(pl.lit(1.0)).otherwise(pl.lit(0.0))
-        return [max_abs_delta.cast(pl.Int64).alias("max_abs_delta"), cosine.alias("cosine")]
+def _metrics(tool: Tool) -> list[pl.Expr]:
     slots_a, slots_b = _slots("decoded_a", tool), _slots("decoded_b", tool)
     deltas = [(vb - va).abs() for va, vb in zip(slots_a, slots_b, strict=True)]
     dot = pl.sum_horizontal([(va * vb).cast(pl.Float64) for va, vb in zip(slots_a, slots_b, strict=True)])
@@ -226,27 +243,32 @@ def _metrics(tool: str) -> list[pl.Expr]:
         .when((norm_a == 0) | (norm_b == 0))
         .then(pl.lit(0.0))
         .otherwise(dot / (norm_a * norm_b))
-        .round(COSINE_DECIMALS)
     )
-    return [pl.max_horizontal(deltas).cast(pl.Int64).alias("max_abs_delta"), cosine.alias("cosine")]
+    max_delta = pl.max_horizontal(deltas) if deltas else pl.lit(0.0)
+    if tool.exact_keys:  # another preset: the old block fades out, the new one in
+        same = pl.all_horizontal(
+            [pl.col("decoded_a").struct.field(k) == pl.col("decoded_b").struct.field(k) for k in tool.exact_keys]
+        )
+        fade = pl.max_horizontal([pl.max_horizontal(va.abs(), vb.abs()) for va, vb in zip(slots_a, slots_b, strict=True)])
+        max_delta = pl.when(same).then(max_delta).otherwise(fade if deltas else pl.lit(0.0))
+        cosine = pl.when(same).then(cosine).otherwise(pl.lit(0.0))
+    integral = all(float(s.step).is_integer() for s in tool.numeric_slots)
+    return [
+        max_delta.cast(pl.Int64 if integral else pl.Float64).alias("max_abs_delta"),
+        cosine.round(COSINE_DECIMALS).alias("cosine"),
+    ]
 
 
-def _change_order(entry: dict[str, Any]) -> tuple[float, int, str, int]:
-    return (entry["cosine"], -entry["max_abs_delta"], entry["intent"], TOOLS.index(entry["tool"]))
-
-
-def parameter_changes(tool: str, a_json: str, b_json: str) -> list[tuple[str, Any, Any]]:
-    """(parameter, before, after) for every parameter that differs, largest |change| first (filter: name, intensity).
-
-    Parameters of selective_adjust are named `<colour>.<saturation|luminance>`.
-    """
+def parameter_changes(tool: Tool, a_json: str, b_json: str) -> list[tuple[str, Any, Any]]:
+    """(parameter, before, after) for every parameter that differs: cosine tools largest |change| first, exact
+    tools in schema order (the colour filter: name, intensity). Nested parameters are named `<key>.<sub>`."""
     obj_a, obj_b = json.loads(a_json), json.loads(b_json)
-    if tool == "filter":
-        return [(key, obj_a[key], obj_b[key]) for key in ("name", "intensity") if obj_a[key] != obj_b[key]]
     changes = []
-    for p in params(tool):
-        before = obj_a[p.key] if p.sub is None else obj_a[p.key][p.sub]
-        after = obj_b[p.key] if p.sub is None else obj_b[p.key][p.sub]
+    for s in tool.slots:
+        before = obj_a[s.key] if s.sub is None else obj_a[s.key][s.sub]
+        after = obj_b[s.key] if s.sub is None else obj_b[s.key][s.sub]
         if before != after:
-            changes.append((p.key if p.sub is None else f"{p.key}.{p.sub}", before, after))
+            changes.append((s.label, before, after))
+    if tool.exact_keys:
+        return changes
     return sorted(changes, key=lambda change: -abs(change[2] - change[1]))

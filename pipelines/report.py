@@ -3,7 +3,8 @@
 Every rendering shows the same content, built once by `_DiffView`: the split-move warning, the relation and the
 settings that differ, the Used/All counts side by side with deltas, and per split the added, removed and changed
 rows (the top `limit` of each; `limit=0` shows all). The HTML adds sortable tables and a visual preview of the
-most changed intents (`pipelines.preview`); it loads nothing from the network.
+most changed intents when the version's pack has a previewer (the colour pack's test chart,
+`databuild.packs.previewer`); it loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from databuild.tools import TOOLS, VECTOR_TOOLS
-from pipelines.diff import COUNT_KEYS, VersionDiff, parameter_changes
-from pipelines.emit import SPLITS
+from databuild.contracts import SPLITS
+from databuild.pack import Tool
+from pipelines.diff import VersionDiff, parameter_changes
 
 PREVIEW_INTENTS = 6  # intents with a visual preview in the HTML report (never more than the limit)
 _RELATION_TEXT = {
@@ -41,11 +42,15 @@ def _used_text(a_used: bool, b_used: bool) -> str:
     return word(a_used) if a_used == b_used else f"{word(a_used)} → {word(b_used)}"
 
 
-def _change_text(entry: dict[str, Any]) -> str:
-    if entry["tool"] == "filter":
+def _change_text(entry: dict[str, Any], tool: Tool) -> str:
+    if tool.written_whole:  # exact tools read as a whole: every value before and after (`vivid 40 → none 0`)
         before, after = json.loads(entry["a"]), json.loads(entry["b"])
-        return f"{before['name']} {before['intensity']} → {after['name']} {after['intensity']}"
-    changes = parameter_changes(entry["tool"], entry["a"], entry["b"])
+
+        def values(obj: dict[str, Any]) -> str:
+            return " ".join(str(obj[s.key] if s.sub is None else obj[s.key][s.sub]) for s in tool.slots)
+
+        return f"{values(before)} → {values(after)}"
+    changes = parameter_changes(tool, entry["a"], entry["b"])
     return ", ".join(f"{name} {before} → {after}" for name, before, after in changes)
 
 
@@ -79,6 +84,20 @@ class _DiffView:
         return f"databuild diff: {self.a} → {self.b}"
 
     @property
+    def packs_warning(self) -> str | None:
+        packs = self.payload.get("packs")
+        if not packs:
+            return None
+        shared = ", ".join(packs["shared_tools"]) or "none"
+        return (
+            f"{self.a} and {self.b} were built with different tool packs ({packs['a']} / {packs['b']}):"
+            f" only the shared tools are compared ({shared})"
+        )
+
+    def warnings(self) -> list[str]:
+        return [w for w in (self.packs_warning, self.moved_warning) if w]
+
+    @property
     def relation_line(self) -> str:
         relation = self.payload["relation"]
         return f"{relation} (" + _RELATION_TEXT[relation].format(a=self.a, b=self.b) + ")"
@@ -109,7 +128,7 @@ class _DiffView:
         counts_a, counts_b = self.payload["counts"][self.a], self.payload["counts"][self.b]
         rows = []
         for split in SPLITS:
-            for key in COUNT_KEYS:
+            for key in self.diff.count_keys:
                 before, after = counts_a[split][key], counts_b[split][key]
                 rows.append((split, key, before, after, _delta_text(after - before)))
         columns = ("split", "count", self.a, self.b, "Δ")
@@ -132,7 +151,7 @@ class _DiffView:
                 e["intent"],
                 e["tool"],
                 _used_text(e["a_used"], e["b_used"]),
-                _change_text(e),
+                _change_text(e, self.diff.pack.tool(e["tool"])),
                 e["max_abs_delta"],
                 f"{e['cosine']:.3f}",
             )
@@ -145,20 +164,20 @@ class _DiffView:
     def split_tables(self, split: str) -> list[_Table]:
         return [self.row_table(split, "added"), self.row_table(split, "removed"), self.changed_table(split)]
 
-    def preview_intents(self) -> list[dict[str, Any]]:
-        """The most changed intents whose adjust or selective_adjust changed, with both sides' ground truth."""
+    def preview_intents(self, previewed: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The most changed intents whose `previewed` tools changed, with both sides' ground truth."""
         wanted = PREVIEW_INTENTS if self.limit <= 0 else min(PREVIEW_INTENTS, self.limit)
         chosen: list[dict[str, Any]] = []
         seen: set[str] = set()
         for entry in self.diff.most_changed():
-            if entry["tool"] not in VECTOR_TOOLS or entry["intent"] in seen or len(chosen) >= wanted:
+            if entry["tool"] not in previewed or entry["intent"] in seen or len(chosen) >= wanted:
                 continue
             seen.add(entry["intent"])
             truth = self.diff.both.filter(self.diff.both["intent"] == entry["intent"]).row(0, named=True)
             changed_tools = [
                 e
                 for e in self.payload["splits"][entry["split"]]["changed"]
-                if e["intent"] == entry["intent"] and e["tool"] in VECTOR_TOOLS
+                if e["intent"] == entry["intent"] and e["tool"] in previewed
             ]
             chosen.append(
                 {"intent": entry["intent"], "split": entry["split"], "truth": truth, "changes": changed_tools}
@@ -200,8 +219,8 @@ def render_markdown(diff: VersionDiff, limit: int = 20) -> str:
     """A pull-request comment: warnings first, then relation, settings, counts and per-split changes."""
     view = _DiffView(diff, limit)
     lines = [f"## {_md(view.title)}", ""]
-    if view.moved_warning:
-        lines += [f"> **Warning:** {_md(view.moved_warning)}", ""]
+    for warning in view.warnings():
+        lines += [f"> **Warning:** {_md(warning)}", ""]
     lines += [f"- **Relation:** {_md(view.relation_line)}", f"- **{_md(view.test_line)}**", ""]
     settings = view.settings_table()
     lines += [f"### {settings.title}", ""] + _md_table(settings)
@@ -223,8 +242,8 @@ def render_table(diff: VersionDiff, console: Any, limit: int = 20) -> None:
 
     view = _DiffView(diff, limit)
     console.print(view.title, style="bold", markup=False)
-    if view.moved_warning:
-        console.print("Warning: " + view.moved_warning, style="bold yellow", markup=False)
+    for warning in view.warnings():
+        console.print("Warning: " + warning, style="bold yellow", markup=False)
     console.print("relation: " + view.relation_line, markup=False)
     console.print(view.test_line, style="bold red" if diff.split_differs("test") else None, markup=False)
 
@@ -318,35 +337,27 @@ def _html_table(table: _Table) -> str:
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{more}'
 
 
-def _filter_caption(filter_json: str) -> str:
-    lut = json.loads(filter_json)
-    return "filter: none" if lut["name"] == "none" else f"filter: {lut['name']} at intensity {lut['intensity']}"
-
-
-def _preview_html(view: _DiffView) -> str:
-    from pipelines import preview
-
-    chosen = view.preview_intents()
+def _preview_html(view: _DiffView, preview: Any) -> str:
+    chosen = view.preview_intents(preview.PREVIEW_TOOLS)
     if not chosen:
-        return '<p class="note">no adjust or selective_adjust changes to preview</p>'
+        return f'<p class="note">{_h(preview.EMPTY_NOTE)}</p>'
     parts = [
-        '<p class="note">The test chart rendered with each version\'s adjust and selective_adjust (an approximation '
-        "of the app's tools, see <code>pipelines/preview.py</code>); LUT filters are named, not simulated.</p>",
+        f'<p class="note">{preview.NOTE}</p>',
         '<div class="previews">',
         '<figure class="preview"><figcaption>reference chart (no adjustments)</figcaption><div class="pair">'
-        f'<div class="side"><img class="reference" alt="reference chart" src="{preview.preview_uri(None, None)}">'
+        f'<div class="side"><img class="reference" alt="reference chart" src="{preview.reference_image()}">'
         "</div></div></figure>",
     ]
     for item in chosen:
         truth = item["truth"]
-        changes = "; ".join(f"{c['tool']}: {_change_text(c)}" for c in item["changes"])
+        changes = "; ".join(f"{c['tool']}: {_change_text(c, view.diff.pack.tool(c['tool']))}" for c in item["changes"])
         sides = []
         for side, version in (("a", view.a), ("b", view.b)):
-            uri = preview.preview_uri(truth[f"adjust_{side}"], truth[f"selective_adjust_{side}"])
+            outputs = {tool: truth.get(f"{tool}_{side}") for tool in view.diff.tools}
             sides.append(
                 f'<div class="side"><img class="preview-{side}" data-intent="{_h(item["intent"])}" '
-                f'alt="{_h(item["intent"])} in {_h(version)}" src="{uri}">'
-                f"<span>{_h(version)} · {_h(_filter_caption(truth[f'filter_{side}']))}</span></div>"
+                f'alt="{_h(item["intent"])} in {_h(version)}" src="{preview.side_image(outputs)}">'
+                f"<span>{_h(version)} · {_h(preview.side_caption(outputs))}</span></div>"
             )
         parts.append(
             f'<figure class="preview"><figcaption><b>{_h(item["intent"])}</b> ({_h(item["split"])}) — {_h(changes)}'
@@ -360,13 +371,17 @@ def render_html(diff: VersionDiff, limit: int = 20) -> str:
     """One self-contained page (inline CSS, JS and PNG previews; no external URL) with the Markdown's content."""
     view = _DiffView(diff, limit)
     body = [f"<h1>{_h(view.title)}</h1>"]
-    if view.moved_warning:
-        body.append(f'<p class="warning">Warning: {_h(view.moved_warning)}</p>')
+    for warning in view.warnings():
+        body.append(f'<p class="warning">Warning: {_h(warning)}</p>')
     test_class = ' class="changed"' if diff.split_differs("test") else ""
     body.append(f"<p>Relation: {_h(view.relation_line)}</p><p{test_class}>{_h(view.test_line)}</p>")
     for table in (view.settings_table(), view.counts_table()):
         body.append(f"<h2>{_h(table.title)}</h2>{_html_table(table)}")
-    body.append(f"<h2>Visual preview</h2>{_preview_html(view)}")
+    from databuild.packs import previewer
+
+    preview = previewer(diff.pack)
+    if preview is not None:  # other packs: the change tables only
+        body.append(f"<h2>Visual preview</h2>{_preview_html(view, preview)}")
     for split in SPLITS:
         body.append(f'<h2 id="split-{split}">{_h(view.split_summary(split))}</h2>')
         for table in view.split_tables(split):
@@ -445,12 +460,13 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
         table = Table(title="Used / All", title_justify="left")
         table.add_column("split")
         table.add_column("rows", justify="right")
-        for tool in TOOLS:
+        tools = [key.removesuffix("_used") for key in next(iter(used.values())) if key != "rows"]
+        for tool in tools:
             table.add_column(f"{tool} used", justify="right")
         for split, counts in used.items():
             total = counts.get("rows", 0)
             cells = []
-            for tool in TOOLS:
+            for tool in tools:
                 n = counts.get(f"{tool}_used", 0)
                 cells.append(f"{n} / {total}" + (f" ({n / total:.0%})" if total else ""))
             table.add_row(split, str(total), *cells)

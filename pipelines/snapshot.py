@@ -18,12 +18,14 @@ from typing import Any
 
 import polars as pl
 
+from databuild.contracts import spread_tools, used_all
 from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
+from databuild.pack import ToolPack, colour_pack, load_pack
+from databuild.sqlrun import connect, run_model, sql_hashes
 from databuild.store import Store
-from pipelines.emit import Published, publish_version, used_all
+from pipelines.emit import Published, publish_version
 from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
-from pipelines.sqlrun import connect, run_model, sql_hashes
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -73,7 +75,11 @@ class SnapshotOptions:
     test_fraction: float = 0.1
     seed: int = 0
     memory_limit: str | None = None
+    tools: str | None = None  # a tool pack file; None: the built-in colour pack
     extra_parameters: dict[str, Any] = field(default_factory=dict)
+
+    def pack(self) -> ToolPack:
+        return load_pack(self.tools) if self.tools else colour_pack()
 
     def shaping(self) -> dict[str, Any]:
         """The options that shape the rows (they enter the fingerprint; paths and timestamps do not)."""
@@ -151,11 +157,12 @@ def build_snapshot(
     on_step: Callable[[str], None] = lambda step: None,
 ) -> SnapshotResult:
     since, until = validate(options)
+    pack = options.pack()
     inputs = resolve_inputs(options.logs)
     # DuckDB spills here past its memory limit; outside the store, so a failed build leaves the store untouched.
     spill_dir = Path(tempfile.mkdtemp(prefix="databuild-duckdb-"))
     try:
-        return _build(store, options, command, on_step, inputs, since, until, spill_dir)
+        return _build(store, options, pack, command, on_step, inputs, since, until, spill_dir)
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
 
@@ -163,6 +170,7 @@ def build_snapshot(
 def _build(
     store: Store,
     options: SnapshotOptions,
+    pack: ToolPack,
     command: str,
     on_step: Callable[[str], None],
     inputs: list[InputFile],
@@ -170,7 +178,7 @@ def _build(
     until: datetime | None,
     spill_dir: Path,
 ) -> SnapshotResult:
-    con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir))
+    con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir), pack=pack)
     _register_normalizer(con)
     values: dict[str, Any] = {
         "files": [str(i.path) for i in inputs if i.kind == "parquet"],
@@ -199,7 +207,7 @@ def _build(
         raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
     if accounting["valid_rows"] == 0:
         raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
-    rows = con.table("rows").pl()
+    rows = spread_tools(con.table("rows").pl(), pack)
     if rows.height == 0:
         raise DatabuildError(
             "no intent could be kept (every intent was excluded: " + _reasons_summary(intents["excluded"]) + ")"
@@ -221,17 +229,17 @@ def _build(
     ]
     manifest = {
         "command": command,
-        "parameters": {**options.shaping(), "logs": options.logs, **options.extra_parameters},
+        "parameters": {**options.shaping(), "logs": options.logs, "tools": options.tools, **options.extra_parameters},
         "inputs": input_records,
         "sql": sql_hashes(),
         "accounting": accounting,
         "intents": intents,
     }
     on_step("write version")
-    published = publish_version(store, rows, manifest, options.shaping(), quarantine=quarantine)
+    published = publish_version(store, rows, manifest, options.shaping(), quarantine=quarantine, pack=pack)
     if not published.unchanged:
         _write_intent_pool(store, published.name, pool)
-    return SnapshotResult(published, accounting, intents, used_all(rows), input_records)
+    return SnapshotResult(published, accounting, intents, used_all(rows, pack), input_records)
 
 
 def _accounting(counts: pl.DataFrame) -> dict[str, Any]:
@@ -274,7 +282,7 @@ def _reasons_summary(counts: dict[str, int]) -> str:
 
 def default_sample(store: Store) -> Path:
     """The embedded sample: simulated logs, generated once per store (deterministic, offline)."""
-    from pipelines.simulate import SimulationOptions, write_logs
+    from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
     path = store.cache_dir / "sample" / "teacher_logs.jsonl.gz"
     if not path.exists():

@@ -1,14 +1,15 @@
 -- outputs: parse, validate and canonicalize every distinct (tool, text) of `output_texts`.
 -- The object is the first balanced JSON object after the last 'JSON:' marker of the text (or, with no marker,
--- the first one in the text). It is validated against the tool's JSON Schema, whose keys and ranges arrive as the
--- tables `tool_keys` and `tool_params` (built from schemas/*.schema.json), and LUT names as `lut_names`.
--- Reads:  output_texts(tool, text), tool_keys(tool, key, kind), tool_params(tool, key, sub, minimum, maximum,
---         position), lut_names(name), and the schema's JSON paths as variables (JSON functions need constant
---         paths): slot_paths_<tool>, object_paths_selective_adjust, nested_keys_selective_adjust, and the
---         canonical layout canonical_prefixes_<tool> / canonical_suffixes_<tool> (adjust, selective_adjust)
+-- the first one in the text). It is validated against the tool's JSON Schema from the tool pack, which arrives as
+-- tables (databuild.sqlrun.pack_tables): pack_tools (per tool, its slots' layout as lists in canonical order),
+-- pack_keys, pack_objects, pack_slots, pack_enums; and the variables slot_paths / object_paths (every distinct
+-- JSON path of the pack: JSON functions need constant paths, so each tool picks its positions from one list).
+-- Reads:  output_texts(tool, text), the pack tables.
 -- Params: $alt_marker: another marker treated exactly like 'JSON:' (snapshot passes 'JSON:'; eval 'Parameters:')
 -- Writes: parsed_outputs(tool, text, output_id, reason, canonical, used); reason is NULL, 'no_json', 'invalid_json' or
---         'schema_violation'; canonical is compact JSON in the schema's key order.
+--         'schema_violation'; canonical is compact JSON in the schema's key order, defaults filled in, numbers
+--         rounded half away from zero to their multipleOf, enums in their canonical spelling, a neutral output as
+--         the tool's neutral object; used = not neutral.
 CREATE OR REPLACE TABLE parsed_outputs AS
 WITH texts AS (  -- each distinct text gets a small integer id: the long strings are not hashed again
     SELECT tool, text, row_number() OVER () AS text_id
@@ -70,110 +71,119 @@ parsed AS (SELECT tool, text_id, obj FROM objects WHERE obj IS NOT NULL),
 top_keys AS (
     SELECT tool, text_id, unnest(json_keys(obj)) AS key FROM parsed
 ),
-key_violations AS (  -- top-level keys the schema lacks, or a key given twice (which value would count?)
+key_violations AS (  -- keys a strict schema lacks, a key given twice (which value would count?), a required key absent
     SELECT DISTINCT k.tool, k.text_id
     FROM top_keys k
-    ANTI JOIN tool_keys s ON s.tool = k.tool AND s.key = k.key
+    SEMI JOIN (SELECT tool FROM pack_tools WHERE strict) t USING (tool)
+    ANTI JOIN pack_keys s ON s.tool = k.tool AND s.key = k.key
     UNION
     SELECT tool, text_id FROM top_keys GROUP BY tool, text_id, key HAVING count(*) > 1
+    UNION
+    SELECT p.tool, p.text_id
+    FROM parsed p
+    JOIN pack_keys r ON r.tool = p.tool AND r.required
+    ANTI JOIN top_keys k ON k.tool = p.tool AND k.text_id = p.text_id AND k.key = r.key
 ),
-colour_values AS (  -- selective_adjust: each colour's value, one parse per object (paths from the schema)
-    SELECT tool, text_id,
-           unnest(json_extract(obj, getvariable('object_paths_selective_adjust'))) AS colour_value
-    FROM parsed
-    WHERE tool = 'selective_adjust'
+object_values AS (  -- each nested object's value, one parse per object (paths of all nested objects of the pack)
+    SELECT v.tool, v.text_id, v.value, o.subs, o.strict
+    FROM (
+        SELECT tool, text_id,
+               unnest(json_extract(obj, getvariable('object_paths'))) AS value,
+               unnest(range(1, len(getvariable('object_paths')) + 1)) AS object_index
+        FROM parsed
+        SEMI JOIN pack_objects USING (tool)
+    ) v
+    JOIN pack_objects o USING (tool, object_index)
 ),
-nested_key_violations AS (  -- a colour that is not an object, or holds other keys than saturation / luminance, or twice
+nested_key_violations AS (  -- a nested value that is not an object, or holds keys its strict schema lacks, or twice
     SELECT DISTINCT tool, text_id
-    FROM colour_values
-    WHERE colour_value IS NOT NULL
-      AND (json_type(colour_value) <> 'OBJECT'
-           OR NOT list_has_all(getvariable('nested_keys_selective_adjust'), json_keys(colour_value))
-           OR len(json_keys(colour_value)) <> len(list_distinct(json_keys(colour_value))))
+    FROM object_values
+    WHERE value IS NOT NULL
+      AND (json_type(value) <> 'OBJECT'
+           OR (strict AND NOT list_has_all(subs, json_keys(value)))
+           OR len(json_keys(value)) <> len(list_distinct(json_keys(value))))
 ),
-name_violations AS (  -- filter: the name must be one of the LUT presets (any case)
-    SELECT tool, text_id
-    FROM parsed
-    WHERE tool = 'filter' AND json_type(obj, '$.name') IS NOT NULL
-      AND (json_type(obj, '$.name') <> 'VARCHAR'
-           OR lower(obj ->> '$.name') NOT IN (SELECT lower(name) FROM lut_names))
-),
-slot_lists AS (  -- every numeric slot of the schema in canonical order, one parse per object
-    SELECT tool, text_id,
-           CASE tool
-               WHEN 'adjust' THEN json_extract(obj, getvariable('slot_paths_adjust'))
-               WHEN 'selective_adjust' THEN json_extract(obj, getvariable('slot_paths_selective_adjust'))
-               ELSE json_extract(obj, getvariable('slot_paths_filter'))
-           END AS raw_values
-    FROM parsed
+slot_lists AS (  -- every leaf of the tool in canonical order, one parse per object
+    SELECT p.tool, p.text_id, list_select(json_extract(p.obj, getvariable('slot_paths')), t.path_indexes) AS raw_values
+    FROM parsed p JOIN pack_tools t USING (tool)
 ),
 slot_values AS (  -- NULL where the object leaves a slot out
-    SELECT s.tool, s.text_id, q.key, q.sub, q.position, q.minimum, q.maximum,
+    SELECT s.tool, s.text_id, s.slot, q.kind, q.minimum, q.maximum,
            json_type(s.raw_value) AS value_type,
-           TRY_CAST(s.raw_value AS DOUBLE) AS value
+           CASE WHEN q.kind = 'enum' THEN s.raw_value ->> '$' END AS text_value,
+           CASE WHEN q.kind <> 'enum' THEN TRY_CAST(s.raw_value AS DOUBLE) END AS value
     FROM (
-        SELECT tool, text_id, unnest(raw_values) AS raw_value, unnest(range(len(raw_values))) AS position
+        SELECT tool, text_id, unnest(raw_values) AS raw_value, unnest(range(1, len(raw_values) + 1)) AS slot
         FROM slot_lists
     ) s
-    JOIN tool_params q ON q.tool = s.tool AND q.position = s.position
+    JOIN pack_slots q USING (tool, slot)
+),
+enum_values AS (  -- enum slots given by the object, with their canonical spelling (NULL: not one of the values)
+    SELECT v.tool, v.text_id, v.slot, v.value_type, e.value_json
+    FROM slot_values v
+    LEFT JOIN pack_enums e ON e.tool = v.tool AND e.slot = v.slot AND lower(e.value) = lower(v.text_value)
+    WHERE v.kind = 'enum' AND v.value_type IS NOT NULL
 ),
 value_violations AS (
     SELECT DISTINCT tool, text_id
     FROM slot_values
-    WHERE value_type IS NOT NULL
-      AND (value_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR value IS NULL OR NOT (value BETWEEN minimum AND maximum))
+    WHERE kind <> 'enum' AND value_type IS NOT NULL
+      AND (value_type NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE') OR value IS NULL
+           OR value < coalesce(minimum, value) OR value > coalesce(maximum, value)
+           OR (kind = 'integer' AND value <> trunc(value)))
+    UNION
+    SELECT tool, text_id FROM enum_values WHERE value_type <> 'VARCHAR' OR value_json IS NULL
 ),
 valid AS (
-    SELECT p.tool, p.text_id, p.obj
+    SELECT p.tool, p.text_id
     FROM parsed p
     ANTI JOIN (
         SELECT tool, text_id FROM key_violations
         UNION SELECT tool, text_id FROM nested_key_violations
-        UNION SELECT tool, text_id FROM name_violations
         UNION SELECT tool, text_id FROM value_violations
     ) v USING (tool, text_id)
 ),
-rounded AS (  -- schema-valid objects: every slot rounded half away from zero, a missing slot 0 (canonical order)
-    SELECT l.tool, l.text_id,
-           list_transform(l.raw_values, lambda v: CAST(coalesce(round(TRY_CAST(v AS DOUBLE)), 0) AS BIGINT)) AS slots
-    FROM slot_lists l SEMI JOIN valid v USING (tool, text_id)
+spelled AS (  -- per valid object with enum slots: slot -> the value's canonical spelling as JSON
+    SELECT tool, text_id, map_from_entries(list((slot, value_json))) AS enum_texts
+    FROM enum_values SEMI JOIN valid USING (tool, text_id)
+    GROUP BY tool, text_id
 ),
-vector_outputs AS (  -- canonical JSON: each slot's value between the schema's key layout (prefix, suffix per slot)
-    SELECT tool, text_id,
-           array_to_string(list_transform(
-               list_zip(
-                   CASE tool WHEN 'adjust' THEN getvariable('canonical_prefixes_adjust')
-                             ELSE getvariable('canonical_prefixes_selective_adjust') END,
-                   slots,
-                   CASE tool WHEN 'adjust' THEN getvariable('canonical_suffixes_adjust')
-                             ELSE getvariable('canonical_suffixes_selective_adjust') END),
-               lambda part: part[1] || CAST(part[2] AS VARCHAR) || part[3]), '') AS canonical,
-           list_bool_or(list_transform(slots, lambda v: v <> 0)) AS used
-    FROM rounded
-    WHERE tool <> 'filter'
+rounded AS (  -- numbers rounded half away from zero to their step (then to the step's decimals); NULL = absent
+    SELECT l.tool, l.text_id, s.enum_texts,
+           list_transform(l.raw_values, lambda v, i: round(round(TRY_CAST(v AS DOUBLE) / t.steps[i]) * t.steps[i],
+                                                          t.decimals[i])) AS numbers
+    FROM slot_lists l
+    SEMI JOIN valid USING (tool, text_id)
+    JOIN pack_tools t USING (tool)
+    LEFT JOIN spelled s USING (tool, text_id)
 ),
-filter_outputs AS (
-    SELECT v.tool, v.text_id, l.name, r.slots[1] AS intensity  -- the filter's one numeric slot
-    FROM valid v
-    JOIN rounded r USING (tool, text_id)
-    LEFT JOIN lut_names l ON lower(l.name) = lower(v.obj ->> '$.name')
-    WHERE v.tool = 'filter'
+slot_texts AS (  -- each slot's value as JSON text (absent: the default)
+    SELECT r.tool, r.text_id,
+           list_transform(r.numbers, lambda x, i: coalesce(
+               CASE WHEN t.kinds[i] = 'enum' THEN r.enum_texts[i]
+                    WHEN x = trunc(x) AND abs(x) < 1e15 THEN CAST(CAST(x AS BIGINT) AS VARCHAR)
+                    ELSE CAST(x AS VARCHAR) END,
+               t.defaults[i])) AS texts
+    FROM rounded r JOIN pack_tools t USING (tool)
 ),
-filter_canonical AS (
-    SELECT tool, text_id,
-           CASE WHEN name IS NULL OR name = 'none' OR intensity = 0 THEN '{"name":"none","intensity":0}'
-                ELSE '{"name":"' || name || '","intensity":' || CAST(intensity AS VARCHAR) || '}' END AS canonical,
-           coalesce(name <> 'none' AND intensity <> 0, false) AS used
-    FROM filter_outputs
-),
-canonical AS (
-    SELECT * FROM vector_outputs UNION ALL SELECT * FROM filter_canonical
+canonical AS (  -- each value between the schema's key layout (prefix, suffix per slot); neutral: the neutral object
+    SELECT s.tool, s.text_id, s.is_neutral,
+           CASE WHEN s.is_neutral THEN t.neutral
+                ELSE array_to_string(list_transform(s.texts, lambda x, i: t.prefixes[i] || x || t.suffixes[i]), '')
+           END AS canonical
+    FROM (
+        SELECT s.tool, s.text_id, s.texts,
+               s.texts = t.defaults
+               OR coalesce(list_bool_or(list_transform(s.texts, lambda x, i: x = t.neutral_if[i])), false) AS is_neutral
+        FROM slot_texts s JOIN pack_tools t USING (tool)
+    ) s
+    JOIN pack_tools t USING (tool)
 )
 SELECT t.tool, t.text,
        CAST(t.text_id AS BIGINT) AS output_id,  -- a small key for this text's outcome
        CAST(coalesce(o.parse_reason, CASE WHEN c.canonical IS NULL THEN 'schema_violation' END) AS VARCHAR) AS reason,
        CAST(c.canonical AS VARCHAR) AS canonical,  -- compact JSON, schema key order
-       CAST(c.used AS BOOLEAN) AS used
+       CAST(NOT c.is_neutral AS BOOLEAN) AS used
 FROM texts t
 JOIN objects o USING (tool, text_id)
 LEFT JOIN canonical c USING (tool, text_id)

@@ -4,7 +4,7 @@
 -- Rows carry small ids (raw intent, output), not strings: this table has one row per input row.
 -- A repeated event_id keeps its first occurrence (file order, then line); repeats are found by hashing the ids
 -- first and comparing the strings of colliding hashes only.
--- Reads: calls, intents, output_texts, parsed_outputs. Params: $max_intent_chars. Writes: checked_calls.
+-- Reads: calls, intents, output_texts, parsed_outputs, pack_tools. Params: $max_intent_chars. Writes: checked_calls.
 CREATE OR REPLACE TABLE checked_calls AS
 WITH repeated_hashes AS (
     SELECT hash(event_id) AS event_hash
@@ -31,7 +31,7 @@ record_checked AS (
             c.type_reason,
             CASE WHEN r.event_id IS NOT NULL AND (c.file_order, c.source_line) <> r.first_seen
                  THEN 'duplicate_event' END,
-            CASE WHEN c.tool NOT IN ('adjust', 'selective_adjust', 'filter') THEN 'unknown_tool' END,
+            CASE WHEN c.tool NOT IN (SELECT tool FROM pack_tools) THEN 'unknown_tool' END,
             CASE WHEN i.intent = '' THEN 'empty_intent' END,
             CASE WHEN length(i.intent) > $max_intent_chars THEN 'intent_too_long' END
         ) AS record_reason

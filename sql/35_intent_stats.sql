@@ -1,8 +1,8 @@
 -- intent_stats: per normalized intent of the valid calls: n_calls (distinct request_ids), whether any call was
 -- exported, how many tools have a valid call, and intent_text (the most frequent stripped surface form, counted
 -- in calls; ties: the smallest). `exclusion` is NULL for kept intents, else 'no_exports' or 'incomplete_tools'
--- (checked in that order).
--- Reads: checked_calls, intents. Writes: intent_stats.
+-- (checked in that order; incomplete = fewer tools than the pack has).
+-- Reads: checked_calls, intents, pack_tools. Writes: intent_stats.
 CREATE OR REPLACE TABLE intent_stats AS
 WITH valid AS (
     SELECT c.request_id, c.tool, c.exported, c.raw_id, i.intent
@@ -26,6 +26,6 @@ per_intent AS (
     FROM valid GROUP BY intent
 )
 SELECT p.intent, b.intent_text, p.n_calls, p.any_export, p.n_tools,
-       CAST(CASE WHEN NOT p.any_export THEN 'no_exports' WHEN p.n_tools < 3 THEN 'incomplete_tools' END AS VARCHAR)
+       CAST(CASE WHEN NOT p.any_export THEN 'no_exports' WHEN p.n_tools < (SELECT count(*) FROM pack_tools) THEN 'incomplete_tools' END AS VARCHAR)
            AS exclusion
 FROM per_intent p JOIN best_surface b USING (intent)

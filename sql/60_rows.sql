@@ -1,16 +1,12 @@
--- rows: one row per kept intent (the `rows` dataset): the three ground truths side by side, their "used"
--- flags, n_calls, provenance and split.
--- Reads: ground_truth, intent_stats, split. Writes: rows.
+-- rows: one row per kept intent (the `rows` dataset): its ground truths and their "used" flags as lists in the
+-- pack's tool order (the caller spreads them into one column per tool), n_calls, provenance and split.
+-- Reads: ground_truth, intent_stats, split, pack_tools. Writes: rows.
 CREATE OR REPLACE TABLE rows AS
 SELECT
     s.intent,
     s.intent_text,
-    CAST(max(g.canonical) FILTER (WHERE g.tool = 'adjust') AS VARCHAR) AS adjust,
-    CAST(max(g.canonical) FILTER (WHERE g.tool = 'selective_adjust') AS VARCHAR) AS selective_adjust,
-    CAST(max(g.canonical) FILTER (WHERE g.tool = 'filter') AS VARCHAR) AS filter,
-    CAST(bool_or(g.used) FILTER (WHERE g.tool = 'adjust') AS BOOLEAN) AS adjust_used,
-    CAST(bool_or(g.used) FILTER (WHERE g.tool = 'selective_adjust') AS BOOLEAN) AS selective_adjust_used,
-    CAST(bool_or(g.used) FILTER (WHERE g.tool = 'filter') AS BOOLEAN) AS filter_used,
+    CAST(list(g.canonical ORDER BY t.tool_no) AS VARCHAR[]) AS canonicals,  -- pack order
+    CAST(list(g.used ORDER BY t.tool_no) AS BOOLEAN[]) AS used_flags,
     s.n_calls,
     'teacher' AS source,
     CAST(NULL AS VARCHAR) AS augmented_from,
@@ -18,6 +14,7 @@ SELECT
     p.split
 FROM intent_stats s
 JOIN ground_truth g USING (intent)
+JOIN pack_tools t ON t.tool = g.tool
 JOIN split p USING (intent)
 GROUP BY s.intent, s.intent_text, s.n_calls, p.split
 ORDER BY s.intent

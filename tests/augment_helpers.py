@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 
 from databuild.store import Store, open_store
-from databuild.tools import TOOLS, canonical_object, dumps, is_used
-from pipelines.emit import ROW_SCHEMA, publish_version
+from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, is_used
+from databuild.packs.colour.reference import ROW_SCHEMA
+from pipelines.emit import publish_version
 
 GOLDEN_ADJUST = {"contrast": 10, "brightness": 10, "highlights": 20, "shadows": -10, "saturation": 15}
 GOLDEN_SELECTIVE = {"red": {"saturation": 20, "luminance": 10}, "orange": {"saturation": 30, "luminance": 20}}

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from databuild.store import Store
-from databuild.tools import canonical_object, dumps, is_used
+from databuild.packs.colour.reference import canonical_object, dumps, is_used
 from pipelines.emit import Published, publish_version
 
 GOLDEN_ADJUST = {

@@ -9,8 +9,9 @@ from typing import Any
 import polars as pl
 
 from databuild.store import Store, open_store
-from databuild.tools import TOOLS, canonical_object, dumps, is_used
-from pipelines.emit import ROW_SCHEMA, publish_version
+from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, is_used
+from databuild.packs.colour.reference import ROW_SCHEMA
+from pipelines.emit import publish_version
 
 
 def truth_row(

@@ -26,7 +26,7 @@ from augment.cache import CACHE_FILE, CACHE_SUBDIR, ResponseCache
 from augment.openai_generator import Endpoint, OpenAIGenerator
 from databuild.cli import app
 from databuild.store import open_store
-from pipelines.emit import load_rows
+from databuild.contracts import load_rows
 from tests.augment_helpers import (
     MISTAKEN,
     TRUTH,

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from databuild.cli import app
-from pipelines.emit import load_rows
+from databuild.contracts import load_rows
 from tests.augment_helpers import TRUTH, build_store, write_predictions
 
 NO_ENDPOINT = {"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None}

@@ -17,7 +17,9 @@ from databuild.cli import app
 from databuild.embeddings import EMBEDDING_DIM, embed_intents, embedding_cache_dir
 from databuild.errors import DatabuildError
 from databuild.store import Store
-from databuild.students import KnnStudent, Student, load_student, nearest_neighbours, unused_completions
+from databuild.cli.students import load_student
+from databuild.contracts import unused_completions
+from databuild.students import KnnStudent, Student, nearest_neighbours
 from tests.eval_helpers import publish, truth_row
 
 # Pairs of near-synonymous train intents with different ground truths: each must be answered by its partner.

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from databuild.cli import app
 from databuild.store import open_store
-from pipelines.emit import load_rows
+from databuild.contracts import load_rows
 from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 
 TOOLS = ("adjust", "selective_adjust", "filter")

@@ -272,7 +272,7 @@ def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     # served merged: no adapter layers left, and the same greedy answers as base + adapters
     from peft.tuners.lora import LoraLayer
 
-    from databuild.students import load_student
+    from databuild.cli.students import load_student
     from train.modeling import load_adapter, load_base_model, predict_intents
 
     student: Any = load_student(str(output), tiny.store, tiny.version)
@@ -306,7 +306,7 @@ def test_qlora_trains_on_cpu_and_reloads_for_prediction(tiny: Tiny, tmp_path: Pa
 
     import bitsandbytes as bnb
 
-    from databuild.students import load_student
+    from databuild.cli.students import load_student
 
     student: Any = load_student(str(output), tiny.store, tiny.version)
     assert student.name == f"run:{output.name}"

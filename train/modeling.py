@@ -14,7 +14,7 @@ from typing import Any
 
 from databuild.errors import DatabuildError
 from databuild.quiet import quiet_libraries
-from databuild.tools import TOOLS
+from databuild.pack import ToolPack, colour_pack
 from train.sft_data import ARCHS, prompt_ids
 
 # Per-architecture LoRA targets: T5's attention projections are called q/k/v/o; for decoder-only models every
@@ -286,11 +286,13 @@ def predict_intents(
     batch_size: int,
     device: Any,
     static_cache: bool = False,
+    pack: ToolPack | None = None,
 ) -> list[dict[str, str]]:
-    """Predictions rows (`intent` + one completion per tool) for `intents`, all tools batched together."""
-    from pipelines import prompts
-
-    prompt_list = [prompts.render(tool, intent) for intent in intents for tool in TOOLS]
+    """Predictions rows (`intent` + one completion per tool of `pack`, default the colour pack) for `intents`, all
+    tools batched together."""
+    pack = pack or colour_pack()
+    names = pack.names
+    prompt_list = [tool.render_prompt(intent) for intent in intents for tool in pack.tools]
     texts = generate_completions(
         model,
         tokenizer,
@@ -303,6 +305,6 @@ def predict_intents(
         static_cache=static_cache,
     )
     return [
-        {"intent": intent, **dict(zip(TOOLS, texts[i * len(TOOLS) : (i + 1) * len(TOOLS)], strict=True))}
+        {"intent": intent, **dict(zip(names, texts[i * len(names) : (i + 1) * len(names)], strict=True))}
         for i, intent in enumerate(intents)
     ]

@@ -3,7 +3,7 @@
 It loads the run's selected checkpoint (a full model, or LoRA adapters on the run's base model, 4-bit again when the
 run trained QLoRA; LoRA adapters on a full-precision base are merged into it) and answers with batched greedy
 generation, `max_new_tokens` fitted to the longest training completion, with a static KV cache (compiled decoding)
-on a GPU. A request is one intent with its three tool prompts, as the paper times it; requests are batched
+on a GPU. A request is one intent with its tool prompts (three for the colour pack), as the paper times it; requests are batched
 `requests_per_batch` at a time and each request's latency is the wall time of the batch that answered it.
 """
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
+from databuild.pack import ToolPack, colour_pack, parse_pack
+from databuild.store import PACK_FILE
 from train import runs
 
 
@@ -45,10 +47,11 @@ class TrainedStudent:
         options = record["options"]
         self.name = f"run:{record.get('run_id', self.run_dir.name)}"
         self.version = record.get("version")
+        self.pack = _run_pack(self.run_dir)
         self.arch: str = record["arch"]
         self.max_new_tokens: int = int(record["generation"]["max_new_tokens"])
         self.max_source_tokens: int = int(options["max_source_tokens"])
-        self.requests_per_batch = requests_per_batch or max(1, int(options["batch_size"]) // 3)
+        self.requests_per_batch = requests_per_batch or max(1, int(options["batch_size"]) // len(self.pack.tools))
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = compute_dtype(self.device.type)
         self.tokenizer = load_tokenizer(checkpoint)
@@ -76,7 +79,7 @@ class TrainedStudent:
             self.predict([f"warm-up {i}" for i in range(self.requests_per_batch)])
 
     def predict(self, intents: list[str]) -> list[dict[str, str]]:
-        """Per intent, `{tool: completion text}` for the three tools; sets the latency attributes."""
+        """Per intent, `{tool: completion text}` for every tool of the run's pack; sets the latency attributes."""
         from train.modeling import predict_intents
 
         answers: list[dict[str, str]] = []
@@ -91,9 +94,10 @@ class TrainedStudent:
                 batch,
                 max_new_tokens=self.max_new_tokens,
                 max_source_tokens=self.max_source_tokens,
-                batch_size=3 * len(batch),
+                batch_size=len(self.pack.tools) * len(batch),
                 device=self.device,
                 static_cache=self.static_cache,
+                pack=self.pack,
             )
             elapsed = time.perf_counter() - started
             latencies.extend([elapsed] * len(batch))
@@ -101,3 +105,11 @@ class TrainedStudent:
         self.last_request_latencies = latencies
         self.last_latency_seconds = sum(latencies) / len(latencies) if latencies else None
         return answers
+
+
+def _run_pack(run_dir: Path) -> ToolPack:
+    """The tool pack of the version the run trained on (stored in the run; runs from before packs: colour)."""
+    path = run_dir / PACK_FILE
+    if not path.is_file():
+        return colour_pack()
+    return parse_pack(path.read_bytes(), str(path), default_name="pack")

@@ -21,7 +21,7 @@ from typing import Any
 from databuild.errors import DatabuildError
 from databuild.quiet import quiet_libraries
 from databuild.store import Store
-from databuild.tools import TOOLS
+from databuild.store import PACK_FILE
 from train import runs
 from train.modeling import (
     DEFAULT_LORA_TARGETS,
@@ -279,7 +279,7 @@ def _prune_checkpoints(run_dir: Path, keep: set[int], newest: int) -> None:
 def _eval_truth(store: Store, version: str, eval_limit: int | None) -> Any:
     import polars as pl
 
-    from pipelines.emit import load_rows
+    from databuild.contracts import load_rows
 
     truth = load_rows(store, version).filter(pl.col("split") == "test").sort("intent")
     return truth.head(eval_limit) if eval_limit is not None else truth
@@ -302,6 +302,7 @@ def _execute(
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
+    from databuild.contracts import predictions_schema
     from databuild.evaluation import evaluate
 
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
@@ -398,8 +399,10 @@ def _execute(
         }
     )
     previous_wall = float(record.get("wall_seconds") or 0.0)
+    pack = store.pack(plan.version)
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / PACK_FILE).write_bytes(pack.raw)  # the student answers with the version's tools
         runs.write_json(run_dir / runs.RUN_FILE, record)
         say(f"training {plan.mode} {arch} {options.model} on {plan.version} -> {run_dir}")
     unwrapped = accelerator.unwrap_model(model)
@@ -441,6 +444,7 @@ def _execute(
                 max_source_tokens=options.max_source_tokens,
                 batch_size=options.batch_size,
                 device=accelerator.device,
+                pack=pack,
             )
         prediction_rows = gather_object(my_rows) if accelerator.num_processes > 1 else my_rows
         accelerator.wait_for_everyone()
@@ -449,8 +453,8 @@ def _execute(
         if is_main:
             metrics = None
             if eval_intents:
-                predictions = pl.DataFrame(prediction_rows, schema={c: pl.String for c in ("intent", *TOOLS)})
-                metrics = evaluate(truth, predictions, plan.version, "test")
+                predictions = pl.DataFrame(prediction_rows, schema=predictions_schema(pack))
+                metrics = evaluate(truth, predictions, plan.version, "test", pack)
             entry = {
                 "epoch": epoch,
                 "train_loss": train_loss,

@@ -109,7 +109,15 @@ def augment(
             typer.echo(f"generator: {chosen} ({why})", err=True)
         command = redact_command(["augment", *_given_options(context)], base_url)
         progress = _RichProgress()
-        results = AugmentLoop(open_store(store_path(store)), options, command, progress).run()
+        from databuild.cli.students import load_student
+
+        opened = open_store(store_path(store))
+        chosen_student = options.student
+
+        def student_for(version_name: str) -> Any:
+            return load_student(chosen_student, opened, version_name)
+
+        results = AugmentLoop(opened, options, command, progress, student_factory=student_for).run()
         if output_format == "json":
             for result in results:
                 if result.unchanged:
@@ -150,9 +158,9 @@ def _print_table(results: list[Any]) -> None:
     line("new version", [f"{r.version} (unchanged)" if r.unchanged else r.version for r in results])
     line("generator", [r.generator for r in results])
     line("mined (sample)", [str(r.mined) for r in results])
-    for key in ("adjust", "selective_adjust", "filter", "intents"):
+    for key in results[0].mistakes:  # the pack's tools, then "intents"
         line(f"mistakes: {key}", [str(r.mistakes[key]) for r in results])
-    for key in ("adjust", "selective_adjust"):
+    for key in results[0].baseline_cosine:  # the pack's cosine tools
         line(f"baseline cosine: {key}", [f"{r.baseline_cosine[key]:.3f}" for r in results])
     line("candidates", [str(r.candidates) for r in results])
     line("accepted", [str(r.accepted) for r in results])

@@ -31,7 +31,7 @@ def eval_command(
         from databuild.errors import DatabuildError
         from databuild.evaluation import evaluate, read_predictions, render_markdown, render_table
         from databuild.store import open_store
-        from pipelines.emit import load_rows
+        from databuild.contracts import load_rows
 
         check_choice("--format", output_format, EVAL_FORMATS)
         check_choice("--split", split, EVAL_SPLITS)
@@ -39,9 +39,10 @@ def eval_command(
             raise DatabuildError("--predictions is required (a JSONL file, e.g. from `databuild predict`)")
         opened = open_store(store_path(store))
         name = opened.resolve(version)
-        predicted = read_predictions(predictions)
+        pack = opened.pack(name)
+        predicted = read_predictions(predictions, pack)
         truth = load_rows(opened, name).filter(pl.col("split") == split)
-        result = evaluate(truth, predicted, name, split)
+        result = evaluate(truth, predicted, name, split, pack)
         if output_format == "json":
             print_json(result)
         elif output_format == "markdown":

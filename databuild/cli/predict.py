@@ -35,6 +35,7 @@ def predict_command(
     Example: databuild predict --version v1 --split test --student knn --output preds.jsonl
     """
     with user_errors():
+        from databuild.cli.students import load_student
         from databuild.errors import DatabuildError
         from databuild.store import open_store
         from databuild.students import run_prediction
@@ -46,7 +47,7 @@ def predict_command(
         opened = open_store(store_path(store))
         name = opened.resolve(version)
         stderr_console().print(f"predicting {name}/{split} with student {student!r}", style="dim")
-        summary = run_prediction(opened, name, split, student, output)
+        summary = run_prediction(opened, name, split, load_student(student, opened, name), output)
         if output_format == "json":
             print_json(summary)
         else:

@@ -25,7 +25,7 @@ def simulate(
     """
     with user_errors():
         from databuild.errors import DatabuildError
-        from pipelines.simulate import SimulationOptions, write_logs
+        from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
         if rows < 3 or intents < 1:
             raise DatabuildError("--rows must be at least 3 and --intents at least 1")

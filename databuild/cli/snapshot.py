@@ -27,6 +27,9 @@ def snapshot(
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of intents in the test split (0..1)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the stable split."),
     memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 1GB."),
+    tools: Path = typer.Option(
+        None, "--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."
+    ),
     output_format: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
     """Build a dataset version from teacher logs.
@@ -34,10 +37,13 @@ def snapshot(
     Example: databuild snapshot --logs 'logs/*.jsonl.gz' --since 2024-01-01 --store store
     """
     with user_errors():
+        from databuild.pack import load_pack
         from databuild.store import open_store
         from pipelines.snapshot import SnapshotOptions, default_sample
 
         check_choice("--format", output_format, ("table", "json"))
+        if tools is not None:
+            load_pack(tools)  # a bad pack is refused before any work
         the_store = open_store(store_path(store))
         log_patterns = list(logs or [])
         if not log_patterns:
@@ -52,6 +58,7 @@ def snapshot(
             test_fraction=test_fraction,
             seed=seed,
             memory_limit=memory_limit,
+            tools=str(tools) if tools is not None else None,
         )
         command = "databuild " + " ".join(shlex.quote(a) for a in ["snapshot", *sys.argv[2:]])
         result = _run_with_progress(the_store, options, command)
@@ -101,8 +108,6 @@ def _stderr() -> Any:
 def _print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from databuild.tools import TOOLS
-
     console = stdout_console()
     if report["unchanged"]:
         console.print(f"unchanged: identical to {report['version']}")
@@ -121,7 +126,8 @@ def _print_report(report: dict[str, Any]) -> None:
     console.print(f"intents seen {intents['seen']}: kept {intents['kept']}, excluded {excluded}")
     table = Table(title="Used / All", title_justify="left")
     table.add_column("split")
-    for tool in TOOLS:
+    tools = [key.removesuffix("_used") for key in next(iter(report["used_all"].values())) if key != "rows"]
+    for tool in tools:
         table.add_column(tool, justify="right")
     for split, counts in report["used_all"].items():
         total = counts["rows"]
@@ -129,7 +135,7 @@ def _print_report(report: dict[str, Any]) -> None:
             split,
             *[
                 f"{counts[f'{tool}_used']} / {total}" + (f" ({counts[f'{tool}_used'] / total:.0%})" if total else "")
-                for tool in TOOLS
+                for tool in tools
             ],
         )
     console.print(table)

@@ -263,3 +263,27 @@ def png_data_uri(pixels: np.ndarray) -> str:
 def preview_uri(adjust_json: str | None, selective_json: str | None) -> str:
     """The rendered chart as an inline `data:image/png;base64,…` URI for the HTML report."""
     return png_data_uri(render(adjust_json, selective_json))
+
+
+# --- the previewer interface `databuild.packs.previewer` hands to the diff report --------------------------------
+
+PREVIEW_TOOLS = ("adjust", "selective_adjust")  # changes to these tools get a picture
+NOTE = (
+    "The test chart rendered with each version's adjust and selective_adjust (an approximation of the app's tools, "
+    "see <code>databuild/packs/colour/preview.py</code>); LUT filters are named, not simulated."
+)
+EMPTY_NOTE = "no adjust or selective_adjust changes to preview"
+
+
+def reference_image() -> str:
+    return preview_uri(None, None)
+
+
+def side_image(outputs: dict[str, str | None]) -> str:
+    """The chart for one version's canonical outputs of an intent (tool name -> canonical JSON)."""
+    return preview_uri(outputs.get("adjust"), outputs.get("selective_adjust"))
+
+
+def side_caption(outputs: dict[str, str | None]) -> str:
+    lut = json.loads(outputs.get("filter") or '{"name": "none"}')
+    return "filter: none" if lut["name"] == "none" else f"filter: {lut['name']} at intensity {lut['intensity']}"

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from databuild.tools import lut_names, params
+from databuild.packs.colour.reference import lut_names, params
 
 LOOKS = (
     "golden hour",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.sqlrun import connect, run_model
+from databuild.contracts import JSON_MARKER
+from databuild.pack import ToolPack
+from databuild.sqlrun import connect, run_model
 
-JSON_MARKER = "JSON:"
 
-
-def parse_tool_outputs(frame: pl.DataFrame, markers: tuple[str, ...] = (JSON_MARKER,)) -> pl.DataFrame:
-    """Add `reason`, `canonical` and `used` to a frame of (`key`, `tool`, `text`).
+def parse_tool_outputs(
+    frame: pl.DataFrame, markers: tuple[str, ...] = (JSON_MARKER,), pack: ToolPack | None = None
+) -> pl.DataFrame:
+    """Add `reason`, `canonical` and `used` to a frame of (`key`, `tool`, `text`), judged by `pack`'s schemas
+    (default: the colour pack).
 
     `markers`: `JSON:` and at most one other marker (e.g. `Parameters:`) that is treated the same way.
     A null text gives null reason, canonical and used (the caller decides what a missing output means).
@@ -18,7 +21,7 @@ def parse_tool_outputs(frame: pl.DataFrame, markers: tuple[str, ...] = (JSON_MAR
     extra = [m for m in markers if m != JSON_MARKER]
     if len(extra) > 1:
         raise ValueError("at most one marker besides 'JSON:' is supported")
-    con = connect()
+    con = connect(pack=pack)
     con.from_arrow(frame.select("tool", "text").unique().to_arrow()).create("output_texts")
     run_model(con, "20_outputs", alt_marker=extra[0] if extra else JSON_MARKER)
     parsed = con.table("parsed_outputs").pl().select("tool", "text", "reason", "canonical", "used")
