@@ -2,7 +2,7 @@
 
 A row's score per tool: 1 when neither the truth nor the prediction uses the tool, 0 when exactly one does, else
 the tool's quality score (`x-quality`): the cosine of the parameter vectors, or 1/0 for an exact match of the listed
-keys (the colour filter: the preset name).
+keys (e.g. a preset name).
 - exact tools: a mistake when the listed keys differ (a tool unused or invalid on one side differs), i.e. when the
   score is below 1;
 - cosine tools: a mistake when the score is below the tool's baseline — the student's eval `quality` on the first

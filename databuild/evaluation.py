@@ -1,7 +1,7 @@
 """Offline metrics of a student against a version's ground truth, as the paper defines them.
 
 Per tool: selection = F1 of "the tool is used"; quality over the rows where truth and prediction both use the tool,
-by the tool's `x-quality` (exact: the listed keys all match, 1 or 0, like the colour filter's preset name; cosine:
+by the tool's `x-quality` (exact: the listed keys all match, 1 or 0, like a preset name; cosine:
 the cosine of the numeric parameter vectors, negative when they point opposite ways); final = harmonic mean of
 selection and quality (a negative quality counts as 0 there, so final stays in [0, 1]); overall = mean of the tools'
 finals. Subsets `all`, `r3` (n_calls >= 3), `r5` (>= 5). Every function takes the version's tool pack (default: the

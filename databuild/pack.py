@@ -405,7 +405,7 @@ def _annotated(tool: Tool, function: dict[str, Any], problem: Any) -> Tool:
         canonical_neutral_if[key] = _neutral_value(leaves[key], value, problem)
     prompt = function.get("x-prompt")
     if prompt is None:
-        prompt = default_prompt(tool)
+        prompt = default_prompt(replace(tool, quality=resolved))
     if not isinstance(prompt, str) or prompt.count(PLACEHOLDER) != 1:
         raise problem(f"x-prompt must be a string containing {PLACEHOLDER} exactly once")
     return replace(tool, quality=resolved, neutral_if=canonical_neutral_if, prompt=prompt)
@@ -442,13 +442,16 @@ def default_prompt(tool: Tool) -> str:
     """A student prompt from the tool's name, description and parameters (when the pack gives no `x-prompt`)."""
     parts = []
     for slot in tool.slots:
+        default = f", default {slot.default}" if slot.default != 0 else ""
         if slot.kind == "enum":
-            parts.append(f"{slot.label} (one of {', '.join(slot.enum)})")
+            parts.append(f"{slot.label} (one of {', '.join(slot.enum)}{default})")
         else:
             low = "" if slot.minimum is None else _number_text(slot.minimum)
             high = "" if slot.maximum is None else _number_text(slot.maximum)
             span = f" {low}..{high}" if low or high else ""
-            parts.append(f"{slot.label} ({'integer' if slot.kind == 'integer' else 'number'}{span})")
+            step = f" in steps of {_number_text(slot.step)}" if slot.step != 1 else ""
+            kind = "integer" if slot.kind == "integer" else "number"
+            parts.append(f"{slot.label} ({kind}{span}{step}{default})")
     how = (
         "Give every parameter."
         if tool.written_whole

@@ -161,7 +161,7 @@ def _strip_comments(sql: str) -> str:
 def canonical_layout(tool: Tool) -> tuple[list[str], list[str]]:
     """A tool's canonical JSON as text before and after each slot's value, in canonical order.
 
-    `{"exposure":` 0 `` … `,"linearOffset":` 0 `}`; nested: `{"red":{"saturation":` 0 ``, `,"luminance":` 0 `}` … —
+    `{"a":` 0 `` … `,"z":` 0 `}`; nested: `{"k":{"x":` 0 ``, `,"y":` 0 `}` … —
     so the SQL writes canonical JSON by concatenation, without a group-by.
     """
     slots = tool.slots

@@ -7,10 +7,9 @@ object. Definitions a reviewer (and the tests) rely on:
   reverse; `changed` = intents in the split of both versions whose canonical JSON differs, one entry per tool. An
   intent that moved between splits is therefore removed from its old split, added to its new one, and listed in
   `moved`, so `B rows - A rows = len(added) - len(removed)` holds per split.
-- **`max_abs_delta`**: cosine tools (the colour adjust / selective_adjust) — the largest |b - a| over the tool's
-  numeric parameters (raw units, so hue counts degrees). Exact tools (the colour filter) are read as a vector over
-  the values of their exact keys (the LUT names) whose only non-zero block is the one named, holding the numeric
-  parameters (the intensity): the same exact keys give the largest |Δ|, a change of them gives the largest
+- **`max_abs_delta`**: cosine tools — the largest |b - a| over the tool's numeric parameters (raw units). Exact
+  tools are read as a vector over the values of their exact keys (e.g. preset names) whose only non-zero block is
+  the one named, holding the numeric parameters: the same exact keys give the largest |Δ|, a change of them gives the largest
   max(|a|, |b|) (the old preset fades out completely, the new one in).
 - **`cosine`** between the two parameter vectors (exact tools: the vectors above, so 0.0 when the exact keys
   differ). When exactly one side is all zeros (the tool is used on one side only) the cosine is 0.0; when both are
@@ -209,6 +208,8 @@ def _slots(column: str, tool: Tool) -> list[pl.Expr]:
 
 
 def _changed_entries(common: pl.DataFrame, tools: list[Tool]) -> list[dict[str, Any]]:
+    # deltas are integers unless some parameter of a compared tool steps in fractions (then floats, for all tools)
+    delta_type = pl.Int64 if all(float(s.step).is_integer() for t in tools for s in t.numeric_slots) else pl.Float64
     per_tool = []
     for tool in tools:
         name = tool.name
@@ -222,7 +223,7 @@ def _changed_entries(common: pl.DataFrame, tools: list[Tool]) -> list[dict[str, 
             pl.col(name).str.json_decode(canonical_struct(tool)).alias("decoded_a"),
             pl.col(f"{name}_b").str.json_decode(canonical_struct(tool)).alias("decoded_b"),
         )
-        per_tool.append(changed.with_columns(_metrics(tool)).drop("decoded_a", "decoded_b"))
+        per_tool.append(changed.with_columns(_metrics(tool, delta_type)).drop("decoded_a", "decoded_b"))
     if not per_tool:
         return []
     order = {tool.name: index for index, tool in enumerate(tools)}
@@ -231,7 +232,7 @@ def _changed_entries(common: pl.DataFrame, tools: list[Tool]) -> list[dict[str, 
     return frame.select(CHANGED_FIELDS).to_dicts()
 
 
-def _metrics(tool: Tool) -> list[pl.Expr]:
+def _metrics(tool: Tool, delta_type: Any) -> list[pl.Expr]:
     slots_a, slots_b = _slots("decoded_a", tool), _slots("decoded_b", tool)
     deltas = [(vb - va).abs() for va, vb in zip(slots_a, slots_b, strict=True)]
     dot = pl.sum_horizontal([(va * vb).cast(pl.Float64) for va, vb in zip(slots_a, slots_b, strict=True)])
@@ -252,16 +253,15 @@ def _metrics(tool: Tool) -> list[pl.Expr]:
         fade = pl.max_horizontal([pl.max_horizontal(va.abs(), vb.abs()) for va, vb in zip(slots_a, slots_b, strict=True)])
         max_delta = pl.when(same).then(max_delta).otherwise(fade if deltas else pl.lit(0.0))
         cosine = pl.when(same).then(cosine).otherwise(pl.lit(0.0))
-    integral = all(float(s.step).is_integer() for s in tool.numeric_slots)
     return [
-        max_delta.cast(pl.Int64 if integral else pl.Float64).alias("max_abs_delta"),
+        max_delta.cast(delta_type).alias("max_abs_delta"),
         cosine.round(COSINE_DECIMALS).alias("cosine"),
     ]
 
 
 def parameter_changes(tool: Tool, a_json: str, b_json: str) -> list[tuple[str, Any, Any]]:
     """(parameter, before, after) for every parameter that differs: cosine tools largest |change| first, exact
-    tools in schema order (the colour filter: name, intensity). Nested parameters are named `<key>.<sub>`."""
+    tools in schema order. Nested parameters are named `<key>.<sub>`."""
     obj_a, obj_b = json.loads(a_json), json.loads(b_json)
     changes = []
     for s in tool.slots:

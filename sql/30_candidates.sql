@@ -1,5 +1,5 @@
 -- candidates: per (intent, tool, canonical output) of the valid calls, how often the teacher gave it and how
--- often the user exported the result. Outputs that canonicalize alike (e.g. "Vivid" and "vivid") merge here.
+-- often the user exported the result. Outputs that canonicalize alike (e.g. an enum value in two spellings) merge here.
 -- Reads: checked_calls, intents, parsed_outputs. Writes: candidates.
 CREATE OR REPLACE TABLE candidates AS
 WITH per_output AS (
