@@ -36,9 +36,7 @@ def template_sha256() -> str:
 def _template() -> Any:
     import jinja2
 
-    environment = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
-    )
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
     return environment.from_string(template_text())
 
 

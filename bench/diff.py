@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from databuild.store import open_store
 from databuild.packs.colour.reference import canonical_object, dumps, is_used, lut_names, params
+from databuild.store import open_store
 from pipelines.diff import diff_versions, read_version_rows
 from pipelines.emit import publish_version
 from pipelines.report import render_html, render_markdown

@@ -25,13 +25,15 @@ REPO = Path(__file__).resolve().parent.parent
 LOAD_BEFORE = os.getloadavg()
 sys.path.insert(0, str(REPO))
 
-from databuild.evaluation import evaluate, read_predictions  # noqa: E402
-from databuild.store import Store  # noqa: E402
-from databuild.students import run_prediction  # noqa: E402
-from databuild.packs.colour.reference import lut_names, params  # noqa: E402
 from databuild.contracts import load_rows  # noqa: E402
-from databuild.packs.colour.reference import sparse_json  # noqa: E402
-from databuild.students import KnnStudent  # noqa: E402
+from databuild.evaluation import evaluate, read_predictions  # noqa: E402
+from databuild.packs.colour.reference import (  # noqa: E402
+    lut_names,
+    params,
+    sparse_json,  # noqa: E402
+)
+from databuild.store import Store  # noqa: E402
+from databuild.students import KnnStudent, run_prediction  # noqa: E402
 from pipelines.emit import publish_version  # noqa: E402
 
 WORDS = [

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import polars as pl  # noqa: E402
 
 from augment.loop import AugmentLoop, AugmentOptions  # noqa: E402
-from databuild.evaluation import evaluate  # noqa: E402
-from databuild.store import Store, open_store  # noqa: E402
 from databuild.contracts import load_rows, predictions_frame  # noqa: E402
+from databuild.evaluation import evaluate  # noqa: E402
 from databuild.packs.colour.reference import PACK, ROW_COLUMNS  # noqa: E402
+from databuild.store import Store, open_store  # noqa: E402
 from databuild.students import KnnStudent  # noqa: E402
 from pipelines.emit import publish_version  # noqa: E402
 

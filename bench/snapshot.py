@@ -69,8 +69,8 @@ def snapshot_run(path: Path, memory_limit: str) -> tuple[float, float, dict[str,
         command = [str(ROOT / ".venv/bin/databuild"), "snapshot", "--logs", str(path), "--store", str(store)]
         wall, rss, _ = timed([*command, "--memory-limit", memory_limit, "--format", "json"])
         sys.path.insert(0, str(ROOT))
-        from databuild.store import open_store
         from databuild.contracts import load_rows
+        from databuild.store import open_store
 
         rows = load_rows(open_store(store), "v1")
         truth = {f"{r['intent']}\t{tool}": r[tool] for r in rows.iter_rows(named=True) for tool in TOOLS}

@@ -253,6 +253,7 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 # --- rendering -------------------------------------------------------------------------------------------------------
 
+
 def report_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the paper's table: per subset, each tool's (selection, quality, final), and overall."""
     tools = list(result["invalid_outputs"])  # the pack's tools, in pack order

@@ -138,9 +138,7 @@ class Tool:
 
     def vector(self, canonical: dict[str, Any]) -> list[float]:
         """The numeric slots of a canonical object, in schema order."""
-        return [
-            float(canonical[s.key] if s.sub is None else canonical[s.key][s.sub]) for s in self.numeric_slots
-        ]
+        return [float(canonical[s.key] if s.sub is None else canonical[s.key][s.sub]) for s in self.numeric_slots]
 
     def completion_object(self, canonical: dict[str, Any]) -> dict[str, Any]:
         """What a student writes: the whole object (exact tools) or only the non-default values (cosine tools)."""
@@ -286,7 +284,9 @@ def _check_names(tools: tuple[Tool, ...], source: str) -> None:
 def _tool(entry: Any, source: str, index: int) -> Tool:
     function = entry.get("function") if isinstance(entry, dict) else None
     if not isinstance(function, dict) or entry.get("type", "function") != "function":
-        raise DatabuildError(f"tool pack {source}: tool #{index + 1} is not a function tool ({{'type': 'function', …}})")
+        raise DatabuildError(
+            f"tool pack {source}: tool #{index + 1} is not a function tool ({{'type': 'function', …}})"
+        )
     name = function.get("name")
     if not isinstance(name, str) or not TOOL_NAME.match(name):
         raise DatabuildError(f"tool pack {source}: tool name {name!r} must match [a-z][a-z0-9_]*")
@@ -423,13 +423,13 @@ def _neutral_value(slot: Slot, value: Any, problem: Any) -> Any:
 def _refuse_keywords(spec: dict[str, Any], allowed: tuple[str, ...], problem: Any, where: str) -> None:
     for keyword in spec:
         if keyword not in allowed:
-            raise problem(f"{where}: unsupported schema keyword {keyword!r}")
+            raise problem(f"{where!r}: unsupported schema keyword {keyword!r}")
 
 
 def _strictness(spec: dict[str, Any], problem: Any, where: str) -> bool:
     extra = spec.get("additionalProperties", True)
     if extra not in (True, False):
-        raise problem(f"{where}: additionalProperties must be true or false")
+        raise problem(f"{where!r}: additionalProperties must be true or false")
     return extra is False
 
 

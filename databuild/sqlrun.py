@@ -13,8 +13,8 @@ import duckdb
 import polars as pl
 
 from databuild.errors import DatabuildError
-from databuild.resources import read_sql, resource_dir
 from databuild.pack import Slot, Tool, ToolPack, colour_pack, dumps
+from databuild.resources import read_sql, resource_dir
 
 _PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
@@ -77,7 +77,11 @@ def pack_tables(pack: ToolPack) -> tuple[dict[str, pl.DataFrame], dict[str, list
     picks its positions from it)."""
     slot_paths = list(dict.fromkeys(slot.path for tool in pack.tools for slot in tool.slots))
     object_paths = list(dict.fromkeys(f'$."{key}"' for tool in pack.tools for key in tool.objects))
-    tools, keys, objects, slots, enums = [], [], [], [], []
+    tools: list[dict[str, Any]] = []
+    keys: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = []
+    slots: list[dict[str, Any]] = []
+    enums: list[dict[str, Any]] = []
     for tool in pack.tools:
         prefixes, suffixes = canonical_layout(tool)
         tools.append(
@@ -108,8 +112,13 @@ def pack_tables(pack: ToolPack) -> tuple[dict[str, pl.DataFrame], dict[str, list
         ]
         for position, slot in enumerate(tool.slots):
             slots.append(
-                {"tool": tool.name, "slot": position + 1, "kind": slot.kind,
-                 "minimum": slot.minimum, "maximum": slot.maximum}
+                {
+                    "tool": tool.name,
+                    "slot": position + 1,
+                    "kind": slot.kind,
+                    "minimum": slot.minimum,
+                    "maximum": slot.maximum,
+                }
             )
             enums += [{"tool": tool.name, "slot": position + 1, "value": v, "value_json": dumps(v)} for v in slot.enum]
     tables = {
@@ -121,8 +130,13 @@ def pack_tables(pack: ToolPack) -> tuple[dict[str, pl.DataFrame], dict[str, list
         ),
         "pack_slots": pl.DataFrame(
             slots,
-            schema={"tool": pl.String, "slot": pl.Int64, "kind": pl.String,
-                    "minimum": pl.Float64, "maximum": pl.Float64},
+            schema={
+                "tool": pl.String,
+                "slot": pl.Int64,
+                "kind": pl.String,
+                "minimum": pl.Float64,
+                "maximum": pl.Float64,
+            },
         ),
         "pack_enums": pl.DataFrame(
             enums, schema={"tool": pl.String, "slot": pl.Int64, "value": pl.String, "value_json": pl.String}

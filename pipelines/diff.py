@@ -9,8 +9,8 @@ object. Definitions a reviewer (and the tests) rely on:
   `moved`, so `B rows - A rows = len(added) - len(removed)` holds per split.
 - **`max_abs_delta`**: cosine tools — the largest |b - a| over the tool's numeric parameters (raw units). Exact
   tools are read as a vector over the values of their exact keys (e.g. preset names) whose only non-zero block is
-  the one named, holding the numeric parameters: the same exact keys give the largest |Δ|, a change of them gives the largest
-  max(|a|, |b|) (the old preset fades out completely, the new one in).
+  the one named, holding the numeric parameters: the same exact keys give the largest |Δ|, a change of them gives
+  the largest max(|a|, |b|) (the old preset fades out completely, the new one in).
 - **`cosine`** between the two parameter vectors (exact tools: the vectors above, so 0.0 when the exact keys
   differ). When exactly one side is all zeros (the tool is used on one side only) the cosine is 0.0; when both are
   all zeros it is 1.0 — the row-cosine rule of `databuild eval`. Rounded to 6 decimals.
@@ -250,7 +250,9 @@ def _metrics(tool: Tool, delta_type: Any) -> list[pl.Expr]:
         same = pl.all_horizontal(
             [pl.col("decoded_a").struct.field(k) == pl.col("decoded_b").struct.field(k) for k in tool.exact_keys]
         )
-        fade = pl.max_horizontal([pl.max_horizontal(va.abs(), vb.abs()) for va, vb in zip(slots_a, slots_b, strict=True)])
+        fade = pl.max_horizontal(
+            [pl.max_horizontal(va.abs(), vb.abs()) for va, vb in zip(slots_a, slots_b, strict=True)]
+        )
         max_delta = pl.when(same).then(max_delta).otherwise(fade if deltas else pl.lit(0.0))
         cosine = pl.when(same).then(cosine).otherwise(pl.lit(0.0))
     return [

@@ -20,6 +20,7 @@ from databuild.pack import ToolPack, colour_pack
 from databuild.store import PACK_FILE, Store
 from pipelines.card import render_card
 
+
 @dataclass(frozen=True)
 class Published:
     name: str

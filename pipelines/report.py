@@ -428,6 +428,9 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
             ("lineage", " ← ".join(lineage)),
         ]
     )
+    pack = manifest.get("pack") or {"name": "colour (built before tool packs)"}
+    heading("Tool pack")
+    pairs([(key, ", ".join(value) if key == "tools" else value) for key, value in pack.items()])
     heading("Command")
     pairs([("command", manifest.get("command"))] + _flatten(manifest.get("parameters") or {}, "parameters"))
     inputs = manifest.get("inputs")

@@ -20,8 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from databuild.store import Store
 from databuild.packs.colour.reference import canonical_object, dumps, is_used
+from databuild.store import Store
 from pipelines.emit import Published, publish_version
 
 GOLDEN_ADJUST = {

@@ -8,9 +8,8 @@ from typing import Any
 
 import polars as pl
 
+from databuild.packs.colour.reference import ROW_SCHEMA, TOOLS, canonical_object, dumps, is_used
 from databuild.store import Store, open_store
-from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, is_used
-from databuild.packs.colour.reference import ROW_SCHEMA
 from pipelines.emit import publish_version
 
 

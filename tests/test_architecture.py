@@ -21,7 +21,9 @@ FLOORS = {
 COLOUR_PACK_DIR = ROOT / "databuild" / "packs" / "colour"
 # Distinctive colour words anywhere; common words (tool names that are English words, short keys) only as strings.
 # ("temperature" is left out: it is also the LLM sampling parameter the augment client sends.)
-COLOUR_WORDS = re.compile(r"\b(selective_adjust|linearOffset|vibrance|luminance|faded_\w+|teal_and_orange_\d|duotone_\w+)\b")
+COLOUR_WORDS = re.compile(
+    r"\b(selective_adjust|linearOffset|vibrance|luminance|faded_\w+|teal_and_orange_\d|duotone_\w+)\b"
+)
 COLOUR_STRINGS = re.compile(
     r"""["'`](adjust|filter|exposure|contrast|brightness|highlights|shadows|saturation|tint|hue|bloom|"""
     r"""sharpen|structure|red|orange|yellow|green|cyan|blue|intensity|lovely_day|vivid|night_vision)["'`]"""
@@ -38,7 +40,9 @@ def floor_of(module: str) -> str | None:
 
 
 def source_files() -> list[Path]:
-    return sorted(p for package in ("databuild", "pipelines", "augment", "train") for p in (ROOT / package).rglob("*.py"))
+    return sorted(
+        p for package in ("databuild", "pipelines", "augment", "train") for p in (ROOT / package).rglob("*.py")
+    )
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:

@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 from augment.cache import CACHE_FILE, CACHE_SUBDIR, ResponseCache
 from augment.openai_generator import Endpoint, OpenAIGenerator
 from databuild.cli import app
-from databuild.store import open_store
 from databuild.contracts import load_rows
+from databuild.store import open_store
 from tests.augment_helpers import (
     MISTAKEN,
     TRUTH,

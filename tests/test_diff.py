@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from databuild.cli import app
-from databuild.store import open_store
-from pipelines.diff import diff_rows, read_version_rows
 from databuild.contracts import load_rows
 from databuild.packs.colour.preview import CHART_WIDTH, PATCH, encode_png, reference_chart, render
+from databuild.store import open_store
+from pipelines.diff import diff_rows, read_version_rows
 from pipelines.report import render_html, render_markdown
 from tests.diff_helpers import GOLDEN_ADJUST as GOLDEN_HOUR
 from tests.diff_helpers import VERSION_B_ROWS, frame, publish, publish_fixture_versions, row

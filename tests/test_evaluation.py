@@ -24,7 +24,8 @@ from databuild.evaluation import (
     row_cosines,
     tool_metrics,
 )
-from databuild.packs.colour.reference import TOOLS, lut_names, params, tool
+from databuild.packs.colour.reference import TOOLS, lut_names, params
+from databuild.packs.colour.reference import tool as colour_tool
 from tests.eval_helpers import perfect_predictions, rows_frame, truth_row, write_predictions
 
 NONE_FILTER = '{"name":"none","intensity":0}'
@@ -234,7 +235,7 @@ def test_sparse_dense_and_object_forms_give_the_same_vector(tmp_path: Path) -> N
     # each is the vector (contrast 10, temperature 30) against truth (30, 10): cosine 600/1000 = 0.6, three times
     assert metrics(result, "adjust")["quality"] == pytest.approx(0.6)
     assert metrics(result, "adjust")["quality_rows"] == 3
-    matrix = parameter_matrix(tool("adjust"), pl.Series(['{"contrast":10,"temperature":30}', json.dumps(dense)]))
+    matrix = parameter_matrix(colour_tool("adjust"), pl.Series(['{"contrast":10,"temperature":30}', json.dumps(dense)]))
     np.testing.assert_array_equal(matrix[0], matrix[1])
 
 

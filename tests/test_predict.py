@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from databuild import embeddings
 from databuild.cli import app
+from databuild.cli.students import load_student
+from databuild.contracts import unused_completions
 from databuild.embeddings import EMBEDDING_DIM, embed_intents, embedding_cache_dir
 from databuild.errors import DatabuildError
 from databuild.store import Store
-from databuild.cli.students import load_student
-from databuild.contracts import unused_completions
 from databuild.students import KnnStudent, Student, nearest_neighbours
 from tests.eval_helpers import publish, truth_row
 

@@ -200,3 +200,19 @@ def test_the_whole_flow_through_the_cli(built: tuple[Store, str], tmp_path: Path
         torch.set_num_threads(threads)
     result = json.loads(ok("eval", *s, "--version", v1, "--predictions", predictions, "--format", "json"))
     assert list(result["invalid_outputs"]) == list(TOOLS)
+
+
+def test_diff_of_versions_with_different_packs_says_so(built: tuple[Store, str], tmp_path: Path) -> None:
+    colour_log = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+    store = tmp_path / "store"
+    ok("snapshot", "--logs", colour_log, "--store", store, "--test-fraction", "0.5")
+    ok("snapshot", "--logs", LOG, "--tools", PACK, "--store", store, "--test-fraction", "0.3")
+    payload = json.loads(ok("diff", "--store", store, "v1", "v2", "--format", "json"))
+    assert payload["packs"] == {"a": "colour", "b": "smart_home", "shared_tools": []}
+    assert all(not part["changed"] for part in payload["splits"].values())  # nothing shared to compare
+    assert set(payload["counts"]["v1"]["train"]) == {"rows", "adjust_used", "selective_adjust_used", "filter_used"}
+    assert set(payload["counts"]["v2"]["train"]) == {"rows", *(f"{t}_used" for t in TOOLS)}
+    table = ok("diff", "--store", store, "v1", "v2")
+    assert "Warning: v1 and v2 were built with different tool packs (colour / smart_home): only the shared" in table
+    # the same pack on both sides: no `packs` key (the colour contract is unchanged)
+    assert "packs" not in json.loads(ok("diff", "--store", store, "v1", "v1", "--format", "json"))

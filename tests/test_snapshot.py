@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from databuild.cli import app
-from databuild.store import open_store
 from databuild.contracts import load_rows
+from databuild.store import open_store
 from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 
 TOOLS = ("adjust", "selective_adjust", "filter")

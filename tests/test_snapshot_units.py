@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from databuild.normalize import normalize_intent
-from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, load_schema, lut_names, params
-from databuild.packs.colour.reference import sparse_json
 from databuild.outputs import parse_tool_outputs
+from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, load_schema, lut_names, params, sparse_json
 from pipelines.snapshot import test_threshold as split_threshold
 from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 

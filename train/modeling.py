@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
-from databuild.quiet import quiet_libraries
 from databuild.pack import ToolPack, colour_pack
+from databuild.quiet import quiet_libraries
 from train.sft_data import ARCHS, prompt_ids
 
 # Per-architecture LoRA targets: T5's attention projections are called q/k/v/o; for decoder-only models every

@@ -3,8 +3,9 @@
 It loads the run's selected checkpoint (a full model, or LoRA adapters on the run's base model, 4-bit again when the
 run trained QLoRA; LoRA adapters on a full-precision base are merged into it) and answers with batched greedy
 generation, `max_new_tokens` fitted to the longest training completion, with a static KV cache (compiled decoding)
-on a GPU. A request is one intent with its tool prompts (three for the colour pack), as the paper times it; requests are batched
-`requests_per_batch` at a time and each request's latency is the wall time of the batch that answered it.
+on a GPU. A request is one intent with its tool prompts (three for the colour pack), as the paper times it;
+requests are batched `requests_per_batch` at a time and each request's latency is the wall time of the batch that
+answered it.
 """
 
 from __future__ import annotations

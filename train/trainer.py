@@ -20,8 +20,7 @@ from typing import Any
 
 from databuild.errors import DatabuildError
 from databuild.quiet import quiet_libraries
-from databuild.store import Store
-from databuild.store import PACK_FILE
+from databuild.store import PACK_FILE, Store
 from train import runs
 from train.modeling import (
     DEFAULT_LORA_TARGETS,

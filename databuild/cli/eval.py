@@ -28,10 +28,10 @@ def eval_command(
     with user_errors():
         import polars as pl
 
+        from databuild.contracts import load_rows
         from databuild.errors import DatabuildError
         from databuild.evaluation import evaluate, read_predictions, render_markdown, render_table
         from databuild.store import open_store
-        from databuild.contracts import load_rows
 
         check_choice("--format", output_format, EVAL_FORMATS)
         check_choice("--split", split, EVAL_SPLITS)

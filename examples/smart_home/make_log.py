@@ -50,37 +50,75 @@ request("movie-2", "movie night", {"brightness": 10, "scene": "movie"}, {"target
 # leaving for work: everything neutral (brightness 0 and mode off are neutral, music {} too)
 request("leave-1", "leaving for work", {"brightness": 0, "scene": "night"}, {"mode": "off", "target": 16}, OFF, True)
 # party time: an exported and an unexported call; lights answered in upper case enum
-request("party-1", "party time", {"brightness": 100, "scene": "PARTY", "colour_temperature": 5000},
-        {"mode": "cool", "target": 19.74}, {"genre": "dance", "volume": 80}, True)
-request("party-2", "party time", {"brightness": 90, "scene": "party"}, {"mode": "cool", "target": 20},
-        {"genre": "pop", "volume": 70}, False)
+request(
+    "party-1",
+    "party time",
+    {"brightness": 100, "scene": "PARTY", "colour_temperature": 5000},
+    {"mode": "cool", "target": 19.74},
+    {"genre": "dance", "volume": 80},
+    True,
+)
+request(
+    "party-2",
+    "party time",
+    {"brightness": 90, "scene": "party"},
+    {"mode": "cool", "target": 20},
+    {"genre": "pop", "volume": 70},
+    False,
+)
 
 # --- more traffic: scenarios with paraphrases, a few requests each, seeded -------------------------------------------
 SCENARIOS = [
-    (["reading a book", "time to read", "read in bed", "study session"],
-     {"brightness": 80, "colour_temperature": 4000, "scene": "reading"}, {"target": 21, "mode": "heat"},
-     {"genre": "classical", "volume": 15}),
-    (["romantic dinner", "candle light dinner", "date night at home"],
-     {"brightness": 20, "colour_temperature": 2200, "scene": "relax"}, {"target": 22, "mode": "heat"},
-     {"genre": "jazz", "volume": 20}),
-    (["hot summer afternoon", "it is too hot", "cool the house down"],
-     {}, {"target": 19, "mode": "cool"}, OFF),
-    (["freezing outside", "it is too cold", "warm the house up"],
-     {}, {"target": 23, "mode": "heat"}, OFF),
-    (["workout", "gym session at home", "morning exercise"],
-     {"brightness": 100, "colour_temperature": 6000}, {"target": 18, "mode": "cool"}, {"genre": "rock", "volume": 75}),
-    (["meditation", "calm down", "yoga practice"],
-     {"brightness": 15, "colour_temperature": 2400, "scene": "relax"}, {"target": 22, "mode": "auto"},
-     {"genre": "ambient", "volume": 20}),
-    (["good night", "going to sleep", "bed time"],
-     {"brightness": 5, "colour_temperature": 2000, "scene": "night"}, {"target": 18, "mode": "auto"}, OFF),
-    (["dinner party", "friends coming over", "house party"],
-     {"brightness": 70, "colour_temperature": 3000, "scene": "party"}, {"target": 21, "mode": "auto"},
-     {"genre": "pop", "volume": 50}),
-    (["wake up", "good morning", "start the day"],
-     {"brightness": 60, "colour_temperature": 5000}, {"target": 21, "mode": "heat"}, {"genre": "pop", "volume": 30}),
-    (["focus on work", "working from home", "deep work"],
-     {"brightness": 85, "colour_temperature": 5000, "scene": "reading"}, {"target": 21, "mode": "auto"}, OFF),
+    (
+        ["reading a book", "time to read", "read in bed", "study session"],
+        {"brightness": 80, "colour_temperature": 4000, "scene": "reading"},
+        {"target": 21, "mode": "heat"},
+        {"genre": "classical", "volume": 15},
+    ),
+    (
+        ["romantic dinner", "candle light dinner", "date night at home"],
+        {"brightness": 20, "colour_temperature": 2200, "scene": "relax"},
+        {"target": 22, "mode": "heat"},
+        {"genre": "jazz", "volume": 20},
+    ),
+    (["hot summer afternoon", "it is too hot", "cool the house down"], {}, {"target": 19, "mode": "cool"}, OFF),
+    (["freezing outside", "it is too cold", "warm the house up"], {}, {"target": 23, "mode": "heat"}, OFF),
+    (
+        ["workout", "gym session at home", "morning exercise"],
+        {"brightness": 100, "colour_temperature": 6000},
+        {"target": 18, "mode": "cool"},
+        {"genre": "rock", "volume": 75},
+    ),
+    (
+        ["meditation", "calm down", "yoga practice"],
+        {"brightness": 15, "colour_temperature": 2400, "scene": "relax"},
+        {"target": 22, "mode": "auto"},
+        {"genre": "ambient", "volume": 20},
+    ),
+    (
+        ["good night", "going to sleep", "bed time"],
+        {"brightness": 5, "colour_temperature": 2000, "scene": "night"},
+        {"target": 18, "mode": "auto"},
+        OFF,
+    ),
+    (
+        ["dinner party", "friends coming over", "house party"],
+        {"brightness": 70, "colour_temperature": 3000, "scene": "party"},
+        {"target": 21, "mode": "auto"},
+        {"genre": "pop", "volume": 50},
+    ),
+    (
+        ["wake up", "good morning", "start the day"],
+        {"brightness": 60, "colour_temperature": 5000},
+        {"target": 21, "mode": "heat"},
+        {"genre": "pop", "volume": 30},
+    ),
+    (
+        ["focus on work", "working from home", "deep work"],
+        {"brightness": 85, "colour_temperature": 5000, "scene": "reading"},
+        {"target": 21, "mode": "auto"},
+        OFF,
+    ),
 ]
 rng = random.Random(7)
 for s_index, (phrases, lights, thermostat, music) in enumerate(SCENARIOS):
@@ -88,23 +126,53 @@ for s_index, (phrases, lights, thermostat, music) in enumerate(SCENARIOS):
         for r in range(rng.randint(2, 4)):
             rid = f"s{s_index}-{p_index}-{r}"
             if r == 0 or rng.random() < 0.6:  # the scenario's answer, usually exported
-                request(rid, phrase, lights, thermostat, music, rng.random() < 0.8, ts=f"2024-05-{10 + r:02d}T08:00:00Z")
+                request(
+                    rid, phrase, lights, thermostat, music, rng.random() < 0.8, ts=f"2024-05-{10 + r:02d}T08:00:00Z"
+                )
             else:  # a worse answer, rarely exported
                 worse_lights = {**lights, "brightness": min(100, lights.get("brightness", 0) + 30)} if lights else {}
-                request(rid, phrase, worse_lights, {**thermostat, "target": 25}, music, rng.random() < 0.2,
-                        ts=f"2024-05-{10 + r:02d}T09:00:00Z")
+                request(
+                    rid,
+                    phrase,
+                    worse_lights,
+                    {**thermostat, "target": 25},
+                    music,
+                    rng.random() < 0.2,
+                    ts=f"2024-05-{10 + r:02d}T09:00:00Z",
+                )
 
-# --- an intent nobody exported, and one that misses a tool --------------------------------------------------------------
+# --- an intent nobody exported, and one that misses a tool ---------------------------------------------------
 request("never-1", "disco inferno", {"brightness": 100, "scene": "party"}, {"mode": "off"}, {"genre": "dance"}, False)
 call("half-1", "lights only please", "set_lights", 'JSON: {"brightness": 50}', True)
 call("half-1", "lights only please", "set_thermostat", "JSON: {", True)  # invalid: the intent lacks a valid thermostat
 
-# --- one of each defect --------------------------------------------------------------------------------------------------
+# --- one of each defect ---------------------------------------------------------------------------------------
 lines.append("{this is not json")  # bad_record
-lines.append(json.dumps({"event_id": "m1", "request_id": "m1", "ts": "2024-05-02T19:30:00Z", "intent": "movie night",
-                         "tool": "set_lights", "exported": True}))  # missing_field (no response)
-lines.append(json.dumps({"event_id": "t1", "request_id": "t1", "ts": "2024-05-02T19:30:00Z", "intent": "movie night",
-                         "tool": "set_lights", "response": 'JSON: {"brightness": 10}', "exported": "yes"}))  # bad_type
+lines.append(
+    json.dumps(
+        {
+            "event_id": "m1",
+            "request_id": "m1",
+            "ts": "2024-05-02T19:30:00Z",
+            "intent": "movie night",
+            "tool": "set_lights",
+            "exported": True,
+        }
+    )
+)  # missing_field (no response)
+lines.append(
+    json.dumps(
+        {
+            "event_id": "t1",
+            "request_id": "t1",
+            "ts": "2024-05-02T19:30:00Z",
+            "intent": "movie night",
+            "tool": "set_lights",
+            "response": 'JSON: {"brightness": 10}',
+            "exported": "yes",
+        }
+    )
+)  # bad_type
 call("dup-1", "movie night", "set_lights", 'JSON: {"brightness": 99}', True, event="e0001")  # duplicate_event
 call("u-1", "movie night", "set_blinds", 'JSON: {"open": true}', True)  # unknown_tool
 call("empty-1", "   ", "set_lights", 'JSON: {"brightness": 10}', True)  # empty_intent
