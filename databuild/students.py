@@ -7,6 +7,7 @@ train stage's evaluation all go through `load_student`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,6 +16,7 @@ import polars as pl
 
 from databuild.errors import DatabuildError
 from databuild.normalize import normalize_intent
+from databuild.progress import Progress
 from databuild.store import Store
 from databuild.tools import TOOLS
 
@@ -26,8 +28,11 @@ SEARCH_CHUNK = 2048  # query rows per similarity product: bounds memory at chunk
 class Student(Protocol):
     name: str
 
-    def predict(self, intents: list[str]) -> list[dict[str, str]]:
-        """Per intent, `{tool: completion text}` for the three tools, in the order given."""
+    def predict(self, intents: list[str], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
+        """Per intent, `{tool: completion text}` for the three tools, in the order given.
+
+        `on_progress`, when given, is told how many intents are answered as the work goes on.
+        """
         ...
 
 
@@ -121,7 +126,7 @@ class KnnStudent:
         chosen, _ = nearest_neighbours(queries, self._index, own_rows)
         return chosen
 
-    def predict(self, intents: list[str]) -> list[dict[str, str]]:
+    def predict(self, intents: list[str], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
         chosen = self.neighbours(intents)
         answered = pl.DataFrame({"row": chosen}).join(
             self.train_completions.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64)),
@@ -130,7 +135,10 @@ class KnnStudent:
             maintain_order="left",
         )
         fallback = unused_completions()
-        return answered.select([pl.col(tool).fill_null(pl.lit(fallback[tool])) for tool in TOOLS]).to_dicts()
+        answers = answered.select([pl.col(tool).fill_null(pl.lit(fallback[tool])) for tool in TOOLS]).to_dicts()
+        if on_progress is not None:  # the embedding bar showed the slow part; all intents are answered at once
+            on_progress(len(answers))
+        return answers
 
 
 def load_student(spec: str, store: Store, version: str, show_progress: bool = True) -> Student:
@@ -170,7 +178,8 @@ def run_prediction(
     started = time.perf_counter()
     intents = load_rows(store, version).filter(pl.col("split") == split).sort("intent").get_column("intent").to_list()
     student = load_student(spec, store, version, show_progress)
-    completions = student.predict(intents)
+    with Progress(f"predicting {version}/{split}", total=len(intents), enabled=show_progress) as progress:
+        completions = student.predict(intents, on_progress=progress.update)
     lines = pl.DataFrame(
         {"intent": intents} | {tool: [answer.get(tool) for answer in completions] for tool in TOOLS},
         schema={"intent": pl.String} | {tool: pl.String for tool in TOOLS},

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
+from databuild.progress import Progress
 from databuild.quiet import quiet_libraries
 from databuild.store import Store
 from databuild.tools import TOOLS
@@ -36,6 +37,7 @@ from train.modeling import (
 )
 from train.selection import checkpoints_to_keep, select_epoch
 from train.sft_data import TrainCollator, count_tokens, encode_examples, load_sft, longest_completion_tokens
+from train.tracking import NoTracker, Tracker, check_report_to, epoch_scalars, open_tracker
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 # Generation budget beyond the longest training completion: room for a slightly longer answer, never a ramble.
@@ -68,6 +70,7 @@ class TrainOptions:
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     seed: int = 0
+    report_to: str = "none"  # experiment tracking: none, tensorboard, wandb or mlflow (train/tracking.py)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TrainOptions:
@@ -126,6 +129,7 @@ def plan_run(store: Store, options: TrainOptions) -> Plan:
         )
     if options.lora_target is not None and not options.lora:
         raise DatabuildError("--lora-target needs --lora")
+    check_report_to(options.report_to)
     version = store.resolve(options.version)
     fingerprint = store.manifest(version)["fingerprint"]
     model = resolve_model(options.model, options.arch)
@@ -285,6 +289,13 @@ def _eval_truth(store: Store, version: str, eval_limit: int | None) -> Any:
     return truth.head(eval_limit) if eval_limit is not None else truth
 
 
+def _evaluation_progress(epoch: int, epochs: int, intents: int, accelerator: Any) -> Progress:
+    """Progress over this epoch's evaluation intents, on the main process (over its share when there are more)."""
+    share = f" (process 1 of {accelerator.num_processes})" if accelerator.num_processes > 1 else ""
+    enabled = accelerator.is_main_process and intents > 0
+    return Progress(f"evaluating epoch {epoch}/{epochs}{share}", total=intents, enabled=enabled)
+
+
 def _execute(
     store: Store,
     plan: Plan,
@@ -299,7 +310,6 @@ def _execute(
     from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, gather_object, set_seed
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     from databuild.evaluation import evaluate
@@ -398,8 +408,11 @@ def _execute(
         }
     )
     previous_wall = float(record.get("wall_seconds") or 0.0)
+    tracker: Tracker = NoTracker()
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        tracker = open_tracker(options.report_to, run_dir, record, start_epoch * steps_per_epoch)
+        record["tracking"] = tracker.description
         runs.write_json(run_dir / runs.RUN_FILE, record)
         say(f"training {plan.mode} {arch} {options.model} on {plan.version} -> {run_dir}")
     unwrapped = accelerator.unwrap_model(model)
@@ -409,7 +422,7 @@ def _execute(
         loader = epoch_loader(epoch)
         loss_sum, batches, tokens = 0.0, 0, 0
         started = time.perf_counter()
-        bar = tqdm(total=len(loader), desc=f"epoch {epoch}/{options.epochs}", disable=not is_main, file=sys.stderr)
+        bar = Progress(f"epoch {epoch}/{options.epochs}", total=len(loader), unit="steps", enabled=is_main)
         for batch in loader:
             with accelerator.autocast():
                 loss = model(**batch).loss
@@ -418,11 +431,12 @@ def _execute(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
+            step_loss = float(loss.detach())
+            loss_sum += step_loss
             batches += 1
+            tracker.log({"train/step_loss": step_loss}, (epoch - 1) * steps_per_epoch + batches)
             tokens += count_tokens(batch, arch)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum / batches:.4f}")
+            bar.update(batches, note=f"loss {loss_sum / batches:.4f}")
         bar.close()
         totals = accelerator.reduce(torch.tensor([loss_sum, batches, tokens], device=accelerator.device), "sum")
         train_seconds = time.perf_counter() - started
@@ -431,7 +445,11 @@ def _execute(
 
         model.eval()
         generation_started = time.perf_counter()
-        with accelerator.split_between_processes(eval_intents) as my_intents, accelerator.autocast():
+        with (
+            accelerator.split_between_processes(eval_intents) as my_intents,
+            accelerator.autocast(),
+            _evaluation_progress(epoch, options.epochs, len(my_intents), accelerator) as on_progress,
+        ):
             my_rows = predict_intents(
                 unwrapped,
                 tokenizer,
@@ -441,6 +459,7 @@ def _execute(
                 max_source_tokens=options.max_source_tokens,
                 batch_size=options.batch_size,
                 device=accelerator.device,
+                on_progress=on_progress.update,
             )
         prediction_rows = gather_object(my_rows) if accelerator.num_processes > 1 else my_rows
         accelerator.wait_for_everyone()
@@ -463,6 +482,7 @@ def _execute(
                 "eval": metrics,
             }
             epochs.append(entry)
+            tracker.log(epoch_scalars(entry), epoch * steps_per_epoch)
             _save_checkpoint(run_dir, epoch, unwrapped, tokenizer, optimizer, scheduler)
             runs.write_json(
                 run_dir / runs.METRICS_FILE,
@@ -501,6 +521,7 @@ def _execute(
         )
         runs.write_json(run_dir / runs.RUN_FILE, record)
         say(f"selected epoch {selected} (best overall of the last {options.select_last}); run in {run_dir}")
+    tracker.close()
     accelerator.wait_for_everyone()
     if accelerator.num_processes > 1 and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
