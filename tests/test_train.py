@@ -454,6 +454,22 @@ def test_report_to_a_tool_that_is_not_installed(tiny: Tiny, monkeypatch: pytest.
     )
 
 
+def test_a_tracked_run_that_cannot_start_leaves_nothing(tiny: Tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from train import tracking
+
+    def refuse(self: Any, run_dir: Path, start_step: int) -> None:
+        raise PermissionError(f"[Errno 13] Permission denied: '{run_dir / 'tensorboard'}'")
+
+    monkeypatch.setattr(tracking.TensorBoardTracker, "__init__", refuse)
+    runs_before = set(tiny.store.runs_dir.iterdir()) if tiny.store.runs_dir.is_dir() else set()
+    result = invoke("train", *tiny.store_arg, "--model", tiny.t5, "--report-to", "tensorboard")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: --report-to tensorboard: the run could not start: PermissionError: [Errno 13] Permission denied: "
+    )
+    assert set(tiny.store.runs_dir.iterdir()) == runs_before  # no empty run directory left behind
+
+
 # --- data-parallel -------------------------------------------------------------------------------------------------
 
 

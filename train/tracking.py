@@ -145,10 +145,13 @@ def open_tracker(report_to: str, run_dir: Path, record: dict[str, Any], start_st
     """The tracker for `--report-to` (`record`: the run's `run.json`, with `tracking` when resuming from the
     optimizer step `start_step`)."""
     check_report_to(report_to)
-    if report_to == "tensorboard":
-        return TensorBoardTracker(run_dir, start_step)
-    if report_to == "wandb":
-        return WandbTracker(run_dir, record)
-    if report_to == "mlflow":
-        return MlflowTracker(record)
+    try:
+        if report_to == "tensorboard":
+            return TensorBoardTracker(run_dir, start_step)
+        if report_to == "wandb":
+            return WandbTracker(run_dir, record)
+        if report_to == "mlflow":
+            return MlflowTracker(record)
+    except Exception as exc:  # not logged in, no server, a backend the client refuses…: say which tool and why
+        raise DatabuildError(f"--report-to {report_to}: the run could not start: {type(exc).__name__}: {exc}") from exc
     return NoTracker()

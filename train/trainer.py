@@ -296,6 +296,18 @@ def _evaluation_progress(epoch: int, epochs: int, intents: int, accelerator: Any
     return Progress(f"evaluating epoch {epoch}/{epochs}{share}", total=intents, enabled=enabled)
 
 
+def _start_tracking(report_to: str, run_dir: Path, record: dict[str, Any], start_step: int) -> Tracker:
+    """Create the run directory and start the tracked run; a new run directory is removed if that fails."""
+    fresh = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return open_tracker(report_to, run_dir, record, start_step)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
 def _execute(
     store: Store,
     plan: Plan,
@@ -410,8 +422,7 @@ def _execute(
     previous_wall = float(record.get("wall_seconds") or 0.0)
     tracker: Tracker = NoTracker()
     if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        tracker = open_tracker(options.report_to, run_dir, record, start_epoch * steps_per_epoch)
+        tracker = _start_tracking(options.report_to, run_dir, record, start_epoch * steps_per_epoch)
         record["tracking"] = tracker.description
         runs.write_json(run_dir / runs.RUN_FILE, record)
         say(f"training {plan.mode} {arch} {options.model} on {plan.version} -> {run_dir}")
