@@ -299,6 +299,19 @@ def test_static_cache_generates_the_same_ids(tiny: Tiny, arch: str) -> None:
     assert generate_ids(model, prompts, arch, device="cpu", static_cache=True, **kwargs) == dynamic
 
 
+def test_generation_reports_progress_per_batch(tiny: Tiny) -> None:
+    from train.modeling import load_base_model, load_tokenizer, predict_intents
+
+    model = load_base_model(tiny.t5, "seq2seq", False, "cpu", None).eval()
+    reported: list[int] = []
+    rows = predict_intents(
+        model, load_tokenizer(tiny.t5), "seq2seq", ["warm", "cold", "faded film"],
+        max_new_tokens=4, max_source_tokens=512, batch_size=4, device="cpu", on_progress=reported.append,
+    )  # fmt: skip
+    # 9 prompts in batches of 4: 4, 8 and 9 prompts done -> 1, 2 and 3 whole intents
+    assert reported == [1, 2, 3] and [row["intent"] for row in rows] == ["warm", "cold", "faded film"]
+
+
 def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     base_weights = tiny.llama / "model.safetensors"
     before = _digest(base_weights)
