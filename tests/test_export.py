@@ -54,6 +54,7 @@ def duckdb_read(path: Path, file_format: str, schema: dict[str, str] | None = No
         columns = ", columns={" + typed + "}"
         columns += ", header=true, allow_quoted_nulls=false" if file_format == "csv" else ""
     relation = duckdb.sql("SELECT * FROM " + READERS[file_format].format(path=path, columns=columns))
+    assert relation is not None
     return relation.columns, relation.fetchall()
 
 
