@@ -7,6 +7,7 @@ hand it to `run_prediction`, the augment loop or the train stage's evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,6 +16,7 @@ import polars as pl
 
 from databuild.contracts import completions_frame, load_rows, predictions_frame, unused_completions
 from databuild.normalize import normalize_intent
+from databuild.progress import Progress
 from databuild.store import Store
 
 KNN_SPEC = "knn"
@@ -25,8 +27,11 @@ SEARCH_CHUNK = 2048  # query rows per similarity product: bounds memory at chunk
 class Student(Protocol):
     name: str
 
-    def predict(self, intents: list[str]) -> list[dict[str, str]]:
-        """Per intent, `{tool: completion text}` for every tool of the pack, in the order given."""
+    def predict(self, intents: list[str], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
+        """Per intent, `{tool: completion text}` for every tool of the pack, in the order given.
+
+        `on_progress`, when given, is told how many intents are answered as the work goes on.
+        """
         ...
 
 
@@ -93,7 +98,7 @@ class KnnStudent:
         chosen, _ = nearest_neighbours(queries, self._index, own_rows)
         return chosen
 
-    def predict(self, intents: list[str]) -> list[dict[str, str]]:
+    def predict(self, intents: list[str], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
         chosen = self.neighbours(intents)
         answered = pl.DataFrame({"row": chosen}).join(
             self.train_completions.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64)),
@@ -102,10 +107,15 @@ class KnnStudent:
             maintain_order="left",
         )
         fallback = unused_completions(self.pack)
-        return answered.select([pl.col(tool).fill_null(pl.lit(fallback[tool])) for tool in self.pack.names]).to_dicts()
+        answers = answered.select([pl.col(t).fill_null(pl.lit(fallback[t])) for t in self.pack.names]).to_dicts()
+        if on_progress is not None:  # the embedding bar showed the slow part; all intents are answered at once
+            on_progress(len(answers))
+        return answers
 
 
-def run_prediction(store: Store, version: str, split: str, student: Student, output: Path) -> dict[str, Any]:
+def run_prediction(
+    store: Store, version: str, split: str, student: Student, output: Path, show_progress: bool = True
+) -> dict[str, Any]:
     """Answer every intent of `version`'s `split` with `student`; write the predictions JSONL atomically.
 
     Returns the summary `databuild predict --format json` prints: `rows`, `seconds`, `cache_hits` (kNN: distinct
@@ -117,7 +127,8 @@ def run_prediction(store: Store, version: str, split: str, student: Student, out
 
     started = time.perf_counter()
     intents = load_rows(store, version).filter(pl.col("split") == split).sort("intent").get_column("intent").to_list()
-    completions = student.predict(intents)
+    with Progress(f"predicting {version}/{split}", total=len(intents), enabled=show_progress) as progress:
+        completions = student.predict(intents, on_progress=progress.update)
     lines = predictions_frame(intents, completions, store.pack(version))
     atomic_write_text(output, lines.write_ndjson() if lines.height else "")
     summary: dict[str, Any] = {

@@ -1,1 +1,1 @@
-"""Data pipelines: snapshot (SQL models in order), emit (Polars -> datasets), simulate, student prompts."""
+"""Data pipelines: snapshot (SQL models in order), emit (Polars -> datasets), inputs, diff and its renderings."""

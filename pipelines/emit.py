@@ -51,9 +51,22 @@ def _to_dataset_dict(frame: pl.DataFrame, columns: list[str]) -> Any:
     return datasets.DatasetDict(splits)
 
 
-def _save_dataset_dict(dataset_dict: Any, path: Path) -> None:
+def _save_dataset_dict(dataset_dict: Any, path: Path) -> dict[str, Any]:
+    """Save one config (`rows` or `sft`); returns what its card entry needs: features and split sizes."""
     # An empty split saved without an explicit shard count does not load back (datasets 5.x).
     dataset_dict.save_to_disk(str(path), num_shards={split: 1 for split in SPLITS})
+    first = dataset_dict[SPLITS[0]]
+    return {
+        "features": [(column, feature.dtype) for column, feature in first.features.items()],
+        "splits": {
+            split: {
+                "num_examples": dataset_dict[split].num_rows,
+                "num_bytes": dataset_dict[split].data.nbytes,  # what `datasets` records for the split
+                "file_bytes": sum(f.stat().st_size for f in (path / split).glob("data-*.arrow")),
+            }
+            for split in SPLITS
+        },
+    }
 
 
 def publish_version(
@@ -80,8 +93,12 @@ def publish_version(
         return Published(existing, fp, True, store.version_dir(existing))
     sft = build_sft(rows, pack)
     with store.staging() as staging:
-        _save_dataset_dict(_to_dataset_dict(rows, list(schema)), staging / "rows")
-        _save_dataset_dict(_to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft")
+        datasets_info = {
+            "rows": _save_dataset_dict(_to_dataset_dict(rows, list(schema)), staging / "rows"),
+            "sft": _save_dataset_dict(
+                _to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft"
+            ),
+        }
         if quarantine is not None:
             quarantine.write_parquet(staging / "quarantine.parquet")
         (staging / PACK_FILE).write_bytes(pack.raw)
@@ -102,7 +119,7 @@ def publish_version(
                 "prompt_templates_sha256": pack.prompts_sha256(),
             }
             (staging / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
-            (staging / "README.md").write_text(render_card(full, pack), encoding="utf-8")
+            (staging / "README.md").write_text(render_card(full, pack, datasets_info), encoding="utf-8")
             store.versions_dir.mkdir(parents=True, exist_ok=True)
             final = store.version_dir(name)
             os.rename(staging, final)

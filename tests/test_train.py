@@ -145,8 +145,47 @@ def test_seq2seq_reads_the_prompt_and_learns_the_completion(tiny: Tiny) -> None:
 # --- full fine-tuning, records, runs, predict -> eval --------------------------------------------------------------
 
 
+def tensorboard_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the run's TensorBoard event files, read back the way TensorBoard reads them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def assert_tracked_in_tensorboard(run_dir: Path, steps_per_epoch: int) -> None:
+    """Per step the loss; per epoch (at its last step) the train loss, overall per subset and the tool metrics."""
+    epochs = runs.read_metrics(run_dir)["epochs"]
+    scalars = tensorboard_scalars(run_dir)
+    ends = [entry["epoch"] * steps_per_epoch for entry in epochs]
+
+    def at_epoch_ends(tag: str, values: list[float]) -> None:
+        assert [step for step, _ in scalars[tag]] == ends, tag
+        assert [value for _, value in scalars[tag]] == pytest.approx(values, rel=1e-6, abs=1e-7), tag
+
+    at_epoch_ends("train/loss", [e["train_loss"] for e in epochs])
+    at_epoch_ends("epoch", [e["epoch"] for e in epochs])
+    for subset in ("all", "r3", "r5"):
+        at_epoch_ends(f"eval/{subset}/overall", [e["eval"]["subsets"][subset]["overall"] for e in epochs])
+    for tool in ("adjust", "selective_adjust", "filter"):
+        for name in ("selection", "quality", "final", "precision", "recall"):
+            expected = [e["eval"]["subsets"]["all"]["tools"][tool][name] for e in epochs]
+            at_epoch_ends(f"eval/all/{tool}/{name}", expected)
+    step_losses = scalars["train/step_loss"]
+    assert [step for step, _ in step_losses] == list(range(1, len(epochs) * steps_per_epoch + 1))
+    # an epoch's train loss is the mean of its steps' losses (one process)
+    first_epoch = [value for _, value in step_losses[:steps_per_epoch]]
+    assert sum(first_epoch) / steps_per_epoch == pytest.approx(epochs[0]["train_loss"], rel=1e-5)
+
+
 def test_full_seq2seq_run_records_and_student(tiny: Tiny, tmp_path: Path) -> None:
-    summary = train_json(tiny, "--model", tiny.t5, "--epochs", "3", "--select-last", "2")
+    trained = invoke(
+        "train", *tiny.store_arg, "--version", tiny.version, "--format", "json", *FAST,
+        "--model", tiny.t5, "--epochs", "3", "--select-last", "2", "--report-to", "tensorboard",
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout)
     assert set(summary) == {"run_dir", "version", "fingerprint", "epochs", "selected_epoch"}
     manifest = tiny.store.manifest(tiny.version)
     assert summary["version"] == tiny.version and summary["fingerprint"] == manifest["fingerprint"]
@@ -179,6 +218,19 @@ def test_full_seq2seq_run_records_and_student(tiny: Tiny, tmp_path: Path) -> Non
     assert record["device"]["type"] == "cpu" and record["device"]["num_processes"] == 1
     assert record["wall_seconds"] > 0 and record["selected_epoch"] == summary["selected_epoch"]
 
+    # --report-to tensorboard: recorded, and the event files hold the loss and every epoch's scores
+    assert record["options"]["report_to"] == "tensorboard"
+    assert record["tracking"] == {"tool": "tensorboard", "log_dir": str(run_dir / "tensorboard")}
+    train_rows = manifest["used_all"]["train"]["rows"]
+    steps = math.ceil(3 * train_rows / 8)  # three SFT rows per intent, batches of 8
+    assert record["data"]["steps_per_epoch"] == steps
+    assert_tracked_in_tensorboard(run_dir, steps)
+    # progress on stderr (not a terminal here: plain lines), per epoch: the steps, then the evaluation's intents
+    for epoch in (1, 2, 3):
+        assert f"epoch {epoch}/3: {steps}/{steps} steps in " in trained.stderr
+        assert f"evaluating epoch {epoch}/3: {test_intents}/{test_intents} intents in " in trained.stderr
+    assert "\r" not in trained.stderr
+
     # only the selected and the last checkpoint stay; only the last can be resumed from
     kept = runs.checkpoint_epochs(run_dir)
     assert kept == sorted({summary["selected_epoch"], 3})
@@ -203,6 +255,7 @@ def test_full_seq2seq_run_records_and_student(tiny: Tiny, tmp_path: Path) -> Non
         "--format", "json",
     )  # fmt: skip
     assert predicted.exit_code == 0, predicted.output
+    assert f"predicting {tiny.version}/test: {test_intents}/{test_intents} intents in " in predicted.stderr
     predict_summary = json.loads(predicted.stdout)
     assert predict_summary["rows"] == test_intents and predict_summary["latency_seconds"] > 0
     lines = [json.loads(line) for line in predictions.read_text().splitlines()]
@@ -246,6 +299,19 @@ def test_static_cache_generates_the_same_ids(tiny: Tiny, arch: str) -> None:
     assert generate_ids(model, prompts, arch, device="cpu", static_cache=True, **kwargs) == dynamic
 
 
+def test_generation_reports_progress_per_batch(tiny: Tiny) -> None:
+    from train.modeling import load_base_model, load_tokenizer, predict_intents
+
+    model = load_base_model(tiny.t5, "seq2seq", False, "cpu", None).eval()
+    reported: list[int] = []
+    rows = predict_intents(
+        model, load_tokenizer(tiny.t5), "seq2seq", ["warm", "cold", "faded film"],
+        max_new_tokens=4, max_source_tokens=512, batch_size=4, device="cpu", on_progress=reported.append,
+    )  # fmt: skip
+    # 9 prompts in batches of 4: 4, 8 and 9 prompts done -> 1, 2 and 3 whole intents
+    assert reported == [1, 2, 3] and [row["intent"] for row in rows] == ["warm", "cold", "faded film"]
+
+
 def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     base_weights = tiny.llama / "model.safetensors"
     before = _digest(base_weights)
@@ -256,6 +322,8 @@ def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     assert summary["run_dir"] == str(output)
     record = runs.read_run(output)
     assert record["mode"] == "lora" and record["options"]["lora_target"] == "all-linear"
+    assert record["options"]["report_to"] == "none" and record["tracking"] == {"tool": "none"}
+    assert not (output / "tensorboard").exists()
     assert record["data"]["eval_intents"] == 2 and summary["epochs"][0]["eval_intents"] == 2
     checkpoint = runs.checkpoint_dir(output, summary["selected_epoch"])
     files = {p.name for p in checkpoint.iterdir()}
@@ -331,7 +399,9 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
         if entry["epoch"] == 1:
             raise Killed
 
-    options = TrainOptions(version=tiny.version, model=str(tiny.t5), epochs=2, batch_size=8, lr=3e-3, eval_limit=2)
+    options = TrainOptions(
+        version=tiny.version, model=str(tiny.t5), epochs=2, batch_size=8, lr=3e-3, eval_limit=2, report_to="tensorboard"
+    )
     with pytest.raises(Killed):
         train(tiny.store, options, on_epoch_end=kill_after_first_epoch, log=lambda _: None)
     [run_dir] = [p for p in tiny.store.runs_dir.iterdir() if runs.read_run(p)["status"] == "running"]
@@ -346,6 +416,8 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
     record = runs.read_run(run_dir)
     assert record["status"] == "complete" and record["epochs_done"] == 2
     assert len(runs.read_metrics(run_dir)["epochs"]) == 2
+    # the resumed session logs on in the same event directory: each epoch and each step once
+    assert_tracked_in_tensorboard(run_dir, record["data"]["steps_per_epoch"])
 
     again = invoke("train", *tiny.store_arg, "--resume", str(run_dir), "--format", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["selected_epoch"] == summary["selected_epoch"]
@@ -368,6 +440,7 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
         (["--model", "{t5}", "--lora-target", "q"], "--lora-target needs --lora"),
         (["--model", "{t5}", "--lora", "--lora-target", "nonexistent_proj"], "LoRA cannot wrap this model"),
         (["--model", "{t5}", "--format", "xml"], "--format must be one of table, json"),
+        (["--model", "{t5}", "--report-to", "neptune"], "--report-to must be one of none, tensorboard, wandb, mlflow"),
         ([], "--model is required"),
         (["--resume", "no-such-run"], "no training run at 'no-such-run'"),
     ],
@@ -381,6 +454,33 @@ def test_user_errors(tiny: Tiny, tmp_path: Path, args: list[str], message: str) 
     assert "Traceback" not in result.output
     runs_after = set(tiny.store.runs_dir.iterdir()) if tiny.store.runs_dir.is_dir() else set()
     assert runs_after == runs_before
+
+
+@pytest.mark.parametrize("tool", ["wandb", "mlflow", "tensorboard"])
+def test_report_to_a_tool_that_is_not_installed(tiny: Tiny, monkeypatch: pytest.MonkeyPatch, tool: str) -> None:
+    monkeypatch.setitem(sys.modules, tool, None)  # `import <tool>` fails as on a machine without the package
+    result = invoke("train", *tiny.store_arg, "--model", tiny.t5, "--report-to", tool)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: --report-to {tool} needs the {tool} package, which is not installed: "
+        f"pip install {tool}  (or pip install 'databuild[{tool}]')\n"
+    )
+
+
+def test_a_tracked_run_that_cannot_start_leaves_nothing(tiny: Tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from train import tracking
+
+    def refuse(self: Any, run_dir: Path, start_step: int) -> None:
+        raise PermissionError(f"[Errno 13] Permission denied: '{run_dir / 'tensorboard'}'")
+
+    monkeypatch.setattr(tracking.TensorBoardTracker, "__init__", refuse)
+    runs_before = set(tiny.store.runs_dir.iterdir()) if tiny.store.runs_dir.is_dir() else set()
+    result = invoke("train", *tiny.store_arg, "--model", tiny.t5, "--report-to", "tensorboard")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: --report-to tensorboard: the run could not start: PermissionError: [Errno 13] Permission denied: "
+    )
+    assert set(tiny.store.runs_dir.iterdir()) == runs_before  # no empty run directory left behind
 
 
 # --- data-parallel -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ model is built, prompted and decoded the same way in both places.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,6 +193,7 @@ def generate_ids(
     batch_size: int,
     device: Any,
     static_cache: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[list[int]]:
     """Greedy generation from prompt ids, `batch_size` prompts at a time: the new ids, in the order of `encoded`.
 
@@ -200,6 +201,7 @@ def generate_ids(
     row's generated tokens start at the same position. `static_cache` preallocates the KV cache, which lets
     transformers compile the decoding step on a GPU (CUDA graphs): slow first batches, fast ones after. Its batches
     are padded to a multiple of `STATIC_CACHE_WIDTH` tokens so that few distinct shapes are ever compiled.
+    `on_progress` is told after each batch how many prompts are done.
     """
     import torch
 
@@ -235,6 +237,8 @@ def generate_ids(
         new_tokens = generated[:, width:] if arch == "causal" else generated[:, 1:]
         for index, ids_row in zip(rows, new_tokens.tolist(), strict=True):
             outputs[index] = ids_row
+        if on_progress is not None:
+            on_progress(start + len(rows))
     return outputs
 
 
@@ -258,6 +262,7 @@ def generate_completions(
     batch_size: int,
     device: Any,
     static_cache: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[str]:
     """Greedy completion texts for `prompts` (prompted exactly as in training), in order."""
     encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens)[0] for prompt in prompts]
@@ -271,8 +276,13 @@ def generate_completions(
         batch_size=batch_size,
         device=device,
         static_cache=static_cache,
+        on_progress=on_progress,
     )
     return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
+
+
+def _prompts_to_intents(on_progress: Callable[[int], None], tools: int) -> Callable[[int], None]:
+    return lambda prompts_done: on_progress(prompts_done // tools)
 
 
 def predict_intents(
@@ -287,9 +297,13 @@ def predict_intents(
     device: Any,
     static_cache: bool = False,
     pack: ToolPack | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, str]]:
     """Predictions rows (`intent` + one completion per tool of `pack`, default the colour pack) for `intents`, all
-    tools batched together."""
+    tools batched together.
+
+    `on_progress` is told after each batch how many intents are done (prompts done / tools, rounded down).
+    """
     pack = pack or colour_pack()
     names = pack.names
     prompt_list = [tool.render_prompt(intent) for intent in intents for tool in pack.tools]
@@ -303,6 +317,7 @@ def predict_intents(
         batch_size=batch_size,
         device=device,
         static_cache=static_cache,
+        on_progress=None if on_progress is None else _prompts_to_intents(on_progress, len(names)),
     )
     return [
         {"intent": intent, **dict(zip(names, texts[i * len(names) : (i + 1) * len(names)], strict=True))}

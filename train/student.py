@@ -11,6 +11,7 @@ answered it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,11 @@ class TrainedStudent:
         if self.static_cache:  # compile the usual batch shape now, so that no request's latency includes it
             self.predict([f"warm-up {i}" for i in range(self.requests_per_batch)])
 
-    def predict(self, intents: list[str]) -> list[dict[str, str]]:
-        """Per intent, `{tool: completion text}` for every tool of the run's pack; sets the latency attributes."""
+    def predict(self, intents: list[str], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
+        """Per intent, `{tool: completion text}` for every tool of the run's pack; sets the latency attributes.
+
+        `on_progress` is told after each batch of requests how many intents are answered.
+        """
         from train.modeling import predict_intents
 
         answers: list[dict[str, str]] = []
@@ -103,6 +107,8 @@ class TrainedStudent:
             elapsed = time.perf_counter() - started
             latencies.extend([elapsed] * len(batch))
             answers.extend({k: v for k, v in row.items() if k != "intent"} for row in rows)
+            if on_progress is not None:
+                on_progress(len(answers))
         self.last_request_latencies = latencies
         self.last_latency_seconds = sum(latencies) / len(latencies) if latencies else None
         return answers

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
+from databuild.progress import Progress
 from databuild.quiet import quiet_libraries
 from databuild.store import PACK_FILE, Store
 from train import runs
@@ -35,6 +36,7 @@ from train.modeling import (
 )
 from train.selection import checkpoints_to_keep, select_epoch
 from train.sft_data import TrainCollator, count_tokens, encode_examples, load_sft, longest_completion_tokens
+from train.tracking import NoTracker, Tracker, check_report_to, epoch_scalars, open_tracker
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 # Generation budget beyond the longest training completion: room for a slightly longer answer, never a ramble.
@@ -67,6 +69,7 @@ class TrainOptions:
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     seed: int = 0
+    report_to: str = "none"  # experiment tracking: none, tensorboard, wandb or mlflow (train/tracking.py)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TrainOptions:
@@ -125,6 +128,7 @@ def plan_run(store: Store, options: TrainOptions) -> Plan:
         )
     if options.lora_target is not None and not options.lora:
         raise DatabuildError("--lora-target needs --lora")
+    check_report_to(options.report_to)
     version = store.resolve(options.version)
     fingerprint = store.manifest(version)["fingerprint"]
     model = resolve_model(options.model, options.arch)
@@ -284,6 +288,25 @@ def _eval_truth(store: Store, version: str, eval_limit: int | None) -> Any:
     return truth.head(eval_limit) if eval_limit is not None else truth
 
 
+def _evaluation_progress(epoch: int, epochs: int, intents: int, accelerator: Any) -> Progress:
+    """Progress over this epoch's evaluation intents, on the main process (over its share when there are more)."""
+    share = f" (process 1 of {accelerator.num_processes})" if accelerator.num_processes > 1 else ""
+    enabled = accelerator.is_main_process and intents > 0
+    return Progress(f"evaluating epoch {epoch}/{epochs}{share}", total=intents, enabled=enabled)
+
+
+def _start_tracking(report_to: str, run_dir: Path, record: dict[str, Any], start_step: int) -> Tracker:
+    """Create the run directory and start the tracked run; a new run directory is removed if that fails."""
+    fresh = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return open_tracker(report_to, run_dir, record, start_step)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
 def _execute(
     store: Store,
     plan: Plan,
@@ -298,7 +321,6 @@ def _execute(
     from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, gather_object, set_seed
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     from databuild.contracts import predictions_schema
@@ -399,7 +421,10 @@ def _execute(
     )
     previous_wall = float(record.get("wall_seconds") or 0.0)
     pack = store.pack(plan.version)
+    tracker: Tracker = NoTracker()
     if is_main:
+        tracker = _start_tracking(options.report_to, run_dir, record, start_epoch * steps_per_epoch)
+        record["tracking"] = tracker.description
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / PACK_FILE).write_bytes(pack.raw)  # the student answers with the version's tools
         runs.write_json(run_dir / runs.RUN_FILE, record)
@@ -411,7 +436,7 @@ def _execute(
         loader = epoch_loader(epoch)
         loss_sum, batches, tokens = 0.0, 0, 0
         started = time.perf_counter()
-        bar = tqdm(total=len(loader), desc=f"epoch {epoch}/{options.epochs}", disable=not is_main, file=sys.stderr)
+        bar = Progress(f"epoch {epoch}/{options.epochs}", total=len(loader), unit="steps", enabled=is_main)
         for batch in loader:
             with accelerator.autocast():
                 loss = model(**batch).loss
@@ -420,11 +445,12 @@ def _execute(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
+            step_loss = float(loss.detach())
+            loss_sum += step_loss
             batches += 1
+            tracker.log({"train/step_loss": step_loss}, (epoch - 1) * steps_per_epoch + batches)
             tokens += count_tokens(batch, arch)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum / batches:.4f}")
+            bar.update(batches, note=f"loss {loss_sum / batches:.4f}")
         bar.close()
         totals = accelerator.reduce(torch.tensor([loss_sum, batches, tokens], device=accelerator.device), "sum")
         train_seconds = time.perf_counter() - started
@@ -433,7 +459,11 @@ def _execute(
 
         model.eval()
         generation_started = time.perf_counter()
-        with accelerator.split_between_processes(eval_intents) as my_intents, accelerator.autocast():
+        with (
+            accelerator.split_between_processes(eval_intents) as my_intents,
+            accelerator.autocast(),
+            _evaluation_progress(epoch, options.epochs, len(my_intents), accelerator) as on_progress,
+        ):
             my_rows = predict_intents(
                 unwrapped,
                 tokenizer,
@@ -444,6 +474,7 @@ def _execute(
                 batch_size=options.batch_size,
                 device=accelerator.device,
                 pack=pack,
+                on_progress=on_progress.update,
             )
         prediction_rows = gather_object(my_rows) if accelerator.num_processes > 1 else my_rows
         accelerator.wait_for_everyone()
@@ -466,6 +497,7 @@ def _execute(
                 "eval": metrics,
             }
             epochs.append(entry)
+            tracker.log(epoch_scalars(entry), epoch * steps_per_epoch)
             _save_checkpoint(run_dir, epoch, unwrapped, tokenizer, optimizer, scheduler)
             runs.write_json(
                 run_dir / runs.METRICS_FILE,
@@ -504,6 +536,7 @@ def _execute(
         )
         runs.write_json(run_dir / runs.RUN_FILE, record)
         say(f"selected epoch {selected} (best overall of the last {options.select_last}); run in {run_dir}")
+    tracker.close()
     accelerator.wait_for_everyone()
     if accelerator.num_processes > 1 and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

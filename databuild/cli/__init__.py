@@ -13,6 +13,7 @@ from databuild.cli import (  # noqa: F401  (each module registers its commands)
     augment,
     diff,
     eval,
+    export,
     predict,
     runs,
     show,

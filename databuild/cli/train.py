@@ -36,6 +36,9 @@ def train(
     gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory."),
     precision: str = typer.Option("auto", "--precision", help="Mixed precision: auto (bf16 on GPU), no, bf16, fp16."),
     seed: int = typer.Option(0, "--seed", help="Seed for initialization and data order."),
+    report_to: str = typer.Option(
+        "none", "--report-to", help="Track the run: none, tensorboard (STORE/runs/<id>/tensorboard), wandb or mlflow."
+    ),
     output: Path | None = typer.Option(None, "--output", help="Run directory [default: STORE/runs/<run-id>]."),
     resume: str | None = typer.Option(
         None, "--resume", help="Continue a killed run (its directory or run id) with its own options."
@@ -88,6 +91,7 @@ def train(
                 gradient_checkpointing=gradient_checkpointing,
                 precision=precision,
                 seed=seed,
+                report_to=report_to,
             )
             result = train_run(opened, options, output)
         if result is None:
