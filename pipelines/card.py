@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from databuild.display import visible
 from databuild.tools import TOOLS
 
 
@@ -64,7 +65,7 @@ def render_card(manifest: dict[str, Any]) -> str:
         f"- fingerprint: `{manifest['fingerprint']}`",
         f"- parent: `{manifest.get('parent')}`",
         f"- created: {manifest['created_at']}",
-        f"- command: `{manifest.get('command', '')}`",
+        f"- command: `{visible(manifest.get('command', ''))}`",
         "",
         "## Splits and tool use (Used / All)",
         "",

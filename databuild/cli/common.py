@@ -30,7 +30,10 @@ def store_path(store: Path | None) -> Path:
 
 
 def fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    """The one `Error:` line: control and bidi characters in it (file names, values) are shown escaped."""
+    from databuild.display import visible
+
+    typer.echo(f"Error: {visible(message)}", err=True)
     raise typer.Exit(1)
 
 

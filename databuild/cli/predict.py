@@ -50,7 +50,9 @@ def predict_command(
         if output_format == "json":
             print_json(summary)
         else:
+            from databuild.display import rich_text
+
             console = stdout_console()
             for key, value in summary.items():
-                console.print(f"{key}: {value}")
-            console.print(f"written: {output}")
+                console.print(rich_text(f"{key}: {value}"))
+            console.print(rich_text(f"written: {output}"))

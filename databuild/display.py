@@ -1,0 +1,33 @@
+"""Showing user-controlled text to a person: control and bidi characters made visible, never interpreted.
+
+Intents are typed by app users; file names, run ids and manifest fields come from whoever wrote them. Printed raw,
+an ESC can retitle a terminal or hide a line, and a bidi override can reorder what a reviewer reads. `visible` is
+the one rule every human rendering (terminal tables, Markdown, HTML, `Error:` lines) applies; JSON output keeps the
+exact data.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0 controls (newline and tab too: a shown value stays on its line), DEL, C1 controls, the Arabic letter mark,
+# LRM/RLM, the line and paragraph separators, and the bidi embeddings, overrides and isolates.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: Any) -> str:
+    """`str(value)` with every control or bidi character written as its escape (`\\x1b`, `\\u202e`)."""
+    return _INVISIBLE.sub(_escape, str(value))
+
+
+def rich_text(value: Any, style: str = "") -> Any:
+    """A rich `Text` of `visible(value)`: printed as it is, never parsed as console markup (`[/]` stays text)."""
+    from rich.text import Text
+
+    return Text(visible(value), style=style)
