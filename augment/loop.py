@@ -75,7 +75,8 @@ class AugmentOptions:
             raise DatabuildError(f"--timeout must be positive, not {self.timeout}")
 
     def recorded(self) -> dict[str, Any]:
-        """The parameters as the manifest records them (no credentials: a base URL loses any user:password)."""
+        """The parameters as the manifest records them (no credentials: a base URL keeps only scheme, host, port
+        and path)."""
         out = asdict(self)
         out["predictions"] = str(self.predictions) if self.predictions else None
         out["base_url"] = redact_url(self.base_url)
@@ -83,18 +84,17 @@ class AugmentOptions:
 
 
 def redact_url(url: str | None) -> str | None:
+    """A base URL as it may be written or printed: scheme, host, port and path only. User and password, the query
+    (`?api-key=…`) and the fragment can all carry secrets, so none of them is kept."""
     if not url:
         return url
     parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    host_and_port = parts.netloc.rpartition("@")[2]  # as written: no port parsing, so a bad port cannot fail here
+    return urllib.parse.urlunsplit((parts.scheme, host_and_port, parts.path, "", ""))
 
 
 def redact_command(argv: list[str], base_url: str | None) -> str:
-    """`databuild augment …` as typed, with a base URL's credentials removed."""
+    """`databuild augment …` as typed, with the base URL reduced by `redact_url`."""
     safe = redact_url(base_url)
     return "databuild " + " ".join(shlex.quote(safe if safe and arg == base_url else arg) for arg in argv)
 

@@ -200,7 +200,8 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            # A base URL with a query (`/v1?api-key=…`) gets the route appended after the query by the client.
+            if not self.path.rstrip("/").endswith("chat/completions"):
                 self._send(404, b'{"error": {"message": "not found"}}')
                 return
             source = _source_of(body)

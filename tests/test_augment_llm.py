@@ -383,3 +383,27 @@ def test_predictions_missing_a_sampled_intent_is_an_error(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, args, env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None})
     assert result.exit_code == 1
     assert f"no line for {len(TRUTH) - 1} of the {len(TRUTH)} sampled train intents" in result.stderr
+
+
+def test_a_base_url_is_recorded_without_credentials_query_or_fragment(tmp_path: Path) -> None:
+    predictions = write_predictions(tmp_path / "predictions.jsonl")
+    secrets = ("user-SECRET-1", "pass-SECRET-2", "query-SECRET-3", "fragment-SECRET-4")
+    with ScriptedLLMServer(default=lambda source: Reply(f"SIMILAR_USER_REQUEST: {source} at dusk")) as server:
+        host_port = server.base_url.removeprefix("http://").removesuffix("/v1")
+        clean = f"http://{host_port}/v1"
+        secret_url = f"http://{secrets[0]}:{secrets[1]}@{host_port}/v1?api-key={secrets[2]}#{secrets[3]}"
+        # --base-url, then $OPENAI_BASE_URL
+        for index, (given, environment) in enumerate(((secret_url, None), (None, secret_url))):
+            store, _ = build_store(tmp_path / f"store-{index}")
+            args = augment_args(store.root, predictions, server)
+            at = args.index("--base-url")
+            args[at : at + 2] = ["--base-url", given] if given else []
+            result = CliRunner().invoke(app, args, env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": environment})
+            assert result.exit_code == 0, result.output
+            manifest = store.manifest("v2")
+            assert manifest["augmentation"]["base_url"] == clean
+            assert manifest["parameters"]["base_url"] == (clean if given else None)
+            assert (f"--base-url {clean} " in manifest["command"]) == bool(given)
+            for path, content in every_file_bytes(store.root):
+                assert not any(secret.encode() in content for secret in secrets), path
+            assert not any(secret in result.output for secret in secrets)
