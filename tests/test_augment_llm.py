@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from augment.cache import CACHE_FILE, CACHE_SUBDIR, ResponseCache
+from augment.cache import CACHE_FILE, CACHE_SUBDIR, MAX_TEXT_BYTES, ResponseCache, capped_text
 from augment.openai_generator import Endpoint, OpenAIGenerator
 from databuild.cli import app
 from databuild.store import open_store
@@ -35,7 +35,7 @@ from tests.augment_helpers import (
     run_generation,
     write_predictions,
 )
-from tests.llm_server import Hang, Malformed, Reply, ScriptedLLMServer, Slow, Status, similar
+from tests.llm_server import BadUsage, Hang, Malformed, NoChoices, Reply, ScriptedLLMServer, Slow, Status, similar
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-SECRET-4242-do-not-store"
@@ -169,6 +169,113 @@ def test_a_killed_run_resumes_without_sending_an_answered_request_again(tmp_path
     assert len(answered_overall) == len(set(answered_overall)) == total
     assert (resumed.accounting.cached, resumed.accounting.made) == (answered_before_kill, total - answered_before_kill)
     assert len(resumed.candidates) == total
+
+
+def test_unusable_replies_fail_are_never_cached_and_the_run_goes_on(tmp_path: Path) -> None:
+    script = {
+        "no choices": [NoChoices()],
+        "null content": [Reply(None)],
+        "integer content": [Reply(42)],
+        "list content": [Reply(["SIMILAR_USER_REQUEST: a list"])],
+        "overflowing usage": [BadUsage('{"prompt_tokens": 1e400, "completion_tokens": 2, "total_tokens": 12}')],
+        "negative usage": [BadUsage('{"prompt_tokens": -10, "completion_tokens": 2, "total_tokens": 12}')],
+        "fractional usage": [BadUsage('{"prompt_tokens": 10.5, "completion_tokens": 2, "total_tokens": 12}')],
+        "healthy": [Reply("SIMILAR_USER_REQUEST: fine")],
+    }
+    with ScriptedLLMServer(script=script) as server:
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        first = OpenAIGenerator(endpoint(server, max_retries=0, concurrency=1), cache).propose(list(script), 1)
+        assert server.count() == 8
+    assert [(c.source_intent, c.text) for c in first.candidates] == [("healthy", "fine")]
+    accounting = first.accounting
+    assert (accounting.made, accounting.cached, accounting.failed) == (8, 0, 7)
+    assert accounting.failures == {"UnusableResponse": 7}
+    assert accounting.first_failure == "UnusableResponse (no choices)"  # one at a time: in order
+    assert (accounting.prompt_tokens, accounting.completion_tokens) == (10, 2)  # the healthy reply only
+    assert len(ResponseCache.for_store(open_store(tmp_path))) == 1
+    # a later run against a healthy server asks the 7 again and gets answers
+    with ScriptedLLMServer() as healthy:
+        again = OpenAIGenerator(endpoint(healthy), ResponseCache.for_store(open_store(tmp_path))).propose(
+            list(script), 1
+        )
+        assert sorted(r.source for r in healthy.requests) == sorted(set(script) - {"healthy"})
+    assert (again.accounting.made, again.accounting.cached, again.accounting.failed) == (7, 1, 0)
+    assert len(again.candidates) == 8
+
+
+def test_unusable_cache_lines_are_skipped_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources = ["good", "integer", "null", "no choices", "huge usage", "torn", "a list", "bad utf-8", "no usage"]
+    with ScriptedLLMServer() as server:
+        generator = OpenAIGenerator(endpoint(server), ResponseCache.for_store(open_store(tmp_path)))
+        requests = generator.requests_for(sources, 1)  # one per source, in order
+        keys = {source: request.key for source, request in zip(sources, requests, strict=True)}
+        usage = '"usage":{"prompt_tokens":10,"completion_tokens":2}'
+        lines = [
+            f'{{"key":"{keys["good"]}","texts":["SIMILAR_USER_REQUEST: from cache"],{usage}}}',
+            f'{{"key":"{keys["integer"]}","texts":[42],{usage}}}',
+            f'{{"key":"{keys["null"]}","texts":[null],{usage}}}',
+            f'{{"key":"{keys["no choices"]}","texts":[],{usage}}}',
+            f'{{"key":"{keys["huge usage"]}","texts":["x"],"usage":{{"prompt_tokens":1e400,"completion_tokens":2}}}}',
+            f'["{keys["a list"]}"]',
+            f'{{"key":"{keys["no usage"]}","texts":["x"]}}',
+            f'{{"key":"{keys["torn"]}","texts":["SIMILAR_US',
+        ]
+        path = tmp_path / "cache" / CACHE_SUBDIR / CACHE_FILE
+        path.parent.mkdir(parents=True)
+        path.write_bytes(
+            "\n".join(lines[:-1]).encode()
+            + f'\n{{"key":"{keys["bad utf-8"]}","texts":["\xff\xfe"]}}\n'.encode("latin-1")
+            + lines[-1].encode()
+        )
+        capsys.readouterr()
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        assert capsys.readouterr().err == (
+            f"warning: skipped 8 unusable lines of the LLM response cache {path} (torn or not a usable reply); "
+            "those requests are asked again\n"
+        )
+        assert len(cache) == 1
+        generation = OpenAIGenerator(endpoint(server), cache).propose(sources, 1)
+        assert sorted(r.source for r in server.requests) == sorted(set(sources) - {"good"})
+    assert (generation.accounting.made, generation.accounting.cached, generation.accounting.failed) == (8, 1, 0)
+    assert ("good", "from cache") in [(c.source_intent, c.text) for c in generation.candidates]
+    assert len(ResponseCache.for_store(open_store(tmp_path))) == 9  # the torn line no longer swallows the next
+
+
+def test_retry_after_that_is_neither_seconds_nor_a_date_falls_back_to_the_backoff(tmp_path: Path) -> None:
+    script = {
+        source: [Status(429, retry_after=value), Reply(f"SIMILAR_USER_REQUEST: {source} ok")]
+        for source, value in (
+            ("words", "soon"),
+            ("not a number", "nan"),
+            ("negative", "-3"),
+            ("overflow", "1e400"),
+            ("past date", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        )
+    }
+    with ScriptedLLMServer(script=script) as server:
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        generation = OpenAIGenerator(endpoint(server, max_retries=2), cache).propose(list(script), 1)
+        log = list(server.requests)
+    assert generation.accounting.failed == 0 and generation.accounting.attempts == len(log) == 10
+    assert sorted(c.text for c in generation.candidates) == sorted(f"{source} ok" for source in script)
+    for source in script:  # the backoff (0.05 s, jitter ≤ 1 s), never a wait of what the header seemed to say
+        first, second = attempts_of(server, source)
+        assert second.received_at - first.received_at < 1.5
+
+
+def test_replies_are_cached_capped_to_4_kib(tmp_path: Path) -> None:
+    assert MAX_TEXT_BYTES == 4096
+    assert capped_text("é" * 3000) == "é" * 2048  # 4,096 bytes exactly
+    assert capped_text("a" + "é" * 3000) == "a" + "é" * 2047  # never half a character
+    huge = "SIMILAR_USER_REQUEST: big request\n" + "because " * 700_000  # 5.6 MB
+    with ScriptedLLMServer(script={"big": [Reply(huge)]}) as server:
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        fresh = OpenAIGenerator(endpoint(server, timeout=10), cache).propose(["big"], 1)
+    cached = OpenAIGenerator(endpoint(server), ResponseCache.for_store(open_store(tmp_path))).propose(["big"], 1)
+    assert [c.text for c in fresh.candidates] == [c.text for c in cached.candidates] == ["big request"]
+    assert cached.accounting.cached == 1
+    cache_file = tmp_path / "cache" / CACHE_SUBDIR / CACHE_FILE
+    assert MAX_TEXT_BYTES < cache_file.stat().st_size < MAX_TEXT_BYTES + 300
 
 
 # --- the command -----------------------------------------------------------------------------------------------------
