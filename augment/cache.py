@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.display import visible
-from databuild.store import Store
+from databuild.store import Store, append_bytes, refuse_link
 
 CACHE_SUBDIR = "llm"
 CACHE_FILE = "responses.jsonl"
@@ -93,6 +92,7 @@ class ResponseCache:
         self.path = path
         self._entries: dict[str, CachedResponse] = {}
         self._lock = threading.Lock()
+        refuse_link(path)  # appended to: a link would make it write outside the store
         self._load()
 
     @classmethod
@@ -137,21 +137,9 @@ class ResponseCache:
         }
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             # A torn line from an earlier killed run must not swallow this one: start on a fresh line.
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                if os.fstat(descriptor).st_size and not self._ends_with_newline():
-                    line = b"\n" + line
-                os.write(descriptor, line)
-            finally:
-                os.close(descriptor)
+            append_bytes(self.path, line, fresh_line=True)
             self._entries[key] = response
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            return handle.read(1) == b"\n"
 
 
 def _parse_line(line: str) -> tuple[str, CachedResponse]:

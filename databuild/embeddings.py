@@ -19,7 +19,7 @@ import polars as pl
 
 from databuild.normalize import normalize_intent
 from databuild.quiet import quiet_libraries
-from databuild.store import Store
+from databuild.store import Store, replacing
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
@@ -136,16 +136,10 @@ def _read_cache(directory: Path, only: pl.Series | None) -> pl.DataFrame:
 
 
 def _write_part(directory: Path, frame: pl.DataFrame) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"part-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
-    temporary = directory / f".{name}.tmp"
-    try:
-        frame.write_parquet(temporary)
-        os.replace(temporary, directory / name)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return directory / name
+    path = directory / f"part-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+    with replacing(path) as handle:
+        frame.write_parquet(handle)
+    return path
 
 
 def _append_part(store: Store, frame: pl.DataFrame) -> None:

@@ -7,6 +7,7 @@ A version is built in `tmp/` and renamed into place under the store lock, so it 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from databuild.errors import DatabuildError
 
@@ -131,19 +132,62 @@ def open_store(root: Path | str) -> Store:
     return Store(Path(root))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces `path` atomically when the block ends (nothing changes on an error).
+
+    Readers see the old or the new content, never half of it. The content goes to a fresh temporary file created
+    exclusively (never an existing file or a planted link) and renamed over `path`; a rename replaces a link at
+    `path` itself, never the file it points to. The file gets the umask's permissions, like any other.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a report file should be readable like any other
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp creates 0600
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    with replacing(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def append_bytes(path: Path, data: bytes, fresh_line: bool = False) -> None:
+    """Append `data` with one unbuffered write, refusing a link at `path` (a store file never writes elsewhere).
+
+    `fresh_line`: start on a new line when the file does not end with one (a line torn by a killed writer).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links") from None
+        raise
+    try:
+        size = os.fstat(descriptor).st_size
+        if fresh_line and size and os.pread(descriptor, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+
+
+def refuse_link(path: Path) -> None:
+    """A file databuild will append to must not be a symbolic link."""
+    if path.is_symlink():
+        raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links")

@@ -20,7 +20,7 @@ import polars as pl
 
 from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
-from databuild.store import Store
+from databuild.store import Store, replacing
 from pipelines.emit import Published, publish_version, used_all
 from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
 from pipelines.sqlrun import connect, run_model, sql_hashes
@@ -261,11 +261,8 @@ def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
 
 
 def _write_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
-    target = store.cache_dir / "intent_pool" / f"{version}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".parquet.tmp")
-    pool.write_parquet(tmp)
-    tmp.replace(target)
+    with replacing(store.cache_dir / "intent_pool" / f"{version}.parquet") as handle:
+        pool.write_parquet(handle)
 
 
 def _reasons_summary(counts: dict[str, int]) -> str:
