@@ -13,20 +13,27 @@ hand-edited, written by an older version) is skipped with a warning, and its req
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import math
+import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from databuild.display import visible
+from databuild.errors import DatabuildError
 from databuild.store import Store, append_bytes, refuse_link
 
 CACHE_SUBDIR = "llm"
 CACHE_FILE = "responses.jsonl"
+LOCK_FILE = "responses.lock"  # held by the run that sends requests; holds that run's pid
 MAX_TEXT_BYTES = 4096  # per choice: the proposed request is one short line; the rest is never read
 
 
@@ -119,6 +126,39 @@ class ResponseCache:
                 f"warning: skipped {skipped} unusable {noun} of the LLM response cache {visible(self.path)} "
                 "(torn or not a usable reply); those requests are asked again\n"
             )
+
+    @contextmanager
+    def exclusive(self, note: Callable[[str], None]) -> Iterator[None]:
+        """Hold the store's sender lock: one run at a time sends requests, so two concurrent runs never send the
+        same request twice. A run that has to wait says so through `note`; once it holds the lock it reads the
+        cache again, and finds every answer the other run received."""
+        lock_path = self.path.with_name(LOCK_FILE)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise DatabuildError(
+                    f"{lock_path} is a symbolic link: databuild does not write through links"
+                ) from None
+            raise
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                note(
+                    f"waiting for the LLM response cache lock held by pid {holder} (another augment run on this store)"
+                )
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+            with self._lock:
+                self._entries.clear()
+                self._load()
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -12,6 +12,7 @@ Steps per iteration i (the parent is the version it starts from):
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import urllib.parse
 from collections.abc import Callable
@@ -305,15 +306,7 @@ class AugmentLoop:
         sources = mistakes.mistaken_intents()
 
         generator = self._generator(parent, rows)
-        unit = "requests" if generator.name == "openai" else "intents"
-        total = len(sources) * (options.per_mistake if generator.name == "openai" else 1)
-        advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
-        try:
-            generation = generator.propose(
-                sources, options.per_mistake, ordinal_offset=(iteration - 1) * options.per_mistake, on_done=advance
-            )
-        finally:
-            self.progress.stop()
+        generation = self._generate(generator, sources, iteration)
         accounting = generation.accounting
         if generator.name == "openai" and generation.requested and accounting.succeeded == 0:
             raise DatabuildError(
@@ -393,6 +386,22 @@ class AugmentLoop:
             generator=generator.name,
         )
         return result, baseline, baseline_from
+
+    def _generate(self, generator: Generator, sources: list[str], iteration: int) -> Generation:
+        """The generator's proposals, with a progress bar; LLM requests are sent holding the store's sender lock, so
+        two concurrent runs never send the same request twice (the offline generator needs no lock)."""
+        per_mistake = self.options.per_mistake
+        unit = "requests" if generator.name == "openai" else "intents"
+        total = len(sources) * (per_mistake if generator.name == "openai" else 1)
+        exclusive = getattr(generator, "exclusive", None)
+        with exclusive(self.progress.note) if exclusive else contextlib.nullcontext():
+            advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
+            try:
+                return generator.propose(
+                    sources, per_mistake, ordinal_offset=(iteration - 1) * per_mistake, on_done=advance
+                )
+            finally:
+                self.progress.stop()
 
     def _base_url(self) -> str | None:
         from augment.openai_generator import configured_base_url

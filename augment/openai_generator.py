@@ -274,6 +274,10 @@ class OpenAIGenerator:
         self.cache = cache
         self.seed = seed
 
+    def exclusive(self, note: Callable[[str], None]) -> Any:
+        """The store's sender lock (`ResponseCache.exclusive`): hold it while proposing."""
+        return self.cache.exclusive(note)
+
     def requests_for(self, sources: Sequence[str], per_mistake: int, ordinal_offset: int = 0) -> list[LLMRequest]:
         """One request per (source, j); `ordinal_offset` shifts the seed per iteration so that a later iteration
         asks for new candidates instead of re-reading the earlier answers."""

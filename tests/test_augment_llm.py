@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from augment.cache import CACHE_FILE, CACHE_SUBDIR, MAX_TEXT_BYTES, ResponseCache, capped_text
+from augment.loop import AugmentLoop, AugmentOptions, SilentProgress
 from augment.openai_generator import Endpoint, OpenAIGenerator
 from databuild.cli import app
 from databuild.store import open_store
@@ -403,6 +404,60 @@ def test_augment_command_end_to_end_with_the_llm_server(tmp_path: Path) -> None:
     # the key never reaches the store: not in a manifest, a card, the cache or a dataset file
     for path, content in every_file_bytes(store.root):
         assert SECRET.encode() not in content, path
+
+
+def wait_until(condition: Any, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_two_concurrent_runs_on_one_store_never_send_a_request_twice(tmp_path: Path) -> None:
+    """Another run (a subprocess) holds the sender lock with its answers held back; this run's loop waits, says so,
+    then finds every answer in the cache."""
+    store, _ = build_store(tmp_path / "store")
+    sending, go_on = threading.Event(), threading.Event()
+    notes: list[str] = []
+
+    def held_until_released(source: str) -> Reply:
+        sending.set()
+        go_on.wait(60)
+        return Reply(f"SIMILAR_USER_REQUEST: {source} at dusk")
+
+    class Notes(SilentProgress):
+        def note(self, message: str) -> None:
+            notes.append(message)
+            if message.startswith("waiting for"):
+                go_on.set()  # the other run may answer now
+
+    with ScriptedLLMServer(default=held_until_released) as server:
+        other = subprocess.Popen(
+            [sys.executable, "-m", "tests.augment_helpers", "--exclusive", str(store.root), server.base_url, "2"]
+            + MISTAKEN,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        wait_until(sending.is_set, "the other run to send")
+        options = AugmentOptions(
+            version="v1",
+            predictions=write_predictions(tmp_path / "predictions.jsonl"),
+            generator="openai",
+            model="test-model",
+            base_url=server.base_url,
+            per_mistake=2,
+            timeout=60,
+        )
+        results = AugmentLoop(store, options, "databuild augment", Notes(), show_progress=False).run()
+        other_output = other.communicate(timeout=60)
+        log = list(server.requests)
+    assert other.returncode == 0 and other_output[0].decode().split() == ["10"], other_output
+    waiting = f"waiting for the LLM response cache lock held by pid {other.pid} (another augment run on this store)"
+    assert waiting in notes
+    assert len(log) == 10 and len({(r.source, r.seed) for r in log}) == 10  # 5 mistakes × 2, each sent once
+    assert results[0].calls == {"made": 0, "cached": 10, "failed": 0} and results[0].accepted == 5
 
 
 def test_table_output_says_unchanged_when_the_version_exists(tmp_path: Path) -> None:
