@@ -13,6 +13,7 @@ Steps per iteration i (the parent is the version it starts from):
 from __future__ import annotations
 
 import contextlib
+import math
 import shlex
 import urllib.parse
 from collections.abc import Callable
@@ -72,8 +73,8 @@ class AugmentOptions:
             raise DatabuildError(f"--near-dup must be in (0, 1], not {self.near_dup}")
         if not -1 <= self.min_similarity < 1:
             raise DatabuildError(f"--min-similarity must be in [-1, 1), not {self.min_similarity}")
-        if self.timeout <= 0:
-            raise DatabuildError(f"--timeout must be positive, not {self.timeout}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):  # typer reads "nan" and "inf" as floats
+            raise DatabuildError(f"--timeout must be a positive finite number of seconds, not {self.timeout}")
 
     def recorded(self) -> dict[str, Any]:
         """The parameters as the manifest records them (no credentials: a base URL keeps only scheme, host, port

@@ -516,6 +516,10 @@ def test_openai_without_an_endpoint_fails_at_once(tmp_path: Path) -> None:
         (["--per-mistake", "0"], "Error: --per-mistake must be at least 1, not 0"),
         (["--predictions", "missing.jsonl"], "Error: predictions file missing.jsonl not found"),
         (["--version", "v9"], "Error: no version 'v9' in store"),
+        (["--timeout", "nan"], "Error: --timeout must be a positive finite number of seconds, not nan\n"),
+        (["--timeout", "inf"], "Error: --timeout must be a positive finite number of seconds, not inf\n"),
+        (["--timeout", "-1"], "Error: --timeout must be a positive finite number of seconds, not -1.0\n"),
+        (["--timeout", "0"], "Error: --timeout must be a positive finite number of seconds, not 0.0\n"),
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path: Path, extra: list[str], message: str) -> None:
