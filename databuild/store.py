@@ -116,6 +116,7 @@ class Store:
         """A fresh temporary directory inside the store (same filesystem, so a rename is atomic)."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix="build-", dir=self.tmp_dir))
+        path.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the version it becomes is as readable as the rest
         try:
             yield path
         finally:

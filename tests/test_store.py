@@ -1,8 +1,15 @@
 """Store rules: lineage as augment relies on it (a new snapshot starts a new baseline and a new neighbour pool), and
-files inside the store that are appended to or replaced never write through a symbolic link."""
+files inside the store that are appended to or replaced never write through a symbolic link, versions get the
+umask's permissions, and a read-only store still answers `predict`."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -14,11 +21,13 @@ from augment.loop import inherited_baseline
 from databuild.cli import app
 from databuild.errors import DatabuildError
 from databuild.store import open_store, replacing
+from pipelines.emit import load_rows
 from tests.augment_helpers import build_store, write_predictions
 from tests.diff_helpers import publish, row
 from tests.llm_server import ScriptedLLMServer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_lineage_stops_at_the_snapshot_a_version_grew_from(tmp_path: Path) -> None:
@@ -110,3 +119,68 @@ def test_a_snapshot_writes_its_intent_pool_past_planted_links(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert outside.read_bytes() == b"precious" and not pool.is_symlink()
     assert pl.read_parquet(pool).height > 0
+
+
+# --- permissions: a shared store is readable, and a read-only one still predicts ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("umask", "folder_mode", "file_mode"), [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)], ids=["022", "027"]
+)
+def test_a_version_folder_gets_the_umask_permissions(
+    tmp_path: Path, umask: int, folder_mode: int, file_mode: int
+) -> None:
+    store = open_store(tmp_path / "store")
+    previous = os.umask(umask)
+    try:
+        published = publish(store, [row("a", "train"), row("t", "test")], {"command": "test"})
+    finally:
+        os.umask(previous)
+    version = published.path
+    assert stat.S_IMODE(version.stat().st_mode) == folder_mode  # mkdtemp alone makes 0700
+    for path in version.rglob("*"):
+        expected = folder_mode if path.is_dir() else file_mode
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """`command` run without the power to write where the permissions forbid it (root is only stopped when it
+    loses CAP_DAC_OVERRIDE)."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: a read-only store cannot be simulated")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--", *command]
+
+
+def test_predict_on_a_read_only_store_goes_on_without_the_embedding_cache(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    result = CliRunner().invoke(
+        app, ["snapshot", "--store", str(root), "--logs", str(FIXTURE), "--test-fraction", "0.5"]
+    )
+    assert result.exit_code == 0, result.output
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    output = tmp_path / "out" / "predictions.jsonl"
+    output.parent.mkdir()
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        command = [sys.executable, "-m", "databuild", "predict", "--store", str(root), "--split", "test"]
+        done = subprocess.run(
+            unprivileged([*command, "--student", "knn", "--output", str(output)]),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        for path in [root, *root.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert done.returncode == 0, done.stderr
+    cache = root / "cache" / "embeddings" / "sentence-transformers--all-MiniLM-L6-v2"
+    assert f"warning: embedding cache {cache} not written (Permission denied); going on without it" in done.stderr
+    predicted = [json.loads(line)["intent"] for line in output.read_text().splitlines()]
+    test_intents = load_rows(open_store(root), "v1").filter(pl.col("split") == "test").get_column("intent")
+    assert sorted(predicted) == sorted(test_intents) and predicted
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before  # nothing written
