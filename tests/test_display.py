@@ -136,3 +136,11 @@ def test_error_lines_show_file_names_escaped(tmp_path: Path) -> None:
     assert r"logs\x1b]0;pwned\x07\u202e.jsonl" in err
     code, _, err = invoke("versions", "--store", str(tmp_path / "no\x1b[2Jstore"), "--format", "table")
     assert_no_raw_controls(err)
+
+
+def test_predict_prints_a_student_name_as_text_not_markup(store_root: Path, tmp_path: Path) -> None:
+    args = ["--split", "test", "--student", "[/]x\x1b[2J", "--output", str(tmp_path / "p.jsonl")]
+    code, _, err = invoke("predict", "--store", str(store_root), *args)
+    assert code == 1
+    assert err.splitlines()[0] == r"predicting v2/test with student '[/]x\x1b[2J'"
+    assert err.splitlines()[-1].startswith(r"Error: student '[/]x\x1b[2J' is neither 'knn' nor a trained run")

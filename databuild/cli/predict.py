@@ -35,6 +35,7 @@ def predict_command(
     Example: databuild predict --version v1 --split test --student knn --output preds.jsonl
     """
     with user_errors():
+        from databuild.display import rich_text
         from databuild.errors import DatabuildError
         from databuild.store import open_store
         from databuild.students import run_prediction
@@ -45,13 +46,11 @@ def predict_command(
             raise DatabuildError("--output is required (the predictions JSONL to write)")
         opened = open_store(store_path(store))
         name = opened.resolve(version)
-        stderr_console().print(f"predicting {name}/{split} with student {student!r}", style="dim")
+        stderr_console().print(rich_text(f"predicting {name}/{split} with student {student!r}", "dim"))
         summary = run_prediction(opened, name, split, student, output)
         if output_format == "json":
             print_json(summary)
         else:
-            from databuild.display import rich_text
-
             console = stdout_console()
             for key, value in summary.items():
                 console.print(rich_text(f"{key}: {value}"))
