@@ -13,7 +13,6 @@ hand-edited, written by an older version) is skipped with a warning, and its req
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
@@ -28,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.display import visible
-from databuild.errors import DatabuildError
-from databuild.store import Store, append_bytes, refuse_link
+from databuild.store import Store, append_bytes, open_no_follow, refuse_link
 
 CACHE_SUBDIR = "llm"
 CACHE_FILE = "responses.jsonl"
@@ -132,16 +130,7 @@ class ResponseCache:
         """Hold the store's sender lock: one run at a time sends requests, so two concurrent runs never send the
         same request twice. A run that has to wait says so through `note`; once it holds the lock it reads the
         cache again, and finds every answer the other run received."""
-        lock_path = self.path.with_name(LOCK_FILE)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise DatabuildError(
-                    f"{lock_path} is a symbolic link: databuild does not write through links"
-                ) from None
-            raise
+        descriptor = open_no_follow(self.path.with_name(LOCK_FILE), os.O_RDWR)
         try:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

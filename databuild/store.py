@@ -167,18 +167,30 @@ def atomic_write_text(path: Path, text: str) -> None:
         handle.write(text.encode("utf-8"))
 
 
+def open_no_follow(path: Path, flags: int) -> int:
+    """`os.open(path, flags | O_CREAT | O_NOFOLLOW)` (umask permissions): a link at `path` is refused with a
+    DatabuildError, never followed, so a store file never writes outside the store."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+
+
+def refuse_link(path: Path) -> None:
+    """A file databuild appends to must not be a symbolic link."""
+    if path.is_symlink():
+        raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links")
+
+
 def append_bytes(path: Path, data: bytes, fresh_line: bool = False) -> None:
-    """Append `data` with one unbuffered write, refusing a link at `path` (a store file never writes elsewhere).
+    """Append `data` with one unbuffered write, refusing a link at `path` (`open_no_follow`).
 
     `fresh_line`: start on a new line when the file does not end with one (a line torn by a killed writer).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links") from None
-        raise
+    descriptor = open_no_follow(path, os.O_RDWR | os.O_APPEND)
     try:
         size = os.fstat(descriptor).st_size
         if fresh_line and size and os.pread(descriptor, 1, size - 1) != b"\n":
@@ -186,9 +198,3 @@ def append_bytes(path: Path, data: bytes, fresh_line: bool = False) -> None:
         os.write(descriptor, data)
     finally:
         os.close(descriptor)
-
-
-def refuse_link(path: Path) -> None:
-    """A file databuild will append to must not be a symbolic link."""
-    if path.is_symlink():
-        raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links")

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from augment.cache import CACHE_FILE, CACHE_SUBDIR, CachedResponse, ResponseCache
+from augment.cache import CACHE_FILE, CACHE_SUBDIR, LOCK_FILE, CachedResponse, ResponseCache
 from augment.loop import inherited_baseline
 from databuild.cli import app
 from databuild.errors import DatabuildError
@@ -72,6 +72,9 @@ def test_the_llm_response_cache_refuses_a_link(tmp_path: Path) -> None:
     plant_link(cache_file, tmp_path / "dangling.txt")
     with pytest.raises(DatabuildError, match="is a symbolic link"):
         cache.put("k", "m", CachedResponse(("SIMILAR_USER_REQUEST: x",), 1, 1))
+    plant_link(cache_file.with_name(LOCK_FILE), outside)  # the sender lock records a pid: never through a link
+    with pytest.raises(DatabuildError, match=r"responses\.lock is a symbolic link"), cache.exclusive(print):
+        pass
     assert outside.read_text() == "precious\n" and not (tmp_path / "dangling.txt").exists()
 
 
