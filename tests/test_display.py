@@ -102,6 +102,8 @@ def test_diff_renderings_show_escapes(store_root: Path, output_format: str) -> N
 def test_diff_json_keeps_the_exact_data(store_root: Path) -> None:
     code, out, err = invoke("diff", "v1", "v2", "--store", str(store_root), "--format", "json")
     assert code == 0, err
+    assert_no_raw_controls(out)  # JSON's own escapes: `\u001b`, `\u202e`
+    assert r'"intent": "evil\u001b]0;pwned\u0007\u001b[31mred\u001b[5mblink\u009b2J\u202egnp.exe[/]x"' in out
     added = json.loads(out)["splits"]["train"]["added"]
     assert [(a["intent"], a["augmented_from"]) for a in added] == [(HOSTILE_INTENT, HOSTILE_SOURCE)]
 
@@ -124,8 +126,10 @@ def test_show_versions_and_runs_show_escapes(store_root: Path) -> None:
     assert_no_raw_controls(out)
     for shown in (r"[/]x\x1b[2J", r"done\x1b[5m", r"v1\u202e", r"flan\x1b]0;t\x07"):
         assert shown in flat(out), out
-    listed = json.loads(invoke("runs", "--store", str(store_root), "--format", "json")[1])
-    assert listed[0]["run_id"] == "[/]x\x1b[2J"
+    code, out, err = invoke("runs", "--store", str(store_root), "--format", "json")
+    assert code == 0, err
+    assert_no_raw_controls(out)
+    assert json.loads(out)[0]["run_id"] == "[/]x\x1b[2J" and json.loads(out)[0]["version"] == "v1\u202e"
 
 
 def test_error_lines_show_file_names_escaped(tmp_path: Path) -> None:

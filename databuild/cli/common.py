@@ -64,7 +64,10 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    """`payload` as indented JSON on stdout: the exact data, bidi and C1 characters as `\\u` escapes."""
+    from databuild.display import escaped_json
+
+    sys.stdout.write(escaped_json(json.dumps(payload, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def stderr_console() -> Any:
