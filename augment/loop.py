@@ -12,6 +12,8 @@ Steps per iteration i (the parent is the version it starts from):
 
 from __future__ import annotations
 
+import contextlib
+import math
 import shlex
 import urllib.parse
 from collections.abc import Callable
@@ -73,11 +75,12 @@ class AugmentOptions:
             raise DatabuildError(f"--near-dup must be in (0, 1], not {self.near_dup}")
         if not -1 <= self.min_similarity < 1:
             raise DatabuildError(f"--min-similarity must be in [-1, 1), not {self.min_similarity}")
-        if self.timeout <= 0:
-            raise DatabuildError(f"--timeout must be positive, not {self.timeout}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):  # typer reads "nan" and "inf" as floats
+            raise DatabuildError(f"--timeout must be a positive finite number of seconds, not {self.timeout}")
 
     def recorded(self) -> dict[str, Any]:
-        """The parameters as the manifest records them (no credentials: a base URL loses any user:password)."""
+        """The parameters as the manifest records them (no credentials: a base URL keeps only scheme, host, port
+        and path)."""
         out = asdict(self)
         out["predictions"] = str(self.predictions) if self.predictions else None
         out["base_url"] = redact_url(self.base_url)
@@ -85,18 +88,17 @@ class AugmentOptions:
 
 
 def redact_url(url: str | None) -> str | None:
+    """A base URL as it may be written or printed: scheme, host, port and path only. User and password, the query
+    (`?api-key=…`) and the fragment can all carry secrets, so none of them is kept."""
     if not url:
         return url
     parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    host_and_port = parts.netloc.rpartition("@")[2]  # as written: no port parsing, so a bad port cannot fail here
+    return urllib.parse.urlunsplit((parts.scheme, host_and_port, parts.path, "", ""))
 
 
 def redact_command(argv: list[str], base_url: str | None) -> str:
-    """`databuild augment …` as typed, with a base URL's credentials removed."""
+    """`databuild augment …` as typed, with the base URL reduced by `redact_url`."""
     safe = redact_url(base_url)
     return "databuild " + " ".join(shlex.quote(safe if safe and arg == base_url else arg) for arg in argv)
 
@@ -321,15 +323,7 @@ class AugmentLoop:
         sources = mistakes.mistaken_intents()
 
         generator = self._generator(parent, rows)
-        unit = "requests" if generator.name == "openai" else "intents"
-        total = len(sources) * (options.per_mistake if generator.name == "openai" else 1)
-        advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
-        try:
-            generation = generator.propose(
-                sources, options.per_mistake, ordinal_offset=(iteration - 1) * options.per_mistake, on_done=advance
-            )
-        finally:
-            self.progress.stop()
+        generation = self._generate(generator, sources, iteration)
         accounting = generation.accounting
         if generator.name == "openai" and generation.requested and accounting.succeeded == 0:
             raise DatabuildError(
@@ -409,6 +403,22 @@ class AugmentLoop:
             generator=generator.name,
         )
         return result, baseline, baseline_from
+
+    def _generate(self, generator: Generator, sources: list[str], iteration: int) -> Generation:
+        """The generator's proposals, with a progress bar; LLM requests are sent holding the store's sender lock, so
+        two concurrent runs never send the same request twice (the offline generator needs no lock)."""
+        per_mistake = self.options.per_mistake
+        unit = "requests" if generator.name == "openai" else "intents"
+        total = len(sources) * (per_mistake if generator.name == "openai" else 1)
+        exclusive = getattr(generator, "exclusive", None)
+        with exclusive(self.progress.note) if exclusive else contextlib.nullcontext():
+            advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
+            try:
+                return generator.propose(
+                    sources, per_mistake, ordinal_offset=(iteration - 1) * per_mistake, on_done=advance
+                )
+            finally:
+                self.progress.stop()
 
     def _base_url(self) -> str | None:
         from augment.openai_generator import configured_base_url

@@ -8,6 +8,7 @@ A version is built in `tmp/` and renamed into place under the store lock, so it 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, colour_pack, parse_pack
@@ -126,6 +127,7 @@ class Store:
         """A fresh temporary directory inside the store (same filesystem, so a rename is atomic)."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix="build-", dir=self.tmp_dir))
+        path.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the version it becomes is as readable as the rest
         try:
             yield path
         finally:
@@ -142,19 +144,68 @@ def open_store(root: Path | str) -> Store:
     return Store(Path(root))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces `path` atomically when the block ends (nothing changes on an error).
+
+    Readers see the old or the new content, never half of it. The content goes to a fresh temporary file created
+    exclusively (never an existing file or a planted link) and renamed over `path`; a rename replaces a link at
+    `path` itself, never the file it points to. The file gets the umask's permissions, like any other.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a report file should be readable like any other
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp creates 0600
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    with replacing(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def open_no_follow(path: Path, flags: int) -> int:
+    """`os.open(path, flags | O_CREAT | O_NOFOLLOW)` (umask permissions): a link at `path` is refused with a
+    DatabuildError, never followed, so a store file never writes outside the store."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+
+
+def refuse_link(path: Path) -> None:
+    """A file databuild appends to must not be a symbolic link."""
+    if path.is_symlink():
+        raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links")
+
+
+def append_bytes(path: Path, data: bytes, fresh_line: bool = False) -> None:
+    """Append `data` with one unbuffered write, refusing a link at `path` (`open_no_follow`).
+
+    `fresh_line`: start on a new line when the file does not end with one (a line torn by a killed writer).
+    """
+    descriptor = open_no_follow(path, os.O_RDWR | os.O_APPEND)
+    try:
+        size = os.fstat(descriptor).st_size
+        if fresh_line and size and os.pread(descriptor, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)

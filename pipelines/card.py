@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from databuild.display import visible
 from databuild.pack import ToolPack
 
 # Hugging Face's size buckets (the `size_categories` tag) by the number of rows of the main config.
@@ -124,7 +125,7 @@ def render_card(manifest: dict[str, Any], pack: ToolPack, datasets_info: dict[st
         f"- fingerprint: `{manifest['fingerprint']}`",
         f"- parent: `{manifest.get('parent')}`",
         f"- created: {manifest['created_at']}",
-        f"- command: `{manifest.get('command', '')}`",
+        f"- command: `{visible(manifest.get('command', ''))}`",
         "",
         "## Splits and tool use (Used / All)",
         "",

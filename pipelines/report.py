@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.contracts import SPLITS
+from databuild.display import rich_text, visible
 from databuild.pack import Tool
 from pipelines.diff import VersionDiff, parameter_changes
 
@@ -197,8 +198,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
 def _md(value: Any) -> str:
-    """Cell text that renders literally: Markdown specials backslash-escaped, HTML as entities, one line."""
-    text = str(value).replace("\r", " ").replace("\n", " ")
+    """Cell text that renders literally: control characters visible, Markdown specials backslash-escaped, HTML as
+    entities, one line."""
+    text = visible(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
@@ -241,40 +243,36 @@ def render_table(diff: VersionDiff, console: Any, limit: int = 20) -> None:
     from rich.table import Table
 
     view = _DiffView(diff, limit)
-    console.print(view.title, style="bold", markup=False)
+    console.print(rich_text(view.title, "bold"))
     for warning in view.warnings():
-        console.print("Warning: " + warning, style="bold yellow", markup=False)
-    console.print("relation: " + view.relation_line, markup=False)
-    console.print(view.test_line, style="bold red" if diff.split_differs("test") else None, markup=False)
+        console.print(rich_text("Warning: " + warning, "bold yellow"))
+    console.print(rich_text("relation: " + view.relation_line))
+    console.print(rich_text(view.test_line, "bold red" if diff.split_differs("test") else ""))
 
     def show(table: _Table) -> None:
         if not table.rows:
-            console.print(f"{table.title}: none", markup=False)
+            console.print(rich_text(f"{table.title}: none"))
             return
-        rich_table = Table(title=table.title, title_justify="left", show_lines=False)
+        rich_table = Table(title=rich_text(table.title), title_justify="left", show_lines=False)
         for index, (column, numeric) in enumerate(zip(table.columns, table.numeric, strict=True)):
             # The first column (intent, setting, split) stays on one line; the others wrap around it.
-            rich_table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=index == 0)
+            rich_table.add_column(
+                rich_text(column), justify="right" if numeric else "left", overflow="fold", no_wrap=index == 0
+            )
         for row in table.rows:
-            rich_table.add_row(*(_escape_rich(cell) for cell in row))
+            rich_table.add_row(*(rich_text(cell) for cell in row))
         console.print(rich_table)
         note = _more_note(table)
         if note:
-            console.print(note, markup=False)
+            console.print(rich_text(note))
 
     show(view.settings_table())
     show(view.counts_table())
     for split in SPLITS:
         console.print()
-        console.print(view.split_summary(split), style="bold", markup=False)
+        console.print(rich_text(view.split_summary(split), "bold"))
         for table in view.split_tables(split):
             show(table)
-
-
-def _escape_rich(value: Any) -> str:
-    from rich.markup import escape
-
-    return escape(str(value))
 
 
 # ---------------------------------------------------------------- HTML
@@ -313,7 +311,7 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 
 
 def _h(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(visible(value), quote=True)
 
 
 def _html_table(table: _Table) -> str:
@@ -413,13 +411,13 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
 
     def heading(text: str) -> None:
         console.print()
-        console.print(text, style="bold", markup=False)
+        console.print(rich_text(text, "bold"))
 
     def pairs(items: list[tuple[str, Any]]) -> None:
         for key, value in items:
-            console.print(f"  {key}: {_setting_value(value)}", markup=False)
+            console.print(rich_text(f"  {key}: {_setting_value(value)}"))
 
-    console.print(f"databuild version {manifest.get('name')}", style="bold", markup=False)
+    console.print(rich_text(f"databuild version {manifest.get('name')}", "bold"))
     pairs(
         [
             ("created", manifest.get("created_at")),
@@ -439,11 +437,9 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
         if isinstance(inputs, list):
             for item in inputs:
                 if isinstance(item, dict):
-                    console.print(
-                        "  - " + ", ".join(f"{k}: {_setting_value(v)}" for k, v in item.items()), markup=False
-                    )
+                    console.print(rich_text("  - " + ", ".join(f"{k}: {_setting_value(v)}" for k, v in item.items())))
                 else:
-                    console.print(f"  - {item}", markup=False)
+                    console.print(rich_text(f"  - {item}"))
         else:
             pairs(_flatten(inputs))
     accounting = manifest.get("accounting")
@@ -451,13 +447,13 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
         heading("Input accounting")
         pairs([(k, v) for k, v in accounting.items() if k != "quarantined"])
         for reason, count in (accounting.get("quarantined") or {}).items():
-            console.print(f"  quarantined {reason}: {count}", markup=False)
+            console.print(rich_text(f"  quarantined {reason}: {count}"))
     intents = manifest.get("intents")
     if intents:
         heading("Intents")
         pairs([(k, v) for k, v in intents.items() if k != "excluded"])
         for reason, count in (intents.get("excluded") or {}).items():
-            console.print(f"  excluded {reason}: {count}", markup=False)
+            console.print(rich_text(f"  excluded {reason}: {count}"))
     used = manifest.get("used_all") or {}
     if used:
         table = Table(title="Used / All", title_justify="left")
@@ -472,7 +468,7 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
             for tool in tools:
                 n = counts.get(f"{tool}_used", 0)
                 cells.append(f"{n} / {total}" + (f" ({n / total:.0%})" if total else ""))
-            table.add_row(split, str(total), *cells)
+            table.add_row(rich_text(split), rich_text(total), *(rich_text(cell) for cell in cells))
         console.print()
         console.print(table)
     if manifest.get("sft_rows"):
@@ -482,4 +478,4 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
         heading("Augmentation")
         pairs(_flatten(augmentation))
     heading("Dataset card")
-    console.print(f"  {card_path}", markup=False, soft_wrap=True)
+    console.print(rich_text(f"  {card_path}"), soft_wrap=True)

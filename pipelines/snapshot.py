@@ -23,7 +23,7 @@ from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
 from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
-from databuild.store import Store
+from databuild.store import Store, replacing
 from pipelines.emit import Published, publish_version
 from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
 
@@ -269,11 +269,8 @@ def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
 
 
 def _write_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
-    target = store.cache_dir / "intent_pool" / f"{version}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".parquet.tmp")
-    pool.write_parquet(tmp)
-    tmp.replace(target)
+    with replacing(store.cache_dir / "intent_pool" / f"{version}.parquet") as handle:
+        pool.write_parquet(handle)
 
 
 def _reasons_summary(counts: dict[str, int]) -> str:

@@ -75,9 +75,9 @@ def test_cache_persists_each_put_and_survives_a_torn_last_line(tmp_path: Path) -
         handle.write('{"key": "k2", "texts": ["hal')
     reloaded = ResponseCache(path)
     assert len(reloaded) == 1 and reloaded.get("k2") is None
-    reloaded.put("k3", "m", CachedResponse((None, "b"), 1, 1))
+    reloaded.put("k3", "m", CachedResponse(("c", "b"), 1, 1))
     again = ResponseCache(path)
-    assert again.get("k3") == CachedResponse((None, "b"), 1, 1) and len(again) == 2
+    assert again.get("k3") == CachedResponse(("c", "b"), 1, 1) and len(again) == 2
     assert all(
         json.loads(line)["model"] == "m" for line in path.read_text().splitlines() if line.startswith('{"key":"')
     )

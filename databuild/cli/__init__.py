@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `databuild`: the help was shown
             sys.exit(0)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        sys.stderr.write(f"Error: {message}\n")
+        from databuild.display import visible
+
+        sys.stderr.write(f"Error: {visible(message)}\n")
         sys.exit(1)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)

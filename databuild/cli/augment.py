@@ -46,7 +46,9 @@ class _RichProgress:
             self._progress = None
 
     def note(self, message: str) -> None:
-        self.console.print(message, highlight=False)
+        from databuild.display import rich_text
+
+        self.console.print(rich_text(message))
 
 
 @app.command()

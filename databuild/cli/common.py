@@ -30,7 +30,10 @@ def store_path(store: Path | None) -> Path:
 
 
 def fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    """The one `Error:` line: control and bidi characters in it (file names, values) are shown escaped."""
+    from databuild.display import visible
+
+    typer.echo(f"Error: {visible(message)}", err=True)
     raise typer.Exit(1)
 
 
@@ -61,7 +64,10 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    """`payload` as indented JSON on stdout: the exact data, bidi and C1 characters as `\\u` escapes."""
+    from databuild.display import escaped_json
+
+    sys.stdout.write(escaped_json(json.dumps(payload, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def stderr_console() -> Any:

@@ -36,6 +36,7 @@ def diff(
         import os
 
         from databuild.cli.common import stdout_console
+        from databuild.display import escaped_json, visible
         from databuild.errors import DatabuildError
         from databuild.store import atomic_write_text, open_store
         from pipelines.diff import diff_versions
@@ -58,7 +59,7 @@ def diff(
         result = diff_versions(opened, name_a, name_b)
 
         if output_format == "json":
-            text = json.dumps(result.payload, indent=2, ensure_ascii=False) + "\n"
+            text = escaped_json(json.dumps(result.payload, indent=2, ensure_ascii=False)) + "\n"
         elif output_format == "markdown":
             text = render_markdown(result, limit)
         elif output_format == "html":
@@ -78,7 +79,7 @@ def diff(
             umask = os.umask(0)
             os.umask(umask)
             output.chmod(0o666 & ~umask)  # a report to share, not a private temp file (mkstemp makes 0600)
-            typer.echo(f"wrote {output}", err=True)
+            typer.echo(f"wrote {visible(output)}", err=True)
         elif text:
             typer.echo(text, nl=False)
         if fail_on_test_change and result.split_differs("test"):

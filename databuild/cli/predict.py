@@ -36,6 +36,7 @@ def predict_command(
     """
     with user_errors():
         from databuild.cli.students import load_student
+        from databuild.display import rich_text
         from databuild.errors import DatabuildError
         from databuild.store import open_store
         from databuild.students import run_prediction
@@ -46,12 +47,12 @@ def predict_command(
             raise DatabuildError("--output is required (the predictions JSONL to write)")
         opened = open_store(store_path(store))
         name = opened.resolve(version)
-        stderr_console().print(f"predicting {name}/{split} with student {student!r}", style="dim")
+        stderr_console().print(rich_text(f"predicting {name}/{split} with student {student!r}", "dim"))
         summary = run_prediction(opened, name, split, load_student(student, opened, name), output)
         if output_format == "json":
             print_json(summary)
         else:
             console = stdout_console()
             for key, value in summary.items():
-                console.print(f"{key}: {value}")
-            console.print(f"written: {output}")
+                console.print(rich_text(f"{key}: {value}"))
+            console.print(rich_text(f"written: {output}"))

@@ -112,7 +112,9 @@ def _print_report(report: dict[str, Any]) -> None:
     if report["unchanged"]:
         console.print(f"unchanged: identical to {report['version']}")
     else:
-        console.print(f"created {report['version']}  {report['fingerprint'][:19]}…  {report['path']}")
+        from databuild.display import rich_text
+
+        console.print(rich_text(f"created {report['version']}  {report['fingerprint'][:19]}…  {report['path']}"))
     acc = report["accounting"]
     console.print(
         f"input rows {acc['input_rows']}: valid {acc['valid_rows']}, "

@@ -106,8 +106,9 @@ def _print_table(result: dict) -> None:
     from rich.table import Table
 
     from databuild.cli.common import stdout_console
+    from databuild.display import rich_text
 
-    table = Table(title=f"{result['run_dir']} ({result['version']})")
+    table = Table(title=rich_text(f"{result['run_dir']} ({result['version']})"))
     for column in ("epoch", "train loss", "overall", "train s", "tokens/s", "generation s", "selected"):
         table.add_column(column, justify="right")
     for entry in result["epochs"]:
