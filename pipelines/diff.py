@@ -23,7 +23,7 @@ object. Definitions a reviewer (and the tests) rely on:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -58,6 +58,7 @@ class VersionDiff:
     both: pl.DataFrame
     pack: ToolPack  # A's pack: the definitions of the compared tools
     tools: tuple[str, ...]  # the compared tools (both versions' packs have them alike), in A's pack order
+    rejected: pl.DataFrame | None = None  # B's rejected augment candidates (`rejected.parquet`), when it has them
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -128,7 +129,7 @@ def read_version_rows(store: Store, name: str) -> pl.DataFrame:
 def diff_versions(store: Store, a: str, b: str) -> VersionDiff:
     """Compare version A with version B (both must exist)."""
     rows_a, rows_b = read_version_rows(store, a), read_version_rows(store, b)
-    return diff_rows(
+    diff = diff_rows(
         rows_a,
         rows_b,
         a,
@@ -137,6 +138,10 @@ def diff_versions(store: Store, a: str, b: str) -> VersionDiff:
         setting_changes(store.manifest(a), store.manifest(b)),
         packs=(store.pack(a), store.pack(b)),
     )
+    rejected_file = store.version_dir(b) / "rejected.parquet"
+    if rejected_file.is_file():
+        diff = replace(diff, rejected=pl.read_parquet(rejected_file))
+    return diff
 
 
 def shared_tools(pack_a: ToolPack, pack_b: ToolPack) -> tuple[str, ...]:

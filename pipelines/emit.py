@@ -78,11 +78,13 @@ def publish_version(
     parent: str | None = None,
     parent_is_newest: bool = True,
     pack: ToolPack | None = None,
+    extra_parquet: dict[str, pl.DataFrame] | None = None,
 ) -> Published:
     """Write `rows` (the pack's row columns + `split`) as the next version, atomically; or report the identical one.
 
     `manifest` holds the caller's fields (command, parameters, inputs, accounting…); name, fingerprint, parent,
     created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack.
+    `extra_parquet`: more files of the version by name (augment's `rejected.parquet`).
     """
     pack = pack or colour_pack()
     schema = row_schema(pack)
@@ -102,6 +104,8 @@ def publish_version(
         if quarantine is not None:
             quarantine.write_parquet(staging / "quarantine.parquet")
         (staging / PACK_FILE).write_bytes(pack.raw)
+        for file_name, frame in (extra_parquet or {}).items():
+            frame.write_parquet(staging / file_name)
         with store.lock():
             existing = store.find_fingerprint(fp)
             if existing:  # a concurrent run published the same content while we built

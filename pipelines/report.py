@@ -335,6 +335,27 @@ def _html_table(table: _Table) -> str:
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{more}'
 
 
+REJECTED_SAMPLE = 5  # rejected candidates shown per reason in the HTML report
+
+
+def _rejected_html(view: _DiffView) -> str:
+    """A sample per reason of B's rejected augment candidates (datatrove's exclusion writers, for reviewers)."""
+    rejected = view.diff.rejected
+    assert rejected is not None
+    parts = [f'<p class="note">{rejected.height} candidates of {_h(view.b)} were rejected; up to {REJECTED_SAMPLE} per '
+             f"reason below, all of them in <code>{_h(view.b)}/rejected.parquet</code>.</p>"]  # fmt: skip
+    for (reason,), group in rejected.sort("intent").group_by("reason", maintain_order=True):
+        rows = [
+            (r["intent_text"], r["source_intent"], r["near_test_intent"] or "",
+             "" if r["near_test_cosine"] is None else f"{r['near_test_cosine']:.3f}")
+            for r in group.head(REJECTED_SAMPLE).iter_rows(named=True)
+        ]  # fmt: skip
+        columns = ("candidate", "for intent", "near test intent", "cosine")
+        table = _Table(f"{reason} ({group.height})", columns, rows, group.height, (False, False, False, True))
+        parts.append(f"<h3>{_h(table.title)}</h3>{_html_table(table)}")
+    return "".join(parts)
+
+
 def _preview_html(view: _DiffView, preview: Any) -> str:
     chosen = view.preview_intents(preview.PREVIEW_TOOLS)
     if not chosen:
@@ -380,6 +401,8 @@ def render_html(diff: VersionDiff, limit: int = 20) -> str:
     preview = previewer(diff.pack)
     if preview is not None:  # other packs: the change tables only
         body.append(f"<h2>Visual preview</h2>{_preview_html(view, preview)}")
+    if diff.rejected is not None and diff.rejected.height:
+        body.append(f"<h2>Rejected candidates of {_h(view.b)}</h2>{_rejected_html(view)}")
     for split in SPLITS:
         body.append(f'<h2 id="split-{split}">{_h(view.split_summary(split))}</h2>')
         for table in view.split_tables(split):

@@ -144,6 +144,11 @@ def test_filter_reasons_in_order_first_match_wins() -> None:
         "far away",
         "x" * 200,
     ]
+    # in_test names the test intent it matched: exactly (cosine 1) or as a near duplicate (the dot product 0.96)
+    near = judged.filter(pl.col("reason") == "in_test").select("near_test_intent", "near_test_cosine").rows()
+    assert near[0] == ("neon nights", 1.0)
+    assert near[1][0] == "neon nights" and near[1][1] == pytest.approx(0.96, abs=1e-6)
+    assert judged.filter(pl.col("reason") != "in_test").get_column("near_test_intent").null_count() == 5
 
 
 def test_a_rejected_candidate_does_not_make_a_later_one_a_duplicate() -> None:
