@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shlex
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -102,12 +101,6 @@ def redact_url(url: str | None) -> str | None:
     parts = urllib.parse.urlsplit(url)
     host_and_port = parts.netloc.rpartition("@")[2]  # as written: no port parsing, so a bad port cannot fail here
     return urllib.parse.urlunsplit((parts.scheme, host_and_port, parts.path, "", ""))
-
-
-def redact_command(argv: list[str], base_url: str | None) -> str:
-    """`databuild augment …` as typed, with the base URL reduced by `redact_url`."""
-    safe = redact_url(base_url)
-    return "databuild " + " ".join(shlex.quote(safe if safe and arg == base_url else arg) for arg in argv)
 
 
 class Generator(Protocol):

@@ -9,7 +9,15 @@ from typing import Any
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import (
+    STORE_OPTION,
+    check_choice,
+    print_json,
+    recorded_command,
+    stdout_console,
+    store_path,
+    user_errors,
+)
 
 AUGMENT_FORMATS = ("table", "json")
 AUGMENT_GENERATORS = ("auto", "openai", "neighbors")
@@ -53,7 +61,6 @@ class _RichProgress:
 
 @app.command()
 def augment(
-    context: typer.Context,
     store: Path | None = STORE_OPTION,
     version: str | None = typer.Option(None, "--version", help="Version to start from (default: the newest)."),
     iterations: int = typer.Option(1, "--iterations", help="Mine → generate → filter → add rounds."),
@@ -79,7 +86,7 @@ def augment(
     Example: databuild augment --iterations 1 --student knn --generator openai --model gpt-4 --concurrency 16
     """
     with user_errors():
-        from augment.loop import AugmentLoop, AugmentOptions, choose_generator, redact_command
+        from augment.loop import AugmentLoop, AugmentOptions, choose_generator, redact_url
         from databuild.errors import DatabuildError
         from databuild.store import open_store
 
@@ -109,7 +116,7 @@ def augment(
             chosen = choose_generator(generator, base_url)
             why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"
             typer.echo(f"generator: {chosen} ({why})", err=True)
-        command = redact_command(["augment", *_given_options(context)], base_url)
+        command = recorded_command({base_url: redact_url(base_url) or ""} if base_url else None)
         progress = _RichProgress()
         from databuild.cli.students import load_student
 
@@ -127,19 +134,6 @@ def augment(
             print_json({"iterations": [result.as_json() for result in results]})
             return
         _print_table(results)
-
-
-def _given_options(context: Any) -> list[str]:
-    """The options typed on the command line, as `--name value` in declaration order (works under CliRunner too,
-    where `sys.argv` is the test runner's)."""
-    given: list[str] = []
-    for parameter in context.command.params:
-        source = context.get_parameter_source(parameter.name) if parameter.name else None
-        if getattr(source, "name", None) != "COMMANDLINE":  # typer vendors click: compare the enum by name
-            continue
-        value = context.params[parameter.name]
-        given += [parameter.opts[0], str(value)]
-    return given
 
 
 def _print_table(results: list[Any]) -> None:

@@ -29,6 +29,20 @@ def store_path(store: Path | None) -> Path:
     return store if store is not None else default_store()
 
 
+def recorded_command(redact: dict[str, str] | None = None) -> str:
+    """The command as typed (`databuild <command> <arguments>`, global options left out) for a manifest; each
+    argument found in `redact` is written as its replacement (a base URL without its secrets)."""
+    import shlex
+
+    def written(argument: str) -> str:
+        option, equals, value = argument.partition("=")  # `--base-url=URL` as well as `--base-url URL`
+        if equals and option.startswith("-") and value in (redact or {}):
+            return f"{option}={(redact or {})[value]}"
+        return (redact or {}).get(argument, argument)
+
+    return "databuild " + " ".join(shlex.quote(written(argument)) for argument in state["argv"])
+
+
 def fail(message: str) -> None:
     """The one `Error:` line: control and bidi characters in it (file names, values) are shown escaped."""
     from databuild.display import visible

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import (
+    STORE_OPTION,
+    check_choice,
+    print_json,
+    recorded_command,
+    stdout_console,
+    store_path,
+    user_errors,
+)
 
 
 @app.command()
@@ -60,7 +66,7 @@ def snapshot(
             memory_limit=memory_limit,
             tools=str(tools) if tools is not None else None,
         )
-        command = "databuild " + " ".join(shlex.quote(a) for a in ["snapshot", *sys.argv[2:]])
+        command = recorded_command()
         result = _run_with_progress(the_store, options, command)
         report = {
             "version": result.published.name,
