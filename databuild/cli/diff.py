@@ -20,7 +20,7 @@ def diff(
     version_b: str | None = typer.Argument(None, metavar="B", help="New version (default: the newest)."),
     store: Path | None = STORE_OPTION,
     output_format: str = typer.Option("table", "--format", help="table, markdown, json or html."),
-    output: Path | None = typer.Option(None, "--output", help="Write the report to this file (atomically)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically)."),
     limit: int = typer.Option(20, "--limit", help="Rows per table in table/markdown/html (0: all; json: all)."),
     fail_on_test_change: bool = typer.Option(
         False, "--fail-on-test-change", help="Exit 1 when the test split differs at all (for dataset CI)."

@@ -12,7 +12,7 @@ from databuild.cli.common import user_errors
 
 @app.command()
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Output file: .jsonl, .jsonl.gz or .parquet."),
+    out: Path = typer.Option(..., "--out", "--output", "-o", help="Output file: .jsonl, .jsonl.gz or .parquet."),
     rows: int = typer.Option(
         60_000, "--rows", help="Teacher calls (3 per user request); ~0.2 % duplicated or broken records come on top."
     ),

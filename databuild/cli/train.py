@@ -39,7 +39,7 @@ def train(
     report_to: str = typer.Option(
         "none", "--report-to", help="Track the run: none, tensorboard (STORE/runs/<id>/tensorboard), wandb or mlflow."
     ),
-    output: Path | None = typer.Option(None, "--output", help="Run directory [default: STORE/runs/<run-id>]."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Run directory [default: STORE/runs/<run-id>]."),
     resume: str | None = typer.Option(
         None, "--resume", help="Continue a killed run (its directory or run id) with its own options."
     ),
