@@ -40,3 +40,8 @@ def rich_text(value: Any, style: str = "") -> Any:
     from rich.text import Text
 
     return Text(visible(value), style=style)
+
+
+def used_share(used: int, total: int) -> str:
+    """The Used/All cell: `963 / 1060 (91%)` (no share of an empty split)."""
+    return f"{used} / {total}" + (f" ({used / total:.0%})" if total else "")

@@ -55,11 +55,6 @@ def embed_intents(store: Store, intents: list[str], show_progress: bool = True) 
     return np.ascontiguousarray(matrix, dtype=np.float32), cached.height
 
 
-def cached_intent_count(store: Store) -> int:
-    """How many distinct intents the cache holds for this model (for reports)."""
-    return _read_cache(embedding_cache_dir(store), None).height
-
-
 @cache
 def load_encoder() -> Any:
     """The sentence encoder from the wheel's directory, never from a hub."""

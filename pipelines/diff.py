@@ -33,10 +33,8 @@ from databuild.evaluation import canonical_struct
 from databuild.pack import Tool, ToolPack, colour_pack
 from databuild.store import Store
 
-RELATIONS = ("descendant", "ancestor", "same", "unrelated")
 ROW_FIELDS = ("intent", "source", "augmented_from", "iteration")
 CHANGED_FIELDS = ("intent", "tool", "a", "b", "a_used", "b_used", "max_abs_delta", "cosine")
-SETTINGS_KEYS = ("command", "parameters")
 COSINE_DECIMALS = 6
 
 

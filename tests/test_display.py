@@ -148,3 +148,10 @@ def test_predict_prints_a_student_name_as_text_not_markup(store_root: Path, tmp_
     assert code == 1  # the student is resolved before any work (its run's version is the default version)
     assert len(err.splitlines()) == 1
     assert err.splitlines()[-1].startswith(r"Error: student '[/]x\x1b[2J' is neither 'knn' nor a trained run")
+
+
+def test_used_share_is_the_one_used_all_cell() -> None:
+    from databuild.display import used_share
+
+    assert used_share(963, 1060) == "963 / 1060 (91%)"  # 90.85 % rounds to 91 %
+    assert used_share(0, 0) == "0 / 0"  # an empty split has no share

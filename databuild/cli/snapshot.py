@@ -114,6 +114,8 @@ def _stderr() -> Any:
 def _print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from databuild.display import used_share
+
     console = stdout_console()
     if report["unchanged"]:
         console.print(f"unchanged: identical to {report['version']}")
@@ -141,9 +143,6 @@ def _print_report(report: dict[str, Any]) -> None:
         total = counts["rows"]
         table.add_row(
             split,
-            *[
-                f"{counts[f'{tool}_used']} / {total}" + (f" ({counts[f'{tool}_used'] / total:.0%})" if total else "")
-                for tool in tools
-            ],
+            *[used_share(counts[f"{tool}_used"], total) for tool in tools],
         )
     console.print(table)
