@@ -22,7 +22,7 @@ from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
 from databuild.store import Store
 from pipelines.emit import Published, publish_version, used_all
-from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
+from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.sqlrun import connect, run_model, sql_hashes
 
 QUARANTINE_REASONS = (
@@ -44,6 +44,7 @@ NO_PARQUET_ONLY = ("07_raw_parquet_none",)
 # (model, what it reads -> what it writes): the pipeline, top to bottom.
 STEPS = (
     ("01_inputs", "--logs -> parquet_files"),
+    ("02_input_helpers", "parquet_files -> parquet_globs, iso_instant()"),
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
     ("07_raw_parquet_none", "(no parquet files) -> raw_parquet, empty"),
@@ -182,8 +183,7 @@ def _build(
         "test_threshold": test_threshold(options.test_fraction),
         "alt_marker": "JSON:",
     }
-    lines = jsonl_lines(inputs)
-    con.register("raw_lines", lines)
+    load_jsonl_lines(con, inputs)
     for model, _ in STEPS:
         if (model in PARQUET_ONLY and not values["files"]) or (model in NO_PARQUET_ONLY and values["files"]):
             continue
