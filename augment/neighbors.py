@@ -1,6 +1,6 @@
 """The offline `neighbors` generator: real logged phrasings instead of invented ones.
 
-Its pool is the snapshot's `store/cache/intent_pool/<root version>.parquet` — normalized intents seen in the logs
+Its pool is the snapshot's `versions/<root version>/intent_pool.parquet` — normalized intents seen in the logs
 that did not make it into the dataset (zero exports, incomplete tools). For each mistaken intent it proposes the
 pool intents with the highest MiniLM cosine to it, strictly above `min_similarity`, leaving out intents the parent
 version already holds (an earlier iteration may have added them). The candidates then go through the same filters
@@ -23,7 +23,7 @@ QUERY_CHUNK = 512  # mistaken intents per similarity product: bounds memory at c
 
 
 def intent_pool_path(store: Store, root_version: str) -> Path:
-    return store.cache_dir / "intent_pool" / f"{root_version}.parquet"
+    return store.intent_pool_path(root_version)
 
 
 def top_neighbours(

@@ -12,8 +12,10 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,10 @@ from typing import Any
 from databuild.errors import DatabuildError
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
+LOCK_FILE = ".lock"
+INTENT_POOL_FILE = "intent_pool.parquet"
+WORKSPACE_PREFIXES = ("build-", "duckdb-")  # the work directories of `tmp/` (see Store.workspace)
+SWEEP_MIN_AGE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ class Store:
     def version_dir(self, name: str) -> Path:
         return self.versions_dir / name
 
+    def intent_pool_path(self, version: str) -> Path:
+        """A snapshot's intent pool (the intents it excluded): inside the version; in `cache/intent_pool/` for a
+        store written before the pool moved there."""
+        inside = self.version_dir(version) / INTENT_POOL_FILE
+        return inside if inside.is_file() else self.cache_dir / "intent_pool" / f"{version}.parquet"
+
     def resolve(self, name: str | None) -> str:
         """A version name given by the user (None = newest), checked to exist."""
         names = self.version_names()
@@ -100,12 +112,21 @@ class Store:
         return chain[-1]
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Exclusive store lock (blocks until free): version allocation and renames happen under it."""
+    def lock(self, timeout: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Exclusive store lock: version allocation and renames happen under it.
+
+        When another process holds it, `on_wait` (default: a line on stderr) hears "waiting for the store lock
+        held by pid N"; after `timeout` seconds (None: no limit) the wait ends with a DatabuildError.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        path = self.root / LOCK_FILE
+        with open(path, "a+") as handle:
+            _acquire(handle, path, timeout, on_wait or _print_wait)
             try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")  # who holds it, for the message above
+                handle.flush()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -113,18 +134,83 @@ class Store:
     @contextmanager
     def staging(self) -> Iterator[Path]:
         """A fresh temporary directory inside the store (same filesystem, so a rename is atomic)."""
+        with self.workspace("build-") as path:
+            yield path
+
+    @contextmanager
+    def workspace(self, prefix: str) -> Iterator[Path]:
+        """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="build-", dir=self.tmp_dir))
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
             yield path
         finally:
+            os.close(fd)
             shutil.rmtree(path, ignore_errors=True)
+
+    def sweep_tmp(self) -> list[str]:
+        """Remove the `tmp/` work directories of processes that died (killed builds); call it under the lock.
+
+        A directory in use is flock-ed by its process; a directory younger than a minute is spared too (it may be
+        between its creation and its lock). Returns the names removed.
+        """
+        removed = []
+        if not self.tmp_dir.is_dir():
+            return removed
+        for path in sorted(self.tmp_dir.iterdir()):
+            if not path.name.startswith(WORKSPACE_PREFIXES) or path.is_symlink() or not path.is_dir():
+                continue
+            if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_S:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live build
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+            finally:
+                os.close(fd)
+        return removed
 
     def next_version_name(self) -> str:
         names = self.version_names()
         taken = {int(p.name[1:]) for p in self.versions_dir.glob("v*") if _VERSION_NAME.match(p.name)}
         number = max([int(n[1:]) for n in names] + list(taken) + [0]) + 1
         return f"v{number}"
+
+
+def _acquire(handle: Any, path: Path, timeout: float | None, on_wait: Callable[[str], None]) -> None:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    handle.seek(0)
+    holder = handle.read().strip() or "unknown"
+    on_wait(f"waiting for the store lock held by pid {holder} ({path})")
+    if timeout is None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise DatabuildError(
+                    f"gave up after {timeout:g} s waiting for the store lock held by pid {holder} ({path})"
+                ) from None
+            time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+
+
+def _print_wait(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def open_store(root: Path | str) -> Store:

@@ -132,11 +132,14 @@ def publish_version(
     quarantine: pl.DataFrame | None = None,
     parent: str | None = None,
     parent_is_newest: bool = True,
+    tables: dict[str, pl.DataFrame] | None = None,
+    lock_timeout: float | None = None,
 ) -> Published:
     """Write `rows` (ROW_COLUMNS + `split`) as the next version, atomically; or report the identical one.
 
     `manifest` holds the caller's fields (command, parameters, inputs, accounting…); name, fingerprint, parent,
-    created_at and the Used/All counts are added here.
+    created_at and the Used/All counts are added here. `tables` are more Parquet files of the version (file name ->
+    frame), written before the rename like everything else it needs. `lock_timeout`: see `Store.lock`.
     """
     rows = rows.select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()] + [pl.col("split")]).sort("intent")
     fp = fingerprint(rows, shaping_options)
@@ -149,7 +152,10 @@ def publish_version(
         _save_dataset_dict(_to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft")
         if quarantine is not None:
             quarantine.write_parquet(staging / "quarantine.parquet")
-        with store.lock():
+        for file_name, table in (tables or {}).items():
+            table.write_parquet(staging / file_name)
+        with store.lock(timeout=lock_timeout):
+            store.sweep_tmp()  # work directories that killed builds left behind
             existing = store.find_fingerprint(fp)
             if existing:  # a concurrent run published the same content while we built
                 return Published(existing, fp, True, store.version_dir(existing))

@@ -7,8 +7,7 @@ The pipeline is the list of SQL models in `STEPS`, run in order on one DuckDB co
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +19,7 @@ import polars as pl
 
 from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
-from databuild.store import Store
+from databuild.store import INTENT_POOL_FILE, Store
 from pipelines.emit import Published, publish_version, used_all
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.sqlrun import connect, run_model, sql_hashes
@@ -38,6 +37,7 @@ QUARANTINE_REASONS = (
     "schema_violation",
 )
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
+MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
 PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet")
 NO_PARQUET_ONLY = ("07_raw_parquet_none",)
@@ -74,6 +74,7 @@ class SnapshotOptions:
     test_fraction: float = 0.1
     seed: int = 0
     memory_limit: str | None = None
+    lock_timeout: float | None = None
     extra_parameters: dict[str, Any] = field(default_factory=dict)
 
     def shaping(self) -> dict[str, Any]:
@@ -120,11 +121,21 @@ def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None
         raise DatabuildError(f"--rank must be one of {', '.join(RANKS)}, not {options.rank!r}")
     if not 0.0 <= options.test_fraction <= 1.0 or math.isnan(options.test_fraction):
         raise DatabuildError(f"--test-fraction must be between 0 and 1, not {options.test_fraction}")
+    _check_memory_limit(options.memory_limit)
+    if options.lock_timeout is not None and not 0 <= options.lock_timeout < math.inf:
+        raise DatabuildError(f"--lock-timeout must be a number of seconds >= 0, not {options.lock_timeout}")
     since = _parse_bound(options.since, "since", end=False)
     until = _parse_bound(options.until, "until", end=True)
     if since and until and since >= until:
         raise DatabuildError("--since must be before --until")
     return since, until
+
+
+def _check_memory_limit(value: str | None) -> None:
+    """A positive size (DuckDB reads '-1GB' and '-5' as no limit at all)."""
+    match = MEMORY_LIMIT.fullmatch(value.strip()) if value is not None else None
+    if value is not None and (match is None or float(match.group(1)) <= 0):
+        raise DatabuildError(f"--memory-limit must be a positive size such as 800MB or 2GB, not {value!r}")
 
 
 def _register_normalizer(con: Any) -> None:
@@ -153,12 +164,9 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     inputs = resolve_inputs(options.logs)
-    # DuckDB spills here past its memory limit; outside the store, so a failed build leaves the store untouched.
-    spill_dir = Path(tempfile.mkdtemp(prefix="databuild-duckdb-"))
-    try:
+    # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
+    with store.workspace("duckdb-") as spill_dir:
         return _build(store, options, command, on_step, inputs, since, until, spill_dir)
-    finally:
-        shutil.rmtree(spill_dir, ignore_errors=True)
 
 
 def _build(
@@ -228,9 +236,17 @@ def _build(
         "intents": intents,
     }
     on_step("write version")
-    published = publish_version(store, rows, manifest, options.shaping(), quarantine=quarantine)
-    if not published.unchanged:
-        _write_intent_pool(store, published.name, pool)
+    published = publish_version(
+        store,
+        rows,
+        manifest,
+        options.shaping(),
+        quarantine=quarantine,
+        tables={INTENT_POOL_FILE: pool},
+        lock_timeout=options.lock_timeout,
+    )
+    if published.unchanged and not store.intent_pool_path(published.name).is_file():
+        _repair_intent_pool(store, published.name, pool)
     return SnapshotResult(published, accounting, intents, used_all(rows), input_records)
 
 
@@ -260,7 +276,9 @@ def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
     return {name: int(n) for name, n in zip(part["name"].to_list(), part["n"].to_list(), strict=True)}
 
 
-def _write_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
+def _repair_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
+    """A version written before the pool lived inside it, and killed before its pool was written: the pool again,
+    where such stores keep it (a published version directory is never modified)."""
     target = store.cache_dir / "intent_pool" / f"{version}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".parquet.tmp")

@@ -27,6 +27,9 @@ def snapshot(
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of intents in the test split (0..1)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the stable split."),
     memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 1GB."),
+    lock_timeout: float = typer.Option(
+        None, "--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."
+    ),
     output_format: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
     """Build a dataset version from teacher logs.
@@ -52,6 +55,7 @@ def snapshot(
             test_fraction=test_fraction,
             seed=seed,
             memory_limit=memory_limit,
+            lock_timeout=lock_timeout,
         )
         command = "databuild " + " ".join(shlex.quote(a) for a in ["snapshot", *sys.argv[2:]])
         result = _run_with_progress(the_store, options, command)
