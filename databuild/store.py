@@ -28,6 +28,22 @@ LOCK_FILE = ".lock"
 INTENT_POOL_FILE = "intent_pool.parquet"
 WORKSPACE_PREFIXES = ("build-", "duckdb-")  # the work directories of `tmp/` (see Store.workspace)
 SWEEP_MIN_AGE_S = 60.0
+# the manifest fields readers rely on, with the JSON types they must have when present
+MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "fingerprint": str,
+    "parent": (str, type(None)),
+    "created_at": str,
+    "command": str,
+    "parameters": dict,
+    "inputs": list,
+    "sql": dict,
+    "accounting": dict,
+    "intents": dict,
+    "used_all": dict,
+    "sft_rows": dict,
+    "augmentation": dict,
+}
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,14 @@ class Store:
         return name
 
     def manifest(self, name: str) -> dict[str, Any]:
-        return json.loads((self.version_dir(name) / "manifest.json").read_text(encoding="utf-8"))
+        path = self.version_dir(name) / "manifest.json"
+        manifest = read_json_object(path)
+        for key, kinds in MANIFEST_FIELDS.items():
+            if key in manifest and not isinstance(manifest[key], kinds):
+                raise DatabuildError(f"{path} is corrupt: {key!r} holds a JSON {_json_type(manifest[key])}")
+        if any(not isinstance(counts, dict) for counts in manifest.get("used_all", {}).values()):
+            raise DatabuildError(f"{path} is corrupt: 'used_all' must map each split to its counts")
+        return manifest
 
     def find_fingerprint(self, fingerprint: str) -> str | None:
         for name in self.version_names():
@@ -214,7 +237,56 @@ def _print_wait(message: str) -> None:
 
 
 def open_store(root: Path | str) -> Store:
-    return Store(Path(root))
+    """The store at `root` (it need not exist yet; a file or anything else that is not a folder is refused)."""
+    path = Path(root)
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise DatabuildError(f"--store {path} is not a directory")
+    return Store(path)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a file of the store; anything else is a DatabuildError that names the file."""
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise DatabuildError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise DatabuildError(f"{path} is corrupt: nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise DatabuildError(f"{path} is corrupt: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise DatabuildError(f"{path} is corrupt: a JSON {_json_type(data)}, not an object")
+    return data
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """A failure to read the data at `path` (a version's rows/, sft/ …) becomes a DatabuildError that names it."""
+    try:
+        yield
+    except DatabuildError:
+        raise
+    except Exception as exc:  # pyarrow, polars, datasets and json each raise their own types
+        detail = " ".join(str(exc).split("\n\n")[0].split()) or type(exc).__name__
+        raise DatabuildError(f"{path} is corrupt or incomplete ({detail})") from None
+
+
+def check_writable_file(path: Path, option: str) -> None:
+    """Before the work: `path` can be written as a file (`atomic_write_text` makes its missing folders)."""
+    if path.is_dir():
+        raise DatabuildError(f"{option} {path} is a directory, not a file")
+    folder = path.absolute().parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DatabuildError(f"{option} {path}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabuildError(f"{option} {path}: no permission to write in {folder}")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from databuild.store import Store
+from databuild.store import Store, reading
 from databuild.tools import TOOLS, canonical_struct, params
 from pipelines.emit import ROW_SCHEMA, SPLITS, used_all
 
@@ -108,12 +108,13 @@ def read_version_rows(store: Store, name: str) -> pl.DataFrame:
     frames = []
     for split in SPLITS:
         split_dir = store.version_dir(name) / "rows" / split
-        files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
-        parts = [pl.read_ipc_stream(split_dir / file) for file in files]
-        frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=ROW_SCHEMA)
-        frames.append(
-            frame.select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()]).with_columns(split=pl.lit(split))
-        )
+        with reading(split_dir):
+            files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
+            parts = [pl.read_ipc_stream(split_dir / file) for file in files]
+            frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=ROW_SCHEMA)
+            frames.append(
+                frame.select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()]).with_columns(split=pl.lit(split))
+            )
     return pl.concat(frames)
 
 

@@ -165,8 +165,15 @@ def build_snapshot(
     since, until = validate(options)
     inputs = resolve_inputs(options.logs)
     # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
+    import duckdb
+
     with store.workspace("duckdb-") as spill_dir:
-        return _build(store, options, command, on_step, inputs, since, until, spill_dir)
+        try:
+            return _build(store, options, command, on_step, inputs, since, until, spill_dir)
+        except duckdb.OutOfMemoryException as exc:
+            limit = options.memory_limit or "DuckDB's default, 80% of RAM"
+            first = str(exc).strip().splitlines()[0]
+            raise DatabuildError(f"the build ran out of memory under --memory-limit {limit} ({first})") from None
 
 
 def _build(

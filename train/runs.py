@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
-from databuild.store import Store, atomic_write_text
+from databuild.store import Store, atomic_write_text, read_json_object
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
@@ -91,19 +91,26 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json_object(path)
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:
     path = run_dir / RUN_FILE
     if not path.is_file():
         raise DatabuildError(f"{run_dir} is not a training run (no {RUN_FILE})")
-    return read_json(path)
+    run = read_json(path)
+    for key in ("options", "data", "generation", "device"):
+        if not isinstance(run.get(key, {}), dict):
+            raise DatabuildError(f"{path} is corrupt: {key!r} is not an object")
+    return run
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
     path = run_dir / METRICS_FILE
-    return read_json(path) if path.is_file() else {"epochs": []}
+    metrics = read_json(path) if path.is_file() else {"epochs": []}
+    if not isinstance(metrics.get("epochs"), list):
+        raise DatabuildError(f"{path} is corrupt: 'epochs' is not a list")
+    return metrics
 
 
 def resolve_run_dir(store: Store, spec: str) -> Path:

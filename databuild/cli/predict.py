@@ -36,13 +36,14 @@ def predict_command(
     """
     with user_errors():
         from databuild.errors import DatabuildError
-        from databuild.store import open_store
+        from databuild.store import check_writable_file, open_store
         from databuild.students import run_prediction
 
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
         check_choice("--split", split, PREDICT_SPLITS)
         if output is None:
             raise DatabuildError("--output is required (the predictions JSONL to write)")
+        check_writable_file(output, "--output")
         opened = open_store(store_path(store))
         name = opened.resolve(version)
         stderr_console().print(f"predicting {name}/{split} with student {student!r}", style="dim")
