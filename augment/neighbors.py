@@ -17,7 +17,7 @@ import polars as pl
 
 from augment.candidates import CallAccounting, Candidate, Generation
 from databuild.errors import DatabuildError
-from databuild.store import Store
+from databuild.store import Store, reading
 
 QUERY_CHUNK = 512  # mistaken intents per similarity product: bounds memory at chunk x pool floats
 
@@ -70,12 +70,13 @@ class NeighborsGenerator:
         self.pool_path = path
         self.min_similarity = min_similarity
         self.show_progress = show_progress
-        self.pool = (
-            pl.read_parquet(path, columns=["intent", "intent_text", "n_calls"])
-            .filter(~pl.col("intent").is_in(known_intents.implode()))
-            .unique("intent", keep="first")
-            .sort("intent")
-        )
+        with reading(path):
+            self.pool = (
+                pl.read_parquet(path, columns=["intent", "intent_text", "n_calls"])
+                .filter(~pl.col("intent").is_in(known_intents.implode()))
+                .unique("intent", keep="first")
+                .sort("intent")
+            )
 
     def propose(
         self,

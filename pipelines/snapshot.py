@@ -131,6 +131,10 @@ def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None
     return since, until
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _check_memory_limit(value: str | None) -> None:
     """A positive size (DuckDB reads '-1GB' and '-5' as no limit at all)."""
     match = MEMORY_LIMIT.fullmatch(value.strip()) if value is not None else None
@@ -164,16 +168,19 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     inputs = resolve_inputs(options.logs)
-    # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
     import duckdb
 
+    # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
     with store.workspace("duckdb-") as spill_dir:
         try:
             return _build(store, options, command, on_step, inputs, since, until, spill_dir)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or "DuckDB's default, 80% of RAM"
-            first = str(exc).strip().splitlines()[0]
-            raise DatabuildError(f"the build ran out of memory under --memory-limit {limit} ({first})") from None
+            raise DatabuildError(
+                f"the build ran out of memory under --memory-limit {limit} ({_first_line(exc)})"
+            ) from None
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
+            raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
 
 
 def _build(

@@ -172,3 +172,31 @@ def test_one_line_keeps_the_first_paragraph() -> None:
     assert one_line(duckdb_style) == "Out of Memory Error: failed (1/2 used)"
     assert one_line("first\n  second\n") == "first second"
     assert json.dumps(one_line("two  spaces")) == '"two  spaces"'  # spaces inside a line are kept
+
+
+def test_a_parquet_log_corrupt_inside_is_named(tmp_path: Path) -> None:
+    import random
+
+    import polars as pl
+
+    rng = random.Random(0)
+    n = 5000
+    responses = ["".join(rng.choice("abcdef0123456789") for _ in range(64)) for _ in range(n)]
+    columns = {name: [f"{name}-{i}" for i in range(n)] for name in ("event_id", "request_id", "intent")}
+    fixed = {"ts": ["2024-03-01T10:00:00Z"] * n, "tool": ["adjust"] * n, "exported": [True] * n}
+    frame = pl.DataFrame(columns | fixed | {"response": responses})
+    logs = tmp_path / "logs.parquet"
+    frame.write_parquet(logs, compression="zstd")
+    data = bytearray(logs.read_bytes())
+    middle = slice(len(data) // 4, len(data) * 3 // 4)
+    data[middle] = b"\x55" * (middle.stop - middle.start)  # the footer (schema) stays readable
+    logs.write_bytes(bytes(data))
+    message = error_of("snapshot", "--store", str(tmp_path / "store"), "--logs", str(logs))
+    assert message.startswith("Error: the build could not read or write a file: ") and str(logs) in message
+
+
+def test_a_corrupt_intent_pool_is_named(store: Path) -> None:
+    pool = store / "versions" / "v1" / "intent_pool.parquet"
+    pool.write_bytes(b"junk")
+    message = error_of("augment", "--store", str(store), "--generator", "neighbors")
+    assert message.startswith(f"Error: {pool} is corrupt or incomplete (")
