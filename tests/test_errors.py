@@ -200,3 +200,11 @@ def test_a_corrupt_intent_pool_is_named(store: Path) -> None:
     pool.write_bytes(b"junk")
     message = error_of("augment", "--store", str(store), "--generator", "neighbors")
     assert message.startswith(f"Error: {pool} is corrupt or incomplete (")
+
+
+@pytest.mark.parametrize("config", ["{", '{"model_type": "no-such-architecture"}'])
+def test_a_model_folder_with_a_bad_config_is_named(built: Path, tmp_path: Path, config: str) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text(config)
+    message = error_of("train", "--store", str(built), "--model", str(tmp_path / "model"))
+    assert message.startswith(f"Error: {tmp_path / 'model' / 'config.json'} is corrupt or incomplete (")

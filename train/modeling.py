@@ -14,6 +14,7 @@ from typing import Any
 
 from databuild.errors import DatabuildError
 from databuild.quiet import quiet_libraries
+from databuild.store import reading
 from databuild.tools import TOOLS
 from train.sft_data import ARCHS, prompt_ids
 
@@ -61,7 +62,8 @@ def resolve_model(name_or_path: str, arch: str = "auto") -> ModelSource:
         if not (path / "config.json").is_file():
             raise DatabuildError(f"model not found: {path} has no config.json (a transformers model directory)")
         source = str(path)
-        config = AutoConfig.from_pretrained(source)
+        with reading(path / "config.json"):
+            config = AutoConfig.from_pretrained(source)
     else:
         source = name_or_path
         try:
