@@ -1,8 +1,9 @@
 """The store: `versions/vN/` dataset versions, `runs/` trained students, `cache/` (embeddings, LLM replies).
 
 Layout of one version (a contract other tools rely on):
-`versions/vN/{rows/, sft/, quarantine.parquet, manifest.json, README.md}`.
-A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all.
+`versions/vN/{rows/, sft/, quarantine.parquet, manifest.json, README.md}`, and a snapshot's `intent_pool.parquet`.
+A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all;
+`tmp/` work folders of killed processes are swept under that lock.
 """
 
 from __future__ import annotations
