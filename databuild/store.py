@@ -242,6 +242,9 @@ def open_store(root: Path | str) -> Store:
     path = Path(root)
     if (path.exists() or path.is_symlink()) and not path.is_dir():
         raise DatabuildError(f"--store {path} is not a directory")
+    for folder in ("versions", "runs", "cache", "tmp"):
+        if ((path / folder).exists() or (path / folder).is_symlink()) and not (path / folder).is_dir():
+            raise DatabuildError(f"store {path} is damaged: {path / folder} is not a directory")
     return Store(path)
 
 

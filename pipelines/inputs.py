@@ -110,6 +110,7 @@ BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 8 << 20  # JSON Lines are read this much at a time
 MAX_LINE_BYTES = 1 << 20  # a longer line is one bad_record (the contract in the README)
 OVERLONG_KEPT = 1024  # bytes of an over-long line kept in the quarantine
+LINE_SCHEMA = {"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
 
 
 def _open_jsonl(path: Path) -> Any:
@@ -141,15 +142,12 @@ def load_jsonl_lines(con: Any, inputs: list[InputFile]) -> None:
     UTF-8 keeps its place with U+FFFD for the bad bytes, and a line over MAX_LINE_BYTES keeps its place cut short:
     neither is a JSON object, so the snapshot quarantines it as bad_record.
     """
-    con.execute(
-        "CREATE OR REPLACE TABLE raw_lines (source_file VARCHAR, source_line BIGINT, file_order INTEGER, line VARCHAR)"
-    )
+    con.from_arrow(pl.DataFrame(schema=LINE_SCHEMA).to_arrow()).create("raw_lines")
     for item in inputs:
         if item.kind != "jsonl":
             continue
         for first_line, lines in _line_blocks(item.path):
-            batch = _block_frame(lines, first_line, item).to_arrow()  # noqa: F841  (read by the INSERT below)
-            con.execute("INSERT INTO raw_lines SELECT * FROM batch")
+            con.from_arrow(_block_frame(lines, first_line, item).to_arrow()).insert_into("raw_lines")
 
 
 def _line_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:

@@ -113,6 +113,13 @@ def test_a_store_that_is_a_file_is_refused(tmp_path: Path, command: list[str]) -
     assert not_a_store.read_text() == ""
 
 
+@pytest.mark.parametrize("folder", ["versions", "tmp"])
+def test_a_store_folder_that_is_a_file_is_refused(tmp_path: Path, folder: str) -> None:
+    (tmp_path / folder).write_text("")
+    message = error_of("snapshot", "--store", str(tmp_path), "--logs", str(FIXTURE))
+    assert message == f"Error: store {tmp_path} is damaged: {tmp_path / folder} is not a directory"
+
+
 def test_outputs_are_checked_before_the_work(built: Path, tmp_path: Path) -> None:
     folder = tmp_path / "out.jsonl"
     folder.mkdir()
