@@ -186,9 +186,12 @@ class Store:
         for path in sorted(self.tmp_dir.iterdir()):
             if not path.name.startswith(WORKSPACE_PREFIXES) or path.is_symlink() or not path.is_dir():
                 continue
-            if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_S:
-                continue
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_S:
+                    continue
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue  # gone meanwhile, or not ours to open
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
