@@ -218,7 +218,7 @@ def _acquire(handle: Any, path: Path, timeout: float | None, on_wait: Callable[[
         pass
     handle.seek(0)
     holder = handle.read().strip() or "unknown"
-    on_wait(f"waiting for the store lock held by pid {holder} ({path})")
+    on_wait(f"waiting for the store lock held by pid {holder}")
     if timeout is None:
         fcntl.flock(handle, fcntl.LOCK_EX)
         return
