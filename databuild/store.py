@@ -180,7 +180,7 @@ class Store:
         A directory in use is flock-ed by its process; a directory younger than a minute is spared too (it may be
         between its creation and its lock). Returns the names removed.
         """
-        removed = []
+        removed: list[str] = []
         if not self.tmp_dir.is_dir():
             return removed
         for path in sorted(self.tmp_dir.iterdir()):
