@@ -108,7 +108,11 @@ class Store:
         for key, kinds in MANIFEST_FIELDS.items():
             if key in manifest and not isinstance(manifest[key], kinds):
                 raise DatabuildError(f"{path} is corrupt: {key!r} holds a JSON {_json_type(manifest[key])}")
-        if any(not isinstance(counts, dict) for counts in manifest.get("used_all", {}).values()):
+        for outer, inner in (("accounting", "quarantined"), ("intents", "excluded")):
+            if not isinstance(manifest.get(outer, {}).get(inner, {}), dict):
+                raise DatabuildError(f"{path} is corrupt: '{outer}.{inner}' must map reasons to counts")
+        used_all = manifest.get("used_all", {}).values()
+        if not all(isinstance(c, dict) and all(_is_count(n) for n in c.values()) for c in used_all):
             raise DatabuildError(f"{path} is corrupt: 'used_all' must map each split to its counts")
         return manifest
 
@@ -264,6 +268,10 @@ def read_json_object(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DatabuildError(f"{path} is corrupt: a JSON {_json_type(data)}, not an object")
     return data
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _json_type(value: Any) -> str:

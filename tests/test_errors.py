@@ -49,6 +49,8 @@ MANIFESTS = [
                            "invalid start byte)"),
     (b'{"parent": 5}', "is corrupt: 'parent' holds a JSON number"),
     (b'{"used_all": {"train": 5}}', "is corrupt: 'used_all' must map each split to its counts"),
+    (b'{"used_all": {"train": {"rows": []}}}', "is corrupt: 'used_all' must map each split to its counts"),
+    (b'{"accounting": {"quarantined": 5}}', "is corrupt: 'accounting.quarantined' must map reasons to counts"),
 ]  # fmt: skip
 
 
