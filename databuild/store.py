@@ -170,12 +170,14 @@ class Store:
         """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
-            yield path
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
+                yield path
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
             shutil.rmtree(path, ignore_errors=True)
 
     def sweep_tmp(self) -> list[str]:

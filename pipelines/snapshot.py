@@ -172,8 +172,9 @@ def build_snapshot(
 
     # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
     with store.workspace("duckdb-") as spill_dir:
+        con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir))
         try:
-            return _build(store, options, command, on_step, inputs, since, until, spill_dir)
+            return _build(store, options, command, on_step, inputs, since, until, con)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or "DuckDB's default, 80% of RAM"
             raise DatabuildError(
@@ -181,6 +182,8 @@ def build_snapshot(
             ) from None
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
             raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
+        finally:
+            con.close()  # before the spill folder goes: an interrupted query must not write into it again
 
 
 def _build(
@@ -191,9 +194,8 @@ def _build(
     inputs: list[InputFile],
     since: datetime | None,
     until: datetime | None,
-    spill_dir: Path,
+    con: Any,
 ) -> SnapshotResult:
-    con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir))
     _register_normalizer(con)
     values: dict[str, Any] = {
         "files": [str(i.path) for i in inputs if i.kind == "parquet"],
