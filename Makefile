@@ -33,6 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/snapshot.py
 	$(PY) bench/snapshot_bound.py
+	$(PY) bench/snapshot_inputs.py
 	$(PY) bench/eval.py
 	$(PY) bench/diff.py
 	$(PY) bench/augment_llm.py

@@ -507,6 +507,6 @@ class AugmentLoop:
             parent=parent,
             parent_is_newest=False,
             pack=pack,
-            extra_parquet={REJECTED_FILE: rejected},
+            tables={REJECTED_FILE: rejected},
         )
         return published.name, published.unchanged

@@ -26,6 +26,7 @@ import math
 import os
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,7 +101,26 @@ def endpoint_from_environment(model: str, base_url: str | None, **settings: Any)
             f"--generator openai needs an endpoint: set {API_KEY_ENV} (and {BASE_URL_ENV} or --base-url for a "
             "compatible server), or use --generator neighbors to propose logged intents offline"
         )
+    check_base_url(url, "--base-url" if base_url else BASE_URL_ENV)
     return Endpoint(model=model, base_url=url, api_key=key or KEYLESS_PLACEHOLDER, **settings)
+
+
+def check_base_url(url: str | None, source: str = "--base-url") -> None:
+    """An http(s) URL with a host and a valid port, checked before any work (the URL itself is never echoed: it
+    may hold a key)."""
+    if not url:
+        return
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DatabuildError(f"{source} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise DatabuildError(f"{source} must start with http:// or https://")
+    if not parts.hostname:
+        raise DatabuildError(f"{source} names no host")
+    if port == 0:
+        raise DatabuildError(f"{source} has port 0 (a port is 1 to 65535)")
 
 
 @dataclass(frozen=True)

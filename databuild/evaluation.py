@@ -34,20 +34,28 @@ def read_predictions(path: Path, pack: ToolPack | None = None) -> pl.DataFrame:
     A tool value that is a JSON object is serialized with `json.dumps` (parsed like a text later). Blank lines are
     skipped. Malformed lines and intents that repeat after normalization are user errors naming the line.
     """
-    if not path.is_file():
+    if not path.exists():
         raise DatabuildError(f"predictions file {path} not found")
+    if not path.is_file():
+        raise DatabuildError(f"predictions file {path} is not a regular file")
     pack = pack or colour_pack()
     schema = predictions_schema(pack)
     columns: dict[str, list[str | None]] = {name: [] for name in schema}
     first_line_of: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatabuildError(f"{path}, line {number}: not valid UTF-8 (byte {exc.start + 1})") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DatabuildError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise DatabuildError(f"{path}, line {number}: JSON nested too deeply") from None
             if not isinstance(record, dict) or not isinstance(record.get("intent"), str):
                 raise DatabuildError(f"{path}, line {number}: expected an object with a string 'intent'")
             normalized = normalize_intent(record["intent"])

@@ -31,7 +31,7 @@ import polars as pl
 from databuild.contracts import SPLITS, row_schema, used_all
 from databuild.evaluation import canonical_struct
 from databuild.pack import Tool, ToolPack, colour_pack
-from databuild.store import Store
+from databuild.store import Store, reading
 
 ROW_FIELDS = ("intent", "source", "augmented_from", "iteration")
 CHANGED_FIELDS = ("intent", "tool", "a", "b", "a_used", "b_used", "max_abs_delta", "cosine")
@@ -117,10 +117,13 @@ def read_version_rows(store: Store, name: str) -> pl.DataFrame:
     frames = []
     for split in SPLITS:
         split_dir = store.version_dir(name) / "rows" / split
-        files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
-        parts = [pl.read_ipc_stream(split_dir / file) for file in files]
-        frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
-        frames.append(frame.select([pl.col(c).cast(t) for c, t in schema.items()]).with_columns(split=pl.lit(split)))
+        with reading(split_dir):
+            files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
+            parts = [pl.read_ipc_stream(split_dir / file) for file in files]
+            frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
+            frames.append(
+                frame.select([pl.col(c).cast(t) for c, t in schema.items()]).with_columns(split=pl.lit(split))
+            )
     return pl.concat(frames)
 
 

@@ -78,13 +78,15 @@ def publish_version(
     parent: str | None = None,
     parent_is_newest: bool = True,
     pack: ToolPack | None = None,
-    extra_parquet: dict[str, pl.DataFrame] | None = None,
+    tables: dict[str, pl.DataFrame] | None = None,
+    lock_timeout: float | None = None,
 ) -> Published:
     """Write `rows` (the pack's row columns + `split`) as the next version, atomically; or report the identical one.
 
     `manifest` holds the caller's fields (command, parameters, inputs, accounting…); name, fingerprint, parent,
-    created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack.
-    `extra_parquet`: more files of the version by name (augment's `rejected.parquet`).
+    created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack. `tables` are
+    more Parquet files of the version (file name -> frame: a snapshot's intent pool, augment's rejected candidates),
+    written before the rename like everything else it needs. `lock_timeout`: see `Store.lock`.
     """
     pack = pack or colour_pack()
     schema = row_schema(pack)
@@ -104,9 +106,10 @@ def publish_version(
         if quarantine is not None:
             quarantine.write_parquet(staging / "quarantine.parquet")
         (staging / PACK_FILE).write_bytes(pack.raw)
-        for file_name, frame in (extra_parquet or {}).items():
-            frame.write_parquet(staging / file_name)
-        with store.lock():
+        for file_name, table in (tables or {}).items():
+            table.write_parquet(staging / file_name)
+        with store.lock(timeout=lock_timeout):
+            store.sweep_tmp()  # work directories that killed builds left behind
             existing = store.find_fingerprint(fp)
             if existing:  # a concurrent run published the same content while we built
                 return Published(existing, fp, True, store.version_dir(existing))

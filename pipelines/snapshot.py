@@ -7,8 +7,7 @@ The pipeline is the list of SQL models in `STEPS`, run in order on one DuckDB co
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,9 +22,9 @@ from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
 from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
-from databuild.store import Store, replacing
+from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
-from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
+from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -40,12 +39,14 @@ QUARANTINE_REASONS = (
     "schema_violation",
 )
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
+MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
 PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet")
 NO_PARQUET_ONLY = ("07_raw_parquet_none",)
 # (model, what it reads -> what it writes): the pipeline, top to bottom.
 STEPS = (
     ("01_inputs", "--logs -> parquet_files"),
+    ("02_input_helpers", "parquet_files -> parquet_globs, iso_instant()"),
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
     ("07_raw_parquet_none", "(no parquet files) -> raw_parquet, empty"),
@@ -76,6 +77,7 @@ class SnapshotOptions:
     seed: int = 0
     memory_limit: str | None = None
     tools: str | None = None  # a tool pack file; None: the built-in colour pack
+    lock_timeout: float | None = None
     extra_parameters: dict[str, Any] = field(default_factory=dict)
 
     def pack(self) -> ToolPack:
@@ -125,11 +127,25 @@ def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None
         raise DatabuildError(f"--rank must be one of {', '.join(RANKS)}, not {options.rank!r}")
     if not 0.0 <= options.test_fraction <= 1.0 or math.isnan(options.test_fraction):
         raise DatabuildError(f"--test-fraction must be between 0 and 1, not {options.test_fraction}")
+    _check_memory_limit(options.memory_limit)
+    if options.lock_timeout is not None and not 0 <= options.lock_timeout < math.inf:
+        raise DatabuildError(f"--lock-timeout must be a number of seconds >= 0, not {options.lock_timeout}")
     since = _parse_bound(options.since, "since", end=False)
     until = _parse_bound(options.until, "until", end=True)
     if since and until and since >= until:
         raise DatabuildError("--since must be before --until")
     return since, until
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_memory_limit(value: str | None) -> None:
+    """A positive size (DuckDB reads '-1GB' and '-5' as no limit at all)."""
+    match = MEMORY_LIMIT.fullmatch(value.strip()) if value is not None else None
+    if value is not None and (match is None or float(match.group(1)) <= 0):
+        raise DatabuildError(f"--memory-limit must be a positive size such as 800MB or 2GB, not {value!r}")
 
 
 def _register_normalizer(con: Any) -> None:
@@ -159,12 +175,22 @@ def build_snapshot(
     since, until = validate(options)
     pack = options.pack()
     inputs = resolve_inputs(options.logs)
-    # DuckDB spills here past its memory limit; outside the store, so a failed build leaves the store untouched.
-    spill_dir = Path(tempfile.mkdtemp(prefix="databuild-duckdb-"))
-    try:
-        return _build(store, options, pack, command, on_step, inputs, since, until, spill_dir)
-    finally:
-        shutil.rmtree(spill_dir, ignore_errors=True)
+    import duckdb
+
+    # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
+    with store.workspace("duckdb-") as spill_dir:
+        con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir), pack=pack)
+        try:
+            return _build(store, options, pack, command, on_step, inputs, since, until, con)
+        except duckdb.OutOfMemoryException as exc:
+            limit = options.memory_limit or "DuckDB's default, 80% of RAM"
+            raise DatabuildError(
+                f"the build ran out of memory under --memory-limit {limit} ({_first_line(exc)})"
+            ) from None
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
+            raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
+        finally:
+            con.close()  # before the spill folder goes: an interrupted query must not write into it again
 
 
 def _build(
@@ -176,9 +202,8 @@ def _build(
     inputs: list[InputFile],
     since: datetime | None,
     until: datetime | None,
-    spill_dir: Path,
+    con: Any,
 ) -> SnapshotResult:
-    con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir), pack=pack)
     _register_normalizer(con)
     values: dict[str, Any] = {
         "files": [str(i.path) for i in inputs if i.kind == "parquet"],
@@ -190,8 +215,7 @@ def _build(
         "test_threshold": test_threshold(options.test_fraction),
         "alt_marker": "JSON:",
     }
-    lines = jsonl_lines(inputs)
-    con.register("raw_lines", lines)
+    load_jsonl_lines(con, inputs)
     for model, _ in STEPS:
         if (model in PARQUET_ONLY and not values["files"]) or (model in NO_PARQUET_ONLY and values["files"]):
             continue
@@ -236,9 +260,18 @@ def _build(
         "intents": intents,
     }
     on_step("write version")
-    published = publish_version(store, rows, manifest, options.shaping(), quarantine=quarantine, pack=pack)
-    if not published.unchanged:
-        _write_intent_pool(store, published.name, pool)
+    published = publish_version(
+        store,
+        rows,
+        manifest,
+        options.shaping(),
+        quarantine=quarantine,
+        tables={INTENT_POOL_FILE: pool},
+        lock_timeout=options.lock_timeout,
+        pack=pack,
+    )
+    if published.unchanged and not store.intent_pool_path(published.name).is_file():
+        _repair_intent_pool(store, published.name, pool)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), input_records)
 
 
@@ -268,7 +301,9 @@ def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
     return {name: int(n) for name, n in zip(part["name"].to_list(), part["n"].to_list(), strict=True)}
 
 
-def _write_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
+def _repair_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
+    """A version written before the pool lived inside it, and killed before its pool was written: the pool again,
+    where such stores keep it (a published version directory is never modified)."""
     with replacing(store.cache_dir / "intent_pool" / f"{version}.parquet") as handle:
         pool.write_parquet(handle)
 

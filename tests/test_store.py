@@ -112,15 +112,20 @@ def test_replacing_a_store_file_replaces_a_link_never_its_target(tmp_path: Path)
 
 
 def test_a_snapshot_writes_its_intent_pool_past_planted_links(tmp_path: Path) -> None:
-    outside = tmp_path / "outside.parquet"
-    outside.write_bytes(b"precious")
+    # The pool lives inside the version now; the old place (cache/intent_pool/vN.parquet) is only written to repair
+    # a store from before, and that write must replace a planted link, never follow it.
+    outside = tmp_path / "outside.parquet"  # a dangling link target: following the link would create it
     store = open_store(tmp_path / "store")
+    args = ["snapshot", "--store", str(store.root), "--logs", str(FIXTURE)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    (store.version_dir("v1") / "intent_pool.parquet").unlink()  # as an older store has it: no pool in the version
     pool = store.cache_dir / "intent_pool" / "v1.parquet"
     plant_link(pool, outside)
     plant_link(pool.with_suffix(".parquet.tmp"), outside)
-    result = CliRunner().invoke(app, ["snapshot", "--store", str(store.root), "--logs", str(FIXTURE)])
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert outside.read_bytes() == b"precious" and not pool.is_symlink()
+    assert "unchanged" in result.output
+    assert not outside.exists() and not pool.is_symlink()
     assert pl.read_parquet(pool).height > 0
 
 

@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -421,6 +422,62 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
 
     again = invoke("train", *tiny.store_arg, "--resume", str(run_dir), "--format", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["selected_epoch"] == summary["selected_epoch"]
+
+
+def test_a_killed_run_shows_interrupted_not_running(tiny: Tiny, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "versions").symlink_to(tiny.store.versions_dir)
+    command = [
+        sys.executable, "-m", "databuild", "train", "--store", str(store), "--version", tiny.version,
+        "--model", str(tiny.t5), "--epochs", "500", "--batch-size", "8",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ | {"OMP_NUM_THREADS": "1"}
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(store.glob("runs/*/run.json")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        [run] = json.loads(invoke("runs", "--store", str(store), "--format", "json").stdout)
+        assert run["status"] == "running"
+        record = runs.read_run(Path(run["run_dir"]))
+        assert record["pid"] == proc.pid and record["status"] == "running"
+    finally:
+        proc.kill()  # SIGKILL: no handler runs, run.json still says running
+        proc.wait()
+    [run] = json.loads(invoke("runs", "--store", str(store), "--format", "json").stdout)
+    assert run["status"] == "interrupted"
+    assert runs.read_run(Path(run["run_dir"]))["status"] == "running"  # the record itself is left as written
+
+
+def test_a_run_on_another_host_is_interrupted_when_its_heartbeat_stops(tmp_path: Path) -> None:
+    run_file = tmp_path / runs.RUN_FILE
+    record = {"status": "running", "pid": 1, "host": "elsewhere.invalid", "heartbeat_s": 30.0}
+    run_file.write_text(json.dumps(record))
+    assert runs.live_status(record, run_file) == "running"  # beat just now
+    ten_beats_ago = time.time() - 301
+    os.utime(run_file, (ten_beats_ago, ten_beats_ago))
+    assert runs.live_status(record, run_file) == "interrupted"
+    assert runs.live_status({**record, "status": "complete"}, run_file) == "complete"
+    assert runs.live_status({"status": "running"}, run_file) == "running"  # a record from before pids: as written
+
+
+def test_the_heartbeat_refreshes_run_json_until_its_scope_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "HEARTBEAT_S", 0.05)
+    run_file = tmp_path / runs.RUN_FILE
+    run_file.write_text("{}")
+    long_ago = time.time() - 3600
+    os.utime(run_file, (long_ago, long_ago))
+    with runs.heartbeat_scope() as beat:
+        beat(run_file)
+        time.sleep(0.3)
+        assert time.time() - run_file.stat().st_mtime < 5
+    time.sleep(0.2)
+    os.utime(run_file, (long_ago, long_ago))
+    time.sleep(0.3)
+    assert run_file.stat().st_mtime == long_ago  # the thread stopped with its scope
 
 
 # --- errors before any work ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, colour_pack
 from databuild.quiet import quiet_libraries
+from databuild.store import reading
 from train.sft_data import ARCHS, prompt_ids
 
 # Per-architecture LoRA targets: T5's attention projections are called q/k/v/o; for decoder-only models every
@@ -61,7 +62,8 @@ def resolve_model(name_or_path: str, arch: str = "auto") -> ModelSource:
         if not (path / "config.json").is_file():
             raise DatabuildError(f"model not found: {path} has no config.json (a transformers model directory)")
         source = str(path)
-        config = AutoConfig.from_pretrained(source)
+        with reading(path / "config.json"):
+            config = AutoConfig.from_pretrained(source)
     else:
         source = name_or_path
         try:

@@ -188,7 +188,8 @@ def train(
         raise DatabuildError(f"{output} already holds a run; resume it with --resume {output}")
     if output is not None and output.exists() and any(output.iterdir()):
         raise DatabuildError(f"--output {output} exists and is not empty")
-    return _execute(store, plan, output, None, on_epoch_end, log)
+    with runs.heartbeat_scope() as beat:
+        return _execute(store, plan, output, None, on_epoch_end, log, beat)
 
 
 def resume(
@@ -207,7 +208,8 @@ def resume(
         raise DatabuildError(
             f"version {plan.version} no longer has the fingerprint the run started from ({record['fingerprint']})"
         )
-    return _execute(store, plan, run_dir, record, on_epoch_end, log)
+    with runs.heartbeat_scope() as beat:
+        return _execute(store, plan, run_dir, record, on_epoch_end, log, beat)
 
 
 def _resume_point(run_dir: Path, recorded_epochs: int) -> int:
@@ -314,6 +316,7 @@ def _execute(
     resumed: dict[str, Any] | None,
     on_epoch_end: EpochCallback | None,
     log: Log,
+    beat: Callable[[Path], None],
 ) -> dict[str, Any] | None:
     import numpy as np
     import polars as pl
@@ -417,6 +420,7 @@ def _execute(
             "device": runs.device_description(accelerator.device, accelerator.num_processes),
             "mixed_precision": accelerator.mixed_precision,
             "epochs_done": start_epoch,
+            **runs.process_fields(),
         }
     )
     previous_wall = float(record.get("wall_seconds") or 0.0)
@@ -428,6 +432,7 @@ def _execute(
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / PACK_FILE).write_bytes(pack.raw)  # the student answers with the version's tools
         runs.write_json(run_dir / runs.RUN_FILE, record)
+        beat(run_dir / runs.RUN_FILE)
         say(f"training {plan.mode} {arch} {options.model} on {plan.version} -> {run_dir}")
     unwrapped = accelerator.unwrap_model(model)
 

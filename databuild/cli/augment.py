@@ -87,6 +87,7 @@ def augment(
     """
     with user_errors():
         from augment.loop import AugmentLoop, AugmentOptions, choose_generator, redact_url
+        from augment.openai_generator import check_base_url
         from databuild.errors import DatabuildError
         from databuild.store import open_store
 
@@ -112,6 +113,7 @@ def augment(
             min_similarity=min_similarity,
         )
         options.validate()
+        check_base_url(base_url)
         if generator == "auto":
             chosen = choose_generator(generator, base_url)
             why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"

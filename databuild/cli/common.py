@@ -64,11 +64,21 @@ def user_errors() -> Iterator[None]:
     except DatabuildError as exc:
         if state["debug"]:
             raise
-        fail(str(exc))
+        fail(one_line(str(exc)))
+    except MemoryError:
+        if state["debug"]:
+            raise
+        fail("out of memory (try a smaller input, or --memory-limit where the command has it)")
     except Exception as exc:  # anything unexpected is still reported as one line
         if state["debug"]:
             raise
-        fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        fail(f"{type(exc).__name__}: {one_line(str(exc))} (run with --debug for the traceback)")
+
+
+def one_line(message: str) -> str:
+    """A message as one line: its first paragraph (DuckDB appends "Possible solutions: …"), lines joined."""
+    first = message.strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in first.splitlines() if line.strip())
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

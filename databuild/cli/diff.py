@@ -38,13 +38,15 @@ def diff(
         from databuild.cli.common import stdout_console
         from databuild.display import escaped_json, visible
         from databuild.errors import DatabuildError
-        from databuild.store import atomic_write_text, open_store
+        from databuild.store import atomic_write_text, check_writable_file, open_store
         from pipelines.diff import diff_versions
         from pipelines.report import render_html, render_markdown, render_table
 
         check_choice("--format", output_format, DIFF_FORMATS)
         if limit < 0:
             raise DatabuildError(f"--limit must be 0 (all) or more, not {limit}")
+        if output is not None:
+            check_writable_file(output, "--output")
         opened = open_store(store_path(store))
         if version_a is None:
             name_b = opened.resolve(version_b)

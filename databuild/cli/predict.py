@@ -42,13 +42,14 @@ def predict_command(
         from databuild.cli.students import load_student, trained_on
         from databuild.display import rich_text
         from databuild.errors import DatabuildError
-        from databuild.store import open_store
+        from databuild.store import check_writable_file, open_store
         from databuild.students import run_prediction
 
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
         check_choice("--split", split, PREDICT_SPLITS)
         if output is None:
             raise DatabuildError("--output is required (the predictions JSONL to write)")
+        check_writable_file(output, "--output")
         opened = open_store(store_path(store))
         run_version = trained_on(student, opened)
         name = opened.resolve(version or run_version)

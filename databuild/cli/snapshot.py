@@ -36,6 +36,9 @@ def snapshot(
     tools: Path = typer.Option(
         None, "--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."
     ),
+    lock_timeout: float = typer.Option(
+        None, "--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."
+    ),
     output_format: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
     """Build a dataset version from teacher logs.
@@ -65,6 +68,7 @@ def snapshot(
             seed=seed,
             memory_limit=memory_limit,
             tools=str(tools) if tools is not None else None,
+            lock_timeout=lock_timeout,
         )
         command = recorded_command()
         result = _run_with_progress(the_store, options, command)
