@@ -48,6 +48,7 @@ class TrainedStudent:
         self.arch: str = record["arch"]
         self.max_new_tokens: int = int(record["generation"]["max_new_tokens"])
         self.max_source_tokens: int = int(options["max_source_tokens"])
+        self.prompt_format: str = options.get("prompt_format", "version")
         self.requests_per_batch = requests_per_batch or max(1, int(options["batch_size"]) // 3)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = compute_dtype(self.device.type)
@@ -94,6 +95,7 @@ class TrainedStudent:
                 batch_size=3 * len(batch),
                 device=self.device,
                 static_cache=self.static_cache,
+                prompt_format=self.prompt_format,
             )
             elapsed = time.perf_counter() - started
             latencies.extend([elapsed] * len(batch))
