@@ -131,6 +131,24 @@ def train_student(args: argparse.Namespace, store_root: Path, version: str, run_
     return summary
 
 
+def request_latency(run_dir: Path, store_root: Path, version: str, requests: int, threads: int) -> dict[str, float]:
+    """Seconds per request (one intent, its three tools generated together) of the selected checkpoint, served as
+    `predict` serves it (LoRA merged), one request at a time: p50 and max over `requests` test intents."""
+    import polars as pl
+    import torch
+
+    from pipelines.emit import load_rows
+    from train.student import TrainedStudent
+
+    torch.set_num_threads(threads)
+    intents = load_rows(open_store(store_root), version).filter(pl.col("split") == "test").sort("intent")["intent"]
+    student = TrainedStudent(run_dir, requests_per_batch=1)
+    student.predict(intents.to_list()[:2])  # warm-up
+    student.predict(intents.to_list()[:requests])
+    latencies = sorted(student.last_request_latencies)
+    return {"requests": len(latencies), "p50": statistics.median(latencies), "max": latencies[-1]}
+
+
 def render(args: argparse.Namespace, costs: list, knn: dict[str, Any], student: dict[str, Any]) -> str:
     run = student["run"]
     lines = [
@@ -160,7 +178,9 @@ def render(args: argparse.Namespace, costs: list, knn: dict[str, Any], student: 
         f"| kNN (all train intents) | | | {knn['overall']:.4f} | {knn['invalid']} | | {knn['seconds']:.0f} |",
         "",
         f"Whole run {student['wall_seconds']:.0f} s (conversion, loading, training, evaluation, checkpoints); "
-        f"peak memory {student['peak_rss_mib']:.0f} MiB.",
+        f"peak memory {student['peak_rss_mib']:.0f} MiB. Served (LoRA merged, {args.threads} thread(s), one request "
+        f"= one intent's three tools): p50 {student['latency']['p50']:.2f} s, max {student['latency']['max']:.2f} s "
+        f"over {student['latency']['requests']} test intents.",
     ]
     return "\n".join(lines)
 
@@ -179,6 +199,7 @@ def main() -> None:
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency-requests", type=int, default=20)
     parser.add_argument("--out", type=Path, default=None, help="keep the run and results here")
     args = parser.parse_args()
     scratch = args.out or Path(tempfile.mkdtemp(prefix="real-student-"))
@@ -189,6 +210,7 @@ def main() -> None:
     knn = knn_row(store_root, version, scratch)
     print(f"kNN: {knn}", file=sys.stderr, flush=True)
     student = train_student(args, store_root, version, scratch / "run")
+    student["latency"] = request_latency(scratch / "run", store_root, version, args.latency_requests, args.threads)
     (scratch / "results.json").write_text(json.dumps({"costs": costs, "knn": knn, "student": student}, indent=2))
     print(render(args, costs, knn, student))
 
