@@ -6,7 +6,7 @@ completion) in the `version` and `short` prompt formats. Training runs in a chil
 `--threads` torch threads: on a shared 2-core machine one thread is many times faster than two that wait for
 each other. Peak memory is the child's maximum resident set.
 
-    nice -n 10 .venv/bin/python bench/real_student.py [--train-limit 500] [--epochs 3] [--store DIR] [--out DIR]
+    nice -n 10 .venv/bin/python bench/real_student.py [--train-limit 300] [--epochs 3] [--store DIR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--version", default=None)
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--intents", type=int, default=3_000)
-    parser.add_argument("--train-limit", type=int, default=500)
+    parser.add_argument("--train-limit", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--eval-batch-size", type=int, default=32)
