@@ -143,6 +143,56 @@ def test_seq2seq_reads_the_prompt_and_learns_the_completion(tiny: Tiny) -> None:
     assert tokenizer.decode(cut.input_ids).endswith("it warm")
 
 
+def test_short_prompt_format_reads_no_chat_template(tiny: Tiny) -> None:
+    from databuild.packs.colour.reference import tool as colour_tool
+    from train.sft_data import student_prompt
+
+    tokenizer = tiny.chat_tokenizer
+    prompt = student_prompt("short", colour_tool("adjust"), "make it warm")
+    assert prompt == "adjust: make it warm"
+    [example], _ = encode_examples(tokenizer, "causal", [prompt], ['Parameters: {"temperature":30}'], 512, chat=False)
+    masked = sum(1 for label in example.labels if label == IGNORE_INDEX)
+    assert tokenizer.decode(example.input_ids[:masked]) == "adjust: make it warm\n"
+    assert tokenizer.decode(example.input_ids[masked:]) == 'Parameters: {"temperature":30}</s>'
+
+
+def test_generation_stops_at_the_closing_brace(tiny: Tiny) -> None:
+    """Fed token by token, a row is done right after the brace that closes its first object, not before."""
+    import torch
+
+    from train.modeling import brace_table, closing_brace_stop
+
+    tokenizer = tiny.tokenizer
+    texts = ['Parameters: {"a":{"b":1}} and more text', "no object in this answer at all", "Parameters: {} then"]
+    rows = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    width = max(len(r) for r in rows)
+    padded = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+    stop = closing_brace_stop(*brace_table(tokenizer), len(rows))
+    done_after: list[int | None] = [None] * len(rows)
+    for step in range(1, width + 1):
+        flags = stop[0](padded[:, :step], None)
+        for row, flag in enumerate(flags.tolist()):
+            if flag and done_after[row] is None:
+                done_after[row] = step
+    assert tokenizer.decode(rows[0][: done_after[0]]) == 'Parameters: {"a":{"b":1}}'
+    assert done_after[1] is None
+    assert tokenizer.decode(rows[2][: done_after[2]]) == "Parameters: {}"
+
+
+def test_auto_precision_is_bf16_on_cpus_with_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from train.trainer import _mixed_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert _mixed_precision("auto") == "no"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert _mixed_precision("auto") == "bf16"
+    assert _mixed_precision("no") == "no"
+
+
 # --- full fine-tuning, records, runs, predict -> eval --------------------------------------------------------------
 
 
@@ -363,6 +413,24 @@ def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     assert static.static_cache is True and static.predict(intents) == answers
 
 
+def test_train_limit_and_short_prompts(tiny: Tiny, tmp_path: Path) -> None:
+    """A seeded sample of 5 train intents (all three tools each), recorded; the student answers in its format."""
+    output, again = tmp_path / "limited", tmp_path / "limited-again"
+    args = ["--model", tiny.llama, "--lora", "--prompt", "short", "--train-limit", "5", "--epochs", "1"]
+    train_json(tiny, *args, "--eval-limit", "2", "--output", output)
+    record = runs.read_run(output)
+    train_intents = tiny.store.manifest(tiny.version)["used_all"]["train"]["rows"]
+    assert record["options"]["train_limit"] == 5 and record["options"]["prompt_format"] == "short"
+    assert record["data"]["train_intents"] == 5 and record["data"]["train_intents_available"] == train_intents
+    assert record["data"]["train_examples"] == 15 and record["data"]["steps_per_epoch"] == 2  # batch 8
+    train_json(tiny, *args, "--eval-limit", "2", "--output", again)
+    assert runs.read_metrics(again)["epochs"][0]["train_loss"] == runs.read_metrics(output)["epochs"][0]["train_loss"]
+    from train.student import TrainedStudent
+
+    student = TrainedStudent(output)
+    assert student.prompt_format == "short" and len(student.predict(["warm golden evening"])) == 1
+
+
 def test_qlora_trains_on_cpu_and_reloads_for_prediction(tiny: Tiny, tmp_path: Path) -> None:
     output = tmp_path / "qlora-run"
     summary = train_json(
@@ -494,6 +562,8 @@ def test_the_heartbeat_refreshes_run_json_until_its_scope_ends(tmp_path: Path, m
         (["--model", "{llama}", "--arch", "encoder"], "--arch must be one of auto, seq2seq, causal"),
         (["--model", "{t5}", "--epochs", "0"], "--epochs must be at least 1"),
         (["--model", "{t5}", "--select-last", "0"], "--select-last must be at least 1"),
+        (["--model", "{t5}", "--train-limit", "0"], "--train-limit must be at least 1"),
+        (["--model", "{t5}", "--prompt", "long"], "--prompt must be one of version, short, not 'long'"),
         (["--model", "{t5}", "--lora-target", "q"], "--lora-target needs --lora"),
         (["--model", "{t5}", "--lora", "--lora-target", "nonexistent_proj"], "LoRA cannot wrap this model"),
         (["--model", "{t5}", "--format", "xml"], "--format must be one of table, json"),
