@@ -102,7 +102,7 @@ class ResponseCache:
 
     @classmethod
     def for_store(cls, store: Store) -> ResponseCache:
-        return cls(store.cache_dir / CACHE_SUBDIR / CACHE_FILE)
+        return cls(store.llm_cache_dir / CACHE_FILE)
 
     def _load(self) -> None:
         if not self.path.is_file():

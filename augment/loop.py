@@ -43,7 +43,7 @@ LLM_ONLY_OPTIONS = ("model", "base_url", "concurrency", "max_retries", "timeout"
 class AugmentOptions:
     version: str | None = None
     iterations: int = 1
-    student: str = "knn"
+    student: str | None = None  # None: the embedded kNN student (`student_spec`)
     predictions: Path | None = None
     sample: int = 1000
     per_mistake: int = 1
@@ -57,7 +57,17 @@ class AugmentOptions:
     near_dup: float = 0.95
     min_similarity: float = 0.6
 
+    @property
+    def student_spec(self) -> str:
+        return self.student or "knn"
+
     def validate(self) -> None:
+        """Every check of the options, before any work (the command only parses them)."""
+        from augment.openai_generator import check_base_url
+
+        if self.student is not None and self.predictions is not None:
+            raise DatabuildError("--student and --predictions exclude each other: give the student, or its predictions")
+        check_base_url(self.base_url)
         if self.iterations < 1:
             raise DatabuildError(f"--iterations must be at least 1, not {self.iterations}")
         if self.predictions is not None and self.iterations != 1:
@@ -85,6 +95,7 @@ class AugmentOptions:
         """The parameters as the manifest records them (no credentials: a base URL keeps only scheme, host, port
         and path). With the offline generator, the settings only an LLM endpoint uses are left out."""
         out = asdict(self)
+        out["student"] = self.student_spec
         out["predictions"] = str(self.predictions) if self.predictions else None
         out["base_url"] = redact_url(self.base_url)
         if generator == "neighbors":
@@ -98,7 +109,10 @@ def redact_url(url: str | None) -> str | None:
     (`?api-key=…`) and the fragment can all carry secrets, so none of them is kept."""
     if not url:
         return url
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not a URL at all (the options' validation says so); nothing of it is written
+        return "(invalid URL)"
     host_and_port = parts.netloc.rpartition("@")[2]  # as written: no port parsing, so a bad port cannot fail here
     return urllib.parse.urlunsplit((parts.scheme, host_and_port, parts.path, "", ""))
 
@@ -171,6 +185,14 @@ def choose_generator(requested: str, base_url: str | None) -> str:
     if requested != "auto":
         return requested
     return "openai" if endpoint_is_configured(base_url) else "neighbors"
+
+
+def generator_note(requested: str, chosen: str) -> str | None:
+    """What `auto` chose and why (None when the generator was named)."""
+    if requested != "auto":
+        return None
+    why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"
+    return f"generator: {chosen} ({why})"
 
 
 def inherited_baseline(store: Store, version: str) -> tuple[dict[str, float], str] | None:
@@ -275,8 +297,8 @@ class AugmentLoop:
     def _knn_student(self, version: str) -> Student:
         from databuild.students import KNN_SPEC, KnnStudent
 
-        if self.options.student != KNN_SPEC:
-            raise DatabuildError(f"student {self.options.student!r} must be built by the command")
+        if self.options.student_spec != KNN_SPEC:
+            raise DatabuildError(f"student {self.options.student_spec!r} must be built by the command")
         return KnnStudent(self.store, version, self.show_progress)
 
     # -- generators ------------------------------------------------------------------------------------------
@@ -419,7 +441,7 @@ class AugmentLoop:
             "base_url": redact_url(self._base_url()) if generator.name == "openai" else None,
             "prompt_template": f"augment/prompts/{TEMPLATE_PATH.name}",
             "prompt_template_sha256": template_sha256() if generator.name == "openai" else None,
-            "student": None if options.predictions else options.student,
+            "student": None if options.predictions else options.student_spec,
             "predictions": str(options.predictions) if options.predictions else None,
             "sample": {"requested": options.sample, "size": round_.sample.height, "seed": options.seed},
             "baseline_cosine": round_.baseline,

@@ -31,7 +31,7 @@ _COMPACT_AFTER_PARTS = 64
 
 
 def embedding_cache_dir(store: Store) -> Path:
-    return store.cache_dir / "embeddings" / MODEL_ID.replace("/", "--")
+    return store.embeddings_dir / MODEL_ID.replace("/", "--")
 
 
 def embed_intents(store: Store, intents: list[str], show_progress: bool = True) -> tuple[np.ndarray, int]:

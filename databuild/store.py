@@ -91,11 +91,34 @@ class Store:
     def version_dir(self, name: str) -> Path:
         return self.versions_dir / name
 
+    # Every path of the cache lives here (README "Store layout"); nothing else joins store paths by hand.
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.cache_dir / "embeddings"
+
+    @property
+    def llm_cache_dir(self) -> Path:
+        return self.cache_dir / "llm"
+
+    @property
+    def models_dir(self) -> Path:
+        """Checkpoints converted from GGUF files (`train --model smollm2-135m`)."""
+        return self.cache_dir / "models"
+
+    @property
+    def sample_path(self) -> Path:
+        """The embedded simulated sample (`make run`, `snapshot` without --logs)."""
+        return self.cache_dir / "sample" / "teacher_logs.jsonl.gz"
+
+    def legacy_intent_pool_path(self, version: str) -> Path:
+        """Where a store written before the pool moved into the version keeps it."""
+        return self.cache_dir / "intent_pool" / f"{version}.parquet"
+
     def intent_pool_path(self, version: str) -> Path:
         """A snapshot's intent pool (the intents it excluded): inside the version; in `cache/intent_pool/` for a
         store written before the pool moved there."""
         inside = self.version_dir(version) / INTENT_POOL_FILE
-        return inside if inside.is_file() else self.cache_dir / "intent_pool" / f"{version}.parquet"
+        return inside if inside.is_file() else self.legacy_intent_pool_path(version)
 
     def resolve(self, name: str | None) -> str:
         """A version name given by the user (None = newest), checked to exist."""

@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from databuild.contracts import SPLITS, row_schema, used_all
+from databuild.errors import DatabuildError
 from databuild.evaluation import canonical_struct
 from databuild.pack import Tool, ToolPack, colour_pack
 from databuild.store import Store, reading
@@ -125,6 +126,20 @@ def read_version_rows(store: Store, name: str) -> pl.DataFrame:
                 frame.select([pl.col(c).cast(t) for c, t in schema.items()]).with_columns(split=pl.lit(split))
             )
     return pl.concat(frames)
+
+
+def resolve_pair(store: Store, a: str | None, b: str | None) -> tuple[str, str]:
+    """The versions a diff compares: B defaults to the newest version and A to B's parent; a name given alone is A
+    (and B the newest)."""
+    if a is None:
+        name_b = store.resolve(b)
+        parent = store.manifest(name_b).get("parent")
+        if not parent:
+            raise DatabuildError(
+                f"{name_b} has no parent to compare with; name both versions, e.g. databuild diff vA {name_b}"
+            )
+        return store.resolve(parent), name_b
+    return store.resolve(a), store.resolve(b)
 
 
 def diff_versions(store: Store, a: str, b: str) -> VersionDiff:

@@ -304,7 +304,7 @@ def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
 def _repair_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
     """A version written before the pool lived inside it, and killed before its pool was written: the pool again,
     where such stores keep it (a published version directory is never modified)."""
-    with replacing(store.cache_dir / "intent_pool" / f"{version}.parquet") as handle:
+    with replacing(store.legacy_intent_pool_path(version)) as handle:
         pool.write_parquet(handle)
 
 
@@ -316,7 +316,7 @@ def default_sample(store: Store) -> Path:
     """The embedded sample: simulated logs, generated once per store (deterministic, offline)."""
     from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
-    path = store.cache_dir / "sample" / "teacher_logs.jsonl.gz"
+    path = store.sample_path
     if not path.exists():
         write_logs(SimulationOptions(), path)
     return path

@@ -223,10 +223,19 @@ def train(
 
 
 def resume(
-    store: Store, run_dir: Path, *, on_epoch_end: EpochCallback | None = None, log: Log = _stderr_log
+    store: Store,
+    run: Path | str,
+    *,
+    version: str | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    log: Log = _stderr_log,
 ) -> dict[str, Any] | None:
-    """Continue a killed run from its last finished epoch, with the options it started with."""
+    """Continue a killed run (its directory or run id) from its last finished epoch, with the options it started
+    with; `version`, when given, must be the one the run trains on."""
+    run_dir = runs.resolve_run_dir(store, str(run))
     record = runs.read_run(run_dir)
+    if version is not None and version != record.get("version"):
+        raise DatabuildError(f"run {run_dir} trained on {record.get('version')}, not {version}")
     metrics = runs.read_metrics(run_dir)
     if record.get("status") == "complete":
         log(f"{run_dir} is already complete")

@@ -86,19 +86,16 @@ def augment(
     Example: databuild augment --iterations 1 --student knn --generator openai --model gpt-4 --concurrency 16
     """
     with user_errors():
-        from augment.loop import AugmentLoop, AugmentOptions, choose_generator, redact_url
-        from augment.openai_generator import check_base_url
-        from databuild.errors import DatabuildError
+        from augment.loop import AugmentLoop, AugmentOptions, generator_note, redact_url
+        from databuild.cli.students import load_student
         from databuild.store import open_store
 
         check_choice("--format", output_format, AUGMENT_FORMATS)
         check_choice("--generator", generator, AUGMENT_GENERATORS)
-        if student is not None and predictions is not None:
-            raise DatabuildError("--student and --predictions exclude each other: give the student, or its predictions")
         options = AugmentOptions(
             version=version,
             iterations=iterations,
-            student=student or "knn",
+            student=student,
             predictions=predictions,
             sample=sample,
             per_mistake=per_mistake,
@@ -112,23 +109,17 @@ def augment(
             near_dup=near_dup,
             min_similarity=min_similarity,
         )
-        options.validate()
-        check_base_url(base_url)
-        if generator == "auto":
-            chosen = choose_generator(generator, base_url)
-            why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"
-            typer.echo(f"generator: {chosen} ({why})", err=True)
         command = recorded_command({base_url: redact_url(base_url) or ""} if base_url else None)
-        progress = _RichProgress()
-        from databuild.cli.students import load_student
-
         opened = open_store(store_path(store))
-        chosen_student = options.student
 
         def student_for(version_name: str) -> Any:
-            return load_student(chosen_student, opened, version_name)
+            return load_student(options.student_spec, opened, version_name)
 
-        results = AugmentLoop(opened, options, command, progress, student_factory=student_for).run()
+        loop = AugmentLoop(opened, options, command, _RichProgress(), student_factory=student_for)  # validates
+        note = generator_note(generator, loop.generator_name)
+        if note:
+            typer.echo(note, err=True)
+        results = loop.run()
         if output_format == "json":
             for result in results:
                 if result.unchanged:

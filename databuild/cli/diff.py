@@ -39,7 +39,7 @@ def diff(
         from databuild.display import escaped_json, visible
         from databuild.errors import DatabuildError
         from databuild.store import atomic_write_text, check_writable_file, open_store
-        from pipelines.diff import diff_versions
+        from pipelines.diff import diff_versions, resolve_pair
         from pipelines.report import render_html, render_markdown, render_table
 
         check_choice("--format", output_format, DIFF_FORMATS)
@@ -48,16 +48,7 @@ def diff(
         if output is not None:
             check_writable_file(output, "--output")
         opened = open_store(store_path(store))
-        if version_a is None:
-            name_b = opened.resolve(version_b)
-            parent = opened.manifest(name_b).get("parent")
-            if not parent:
-                raise DatabuildError(
-                    f"{name_b} has no parent to compare with; name both versions, e.g. databuild diff vA {name_b}"
-                )
-            name_a = opened.resolve(parent)
-        else:
-            name_a, name_b = opened.resolve(version_a), opened.resolve(version_b)
+        name_a, name_b = resolve_pair(opened, version_a, version_b)
         result = diff_versions(opened, name_a, name_b)
 
         if output_format == "json":

@@ -73,14 +73,7 @@ def train(
 
         opened = open_store(store_path(store))
         if resume is not None:
-            from databuild.errors import DatabuildError
-            from train.runs import read_run, resolve_run_dir
-
-            run_dir = resolve_run_dir(opened, resume)
-            record = read_run(run_dir)
-            if version is not None and version != record.get("version"):
-                raise DatabuildError(f"run {run_dir} trained on {record.get('version')}, not {version}")
-            result = resume_run(opened, run_dir)
+            result = resume_run(opened, resume, version=version)
         else:
             if model is None:
                 from databuild.errors import DatabuildError
