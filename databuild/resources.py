@@ -1,7 +1,9 @@
-"""Find the files that ship beside the code (`sql/`, `schemas/`, prompt templates).
+"""Find the data folders that ship beside the code: `sql/` (the models) and `schemas/` (the raw-record, manifest and
+predictions schemas).
 
 In a wheel they live in `databuild/_resources/<kind>`; in a checkout (editable install) they are the top-level
-folders of the repository. Everything that reads them goes through `resource_path`.
+folders of the repository. Everything that reads them goes through `resource_dir` / `resource_path`. (Tool packs
+and prompt templates live inside their packages: `databuild/packs/`, `augment/prompts/`.)
 """
 
 from __future__ import annotations
