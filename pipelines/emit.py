@@ -69,6 +69,12 @@ def _save_dataset_dict(dataset_dict: Any, path: Path) -> dict[str, Any]:
     }
 
 
+def _parent(store: Store, parent: str | None, parent_is_newest: bool, parent_from_logs: bool) -> str | None:
+    if parent_from_logs:
+        return store.latest_from_logs()
+    return store.latest() if parent_is_newest else parent
+
+
 def publish_version(
     store: Store,
     rows: pl.DataFrame,
@@ -78,11 +84,13 @@ def publish_version(
     parent: str | None = None,
     parent_is_newest: bool = True,
     pack: ToolPack | None = None,
+    parent_from_logs: bool = False,
 ) -> Published:
     """Write `rows` (the pack's row columns + `split`) as the next version, atomically; or report the identical one.
 
     `manifest` holds the caller's fields (command, parameters, inputs, accounting…); name, fingerprint, parent,
     created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack.
+    `parent_from_logs`: the parent is the newest version built from logs (a snapshot's base), not the newest one.
     """
     pack = pack or colour_pack()
     schema = row_schema(pack)
@@ -110,7 +118,7 @@ def publish_version(
             full = {
                 "name": name,
                 "fingerprint": fp,
-                "parent": store.latest() if parent_is_newest else parent,
+                "parent": _parent(store, parent, parent_is_newest, parent_from_logs),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 **manifest,
                 "pack": pack.manifest_entry(),
