@@ -317,16 +317,16 @@ def _build_files(store: Store, plan: list[FilePlan]) -> pl.DataFrame:
     )
 
 
-def _run(con: Any, plan: list[FilePlan], values: dict[str, Any], on_step: Callable[[str], None], models: list[str]) -> None:
+def _run(
+    con: Any, plan: list[FilePlan], values: dict[str, Any], on_step: Callable[[str], None], models: list[str]
+) -> None:
     has_parquet = bool(values["files"])
     for model in models:
         if (model in PARQUET_ONLY and not has_parquet) or (model in NO_PARQUET_ONLY and has_parquet):
             continue
         on_step(model)
-        flag = CACHE_READERS.get(model)
-        if flag == "cached" and all(p.read for p in plan):
-            model += "_none"
-        elif flag == "context_cached" and all(p.context is None for p in plan):
+        nothing_cached = {"cached": all(p.read for p in plan), "context_cached": all(p.context is None for p in plan)}
+        if nothing_cached.get(CACHE_READERS.get(model, ""), False):
             model += "_none"
         run_model(con, model, **values)
         if model == "15_output_texts" and con.table("output_texts").pl()["hash_collision"].any():

@@ -143,36 +143,60 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
 def _publish_entry(
     con: Any, store: Store, kind: str, key: str, order: int, parts: Path, tables: dict[str, Any], overwrite: bool
 ) -> None:
-    import pyarrow.parquet as pq
-
     final = entry_dir(store, kind, key)
     if final.exists() and not overwrite and _entry_problem(final, key, tables) is None:
         return  # the same bytes at two positions, or a concurrent build: already there
     staging = Path(tempfile.mkdtemp(prefix="build-entry-", dir=store.tmp_dir))
+    try:
+        _stage_entry(con, staging, key, order, parts, tables)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        os.rename(staging, final)
+    except OSError:
+        if not final.exists():
+            raise
+        # else another build renamed the same entry first
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tables: dict[str, Any]) -> None:
+    import pyarrow.parquet as pq
+
     recorded = {}
     for name, (table, _) in tables.items():
         target = staging / f"{name}.parquet"
         written = sorted((parts / name / f"file_order={order}").glob("*.parquet"))
         if len(written) == 1:
             os.replace(written[0], target)
-        else:  # no rows for this file (or several parts): one file of the table's columns
-            relation = con.table(table).filter(f"file_order = {int(order)}")
+        elif written:  # several parts: one file
+            con.read_parquet([str(w) for w in written]).write_parquet(str(target))
+        else:  # no rows for this file: an empty file with the table's columns
+            relation = con.table(table).filter("false")
             relation.project(_kept_columns(relation.columns)).write_parquet(str(target))
         metadata = pq.read_metadata(target)
         recorded[name] = {"bytes": target.stat().st_size, "rows": metadata.num_rows, "columns": metadata.schema.names}
     entry = {"format": CACHE_FORMAT, "key": key, "tables": recorded}
     (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=1) + "\n", encoding="utf-8")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        shutil.rmtree(final, ignore_errors=True)
-    try:
-        os.rename(staging, final)
-    except OSError:  # another build renamed the same entry first
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _kept_columns(columns: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns if c not in DROPPED_COLUMNS)
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} bytes"
+
+
+def cache_summary(store: Store) -> str:
+    """One line for `databuild show`: the snapshot cache's size on disk."""
+    size, files = cache_disk_bytes(store)
+    return f"snapshot cache: {human_bytes(size)} for {files} input files in {cache_root(store)}"
 
 
 def cache_disk_bytes(store: Store) -> tuple[int, int]:

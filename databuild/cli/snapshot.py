@@ -102,7 +102,7 @@ def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:
             progress.update(task, description=f"snapshot: {step}", advance=1)
 
         def warn(message: str) -> None:
-            console.print(message, markup=False, highlight=False)
+            console.print(message, markup=False, highlight=False, soft_wrap=True)
 
         return build_snapshot(the_store, options, command, on_step, warn)
 
