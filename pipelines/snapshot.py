@@ -86,6 +86,7 @@ STEPS = (
     ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
 MODELS = [model for model, _ in STEPS]
+HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
 @dataclass(frozen=True)
@@ -329,8 +330,8 @@ def _run(
         if nothing_cached.get(CACHE_READERS.get(model, ""), False):
             model += "_none"
         run_model(con, model, **values)
-        if model == "15_output_texts" and con.table("output_texts").pl()["hash_collision"].any():
-            raise DatabuildError("two distinct responses share a 64-bit hash; please report this input")
+        if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
+            raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
 
 
 def _finish(

@@ -8,7 +8,7 @@
 -- Reads: calls, intents, output_texts, parsed_outputs, pack_tools. Params: $max_intent_chars. Writes: checked_calls.
 CREATE OR REPLACE TABLE checked_calls AS
 WITH repeated_hashes AS (
-    SELECT file_order, hash(event_id) AS event_hash
+    SELECT file_order, event_hash
     FROM calls
     WHERE type_reason IS NULL
     GROUP BY file_order, event_hash
@@ -17,7 +17,7 @@ WITH repeated_hashes AS (
 repeated_events AS (  -- event ids seen more than once in a file, with their first line there
     SELECT c.file_order, c.event_id, min(c.source_line) AS first_line
     FROM calls c
-    SEMI JOIN repeated_hashes h ON h.file_order = c.file_order AND h.event_hash = hash(c.event_id)
+    SEMI JOIN repeated_hashes h ON h.file_order = c.file_order AND h.event_hash = c.event_hash
     WHERE c.type_reason IS NULL
     GROUP BY c.file_order, c.event_id
     HAVING count(*) > 1
@@ -39,7 +39,7 @@ record_checked AS (
         ) AS record_reason
     FROM calls c
     LEFT JOIN repeated_events r ON c.type_reason IS NULL AND r.file_order = c.file_order AND r.event_id = c.event_id
-    LEFT JOIN intents i ON c.type_reason IS NULL AND i.intent_raw = c.intent_raw
+    LEFT JOIN intents i ON c.type_reason IS NULL AND i.intent_hash = c.intent_hash  -- 22_intents: no collisions
 )
 SELECT
     c.file_order, c.source_line, c.request_id, c.tool, c.exported, c.raw_id,
