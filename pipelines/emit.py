@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,7 +81,7 @@ def publish_version(
     rows: pl.DataFrame,
     manifest: dict[str, Any],
     shaping_options: dict[str, Any],
-    quarantine: pl.DataFrame | None = None,
+    quarantine: pl.DataFrame | Callable[[Path], None] | None = None,
     parent: str | None = None,
     parent_is_newest: bool = True,
     pack: ToolPack | None = None,
@@ -107,8 +108,10 @@ def publish_version(
                 _to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft"
             ),
         }
-        if quarantine is not None:
+        if isinstance(quarantine, pl.DataFrame):
             quarantine.write_parquet(staging / "quarantine.parquet")
+        elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
+            quarantine(staging / "quarantine.parquet")
         (staging / PACK_FILE).write_bytes(pack.raw)
         with store.lock():
             existing = store.find_fingerprint(fp)

@@ -355,7 +355,6 @@ def _finish(
         raise DatabuildError(
             "no intent could be kept (every intent was excluded: " + _reasons_summary(intents["excluded"]) + ")"
         )
-    quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
     pool = (
         con.table("intent_stats")
         .pl()
@@ -363,8 +362,6 @@ def _finish(
         .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
         .sort("intent")
     )
-    con.close()
-
     rows_per_file = _counts(counts, "read")
     input_records = [
         {
@@ -384,9 +381,16 @@ def _finish(
         "intents": intents,
     }
     on_step("write version")
-    published = publish_version(
-        store, rows, manifest, options.shaping(), quarantine=quarantine, pack=pack, parent_from_logs=True
-    )
+
+    def write_quarantine(path: Path) -> None:  # from DuckDB straight to the file: the records never enter Python
+        con.table("quarantine").order("source_file, source_line").write_parquet(str(path))
+
+    try:
+        published = publish_version(
+            store, rows, manifest, options.shaping(), quarantine=write_quarantine, pack=pack, parent_from_logs=True
+        )
+    finally:
+        con.close()
     if not published.unchanged:
         _write_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)

@@ -133,7 +133,7 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
             if condition:
                 relation = relation.filter(condition)
             relation = relation.project(_kept_columns(relation.columns) + ", file_order")
-            relation.write_parquet(str(parts / name), partition_by=["file_order"])
+            relation.write_parquet(str(parts / name), partition_by=["file_order"], compression="zstd")
         for order, key in targets.items():
             _publish_entry(con, store, kind, key, order, parts, tables, overwrite)
     finally:
@@ -171,10 +171,10 @@ def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tab
         if len(written) == 1:
             os.replace(written[0], target)
         elif written:  # several parts: one file
-            con.read_parquet([str(w) for w in written]).write_parquet(str(target))
+            con.read_parquet([str(w) for w in written]).write_parquet(str(target), compression="zstd")
         else:  # no rows for this file: an empty file with the table's columns
             relation = con.table(table).filter("false")
-            relation.project(_kept_columns(relation.columns)).write_parquet(str(target))
+            relation.project(_kept_columns(relation.columns)).write_parquet(str(target), compression="zstd")
         metadata = pq.read_metadata(target)
         recorded[name] = {"bytes": target.stat().st_size, "rows": metadata.num_rows, "columns": metadata.schema.names}
     entry = {"format": CACHE_FORMAT, "key": key, "tables": recorded}
