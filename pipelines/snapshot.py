@@ -47,6 +47,9 @@ PARQUET_ONLY = ("06_raw_parquet", "38_file_quarantine_parquet")
 NO_PARQUET_ONLY = ("07_raw_parquet_none",)
 # models with a `_none` variant, run when nothing is cached (read_parquet needs at least one file)
 CACHE_READERS = {"32_cached_files": "cached", "39_cached_contexts": "context_cached"}
+# models with an `_all` variant, run when no file's context is cached: one grouping instead of a join of the new
+# files with all files (the same result; cheaper when every file is new)
+ALL_TARGETS = ("34_corrections", "41_first_pairs")
 # (model, what it reads -> what it writes): the pipeline, top to bottom. Models up to 31 read the input files
 # that are not cached (per file: nothing depends on the other files); 32-41 join them with the cached state of
 # the others and find what the order of the files adds (repeats of earlier files' events, first requests); 44-80
@@ -329,6 +332,8 @@ def _run(
         nothing_cached = {"cached": all(p.read for p in plan), "context_cached": all(p.context is None for p in plan)}
         if nothing_cached.get(CACHE_READERS.get(model, ""), False):
             model += "_none"
+        elif model in ALL_TARGETS and nothing_cached["context_cached"]:
+            model += "_all"
         run_model(con, model, **values)
         if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
             raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
