@@ -25,7 +25,8 @@ from snapshot_scaling import FLOOR_FILES  # noqa: E402
 SCRIPT = Path(__file__).resolve().parent / "snapshot_handwritten.sql"
 RUN_SCRIPT = """
 import duckdb, sys
-con = duckdb.connect(config={"preserve_insertion_order": False, "enable_progress_bar": False})
+con = duckdb.connect(config={"preserve_insertion_order": False})
+con.execute("SET enable_progress_bar = false")
 con.execute("SET VARIABLE files = $files", {"files": sys.argv[2:]})
 con.execute(open(sys.argv[1]).read())
 print(con.execute("SELECT count(*) FROM picked").fetchone()[0])
