@@ -1,18 +1,22 @@
-"""The augmentation loop: mine → generate → filter → add, one new dataset version per iteration.
+"""The augmentation loop: one new dataset version per iteration, each iteration the steps of `_iteration`:
 
-Steps per iteration i (the parent is the version it starts from):
-1. `sample_teacher_rows` of the parent's train split; the student answers them (`knn` re-indexed on the parent,
-   a trained run, or a predictions file for `--iterations 1`).
-2. `find_mistakes` against the frozen baseline (measured on the lineage's first augmentation iteration).
-3. A generator proposes `per_mistake` candidates per mistaken intent.
-4. `filter_candidates` keeps or rejects each with a reason.
-5. Accepted intents become train rows with the source row's ground truth; the test split is copied unchanged;
-   `publish_version` writes the next version (or names the identical existing one).
+1. mine: `sample_teacher_rows` of the parent's train split;
+2. predict: the student answers them (the command's student, re-built on the parent, or a predictions file for
+   `--iterations 1`);
+3. score: eval's per-(intent, tool) scores of the sample;
+4. find mistakes against the frozen baseline (measured on the lineage's first augmentation iteration);
+5. generate: a generator proposes `per_mistake` candidates per mistaken intent;
+6. filter: `filter_candidates` keeps or rejects each with a reason;
+7. assemble: the manifest's `augmentation` block;
+8. publish: accepted intents become train rows with the source row's ground truth, the test split is copied
+   unchanged, and `publish_version` writes the next version with its `rejected.parquet` (or names the identical
+   existing one).
 """
 
 from __future__ import annotations
 
-import shlex
+import contextlib
+import math
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,13 +36,14 @@ from databuild.store import Store
 from databuild.students import Student
 
 GENERATORS = ("auto", "openai", "neighbors")
+LLM_ONLY_OPTIONS = ("model", "base_url", "concurrency", "max_retries", "timeout")
 
 
 @dataclass(frozen=True)
 class AugmentOptions:
     version: str | None = None
     iterations: int = 1
-    student: str = "knn"
+    student: str | None = None  # None: the embedded kNN student (`student_spec`)
     predictions: Path | None = None
     sample: int = 1000
     per_mistake: int = 1
@@ -52,7 +57,17 @@ class AugmentOptions:
     near_dup: float = 0.95
     min_similarity: float = 0.6
 
+    @property
+    def student_spec(self) -> str:
+        return self.student or "knn"
+
     def validate(self) -> None:
+        """Every check of the options, before any work (the command only parses them)."""
+        from augment.openai_generator import check_base_url
+
+        if self.student is not None and self.predictions is not None:
+            raise DatabuildError("--student and --predictions exclude each other: give the student, or its predictions")
+        check_base_url(self.base_url)
         if self.iterations < 1:
             raise DatabuildError(f"--iterations must be at least 1, not {self.iterations}")
         if self.predictions is not None and self.iterations != 1:
@@ -73,32 +88,33 @@ class AugmentOptions:
             raise DatabuildError(f"--near-dup must be in (0, 1], not {self.near_dup}")
         if not -1 <= self.min_similarity < 1:
             raise DatabuildError(f"--min-similarity must be in [-1, 1), not {self.min_similarity}")
-        if self.timeout <= 0:
-            raise DatabuildError(f"--timeout must be positive, not {self.timeout}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):  # typer reads "nan" and "inf" as floats
+            raise DatabuildError(f"--timeout must be a positive finite number of seconds, not {self.timeout}")
 
-    def recorded(self) -> dict[str, Any]:
-        """The parameters as the manifest records them (no credentials: a base URL loses any user:password)."""
+    def recorded(self, generator: str | None = None) -> dict[str, Any]:
+        """The parameters as the manifest records them (no credentials: a base URL keeps only scheme, host, port
+        and path). With the offline generator, the settings only an LLM endpoint uses are left out."""
         out = asdict(self)
+        out["student"] = self.student_spec
         out["predictions"] = str(self.predictions) if self.predictions else None
         out["base_url"] = redact_url(self.base_url)
+        if generator == "neighbors":
+            for key in LLM_ONLY_OPTIONS:
+                out.pop(key)
         return out
 
 
 def redact_url(url: str | None) -> str | None:
+    """A base URL as it may be written or printed: scheme, host, port and path only. User and password, the query
+    (`?api-key=…`) and the fragment can all carry secrets, so none of them is kept."""
     if not url:
         return url
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def redact_command(argv: list[str], base_url: str | None) -> str:
-    """`databuild augment …` as typed, with a base URL's credentials removed."""
-    safe = redact_url(base_url)
-    return "databuild " + " ".join(shlex.quote(safe if safe and arg == base_url else arg) for arg in argv)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not a URL at all (the options' validation says so); nothing of it is written
+        return "(invalid URL)"
+    host_and_port = parts.netloc.rpartition("@")[2]  # as written: no port parsing, so a bad port cannot fail here
+    return urllib.parse.urlunsplit((parts.scheme, host_and_port, parts.path, "", ""))
 
 
 class Generator(Protocol):
@@ -126,7 +142,6 @@ class IterationResult:
     tokens: dict[str, int]
     estimated_cost_usd: float | None
     generator: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The `--format json` shape, exactly."""
@@ -172,6 +187,14 @@ def choose_generator(requested: str, base_url: str | None) -> str:
     return "openai" if endpoint_is_configured(base_url) else "neighbors"
 
 
+def generator_note(requested: str, chosen: str) -> str | None:
+    """What `auto` chose and why (None when the generator was named)."""
+    if requested != "auto":
+        return None
+    why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"
+    return f"generator: {chosen} ({why})"
+
+
 def inherited_baseline(store: Store, version: str) -> tuple[dict[str, float], str] | None:
     """The frozen baseline of the nearest augmented ancestor (and that version's name), if any.
 
@@ -205,6 +228,51 @@ def augmented_rows(accepted: pl.DataFrame, sources: pl.DataFrame, iteration: int
     )
 
 
+REJECTED_FILE = "rejected.parquet"
+# A rejected candidate as a reviewer reads it: what was proposed, for which intent, why not, and for `in_test` the
+# test intent it came too close to with their cosine (1.0 for an exact match after normalization).
+REJECTED_COLUMNS = ("intent_text", "intent", "source_intent", "reason", "near_test_intent", "near_test_cosine")
+
+
+@dataclass
+class _Round:
+    """What one iteration knows, step by step (`AugmentLoop._iteration` fills it in)."""
+
+    parent: str
+    rows: pl.DataFrame
+    iteration: int
+    pack: ToolPack
+    train: pl.DataFrame
+    sample: pl.DataFrame
+    scored: pl.DataFrame = field(default_factory=pl.DataFrame)
+    baseline: dict[str, float] = field(default_factory=dict)
+    baseline_from: str = ""
+    mistakes: Any = None
+    generator: Any = None
+    generation: Any = None
+    judged: pl.DataFrame = field(default_factory=pl.DataFrame)
+    rejected_counts: dict[str, int] = field(default_factory=dict)
+    accepted: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def result(self, version: str, unchanged: bool, block: dict[str, Any]) -> IterationResult:
+        return IterationResult(
+            iteration=self.iteration,
+            version=version,
+            parent=self.parent,
+            unchanged=unchanged,
+            mined=self.sample.height,
+            mistakes=block["mistakes"],
+            baseline_cosine=self.baseline,
+            candidates=self.judged.height,
+            accepted=self.accepted.height,
+            rejected=self.rejected_counts,
+            calls=block["calls"],
+            tokens=block["tokens"],
+            estimated_cost_usd=block["estimated_cost_usd"],
+            generator=block["generator"],
+        )
+
+
 class AugmentLoop:
     def __init__(
         self,
@@ -229,8 +297,8 @@ class AugmentLoop:
     def _knn_student(self, version: str) -> Student:
         from databuild.students import KNN_SPEC, KnnStudent
 
-        if self.options.student != KNN_SPEC:
-            raise DatabuildError(f"student {self.options.student!r} must be built by the command")
+        if self.options.student_spec != KNN_SPEC:
+            raise DatabuildError(f"student {self.options.student_spec!r} must be built by the command")
         return KnnStudent(self.store, version, self.show_progress)
 
     # -- generators ------------------------------------------------------------------------------------------
@@ -301,114 +369,115 @@ class AugmentLoop:
         baseline: dict[str, float] | None,
         baseline_from: str | None,
     ) -> tuple[IterationResult, dict[str, float], str]:
-        options = self.options
-        pack = self.store.pack(parent)
-        train = rows.filter(pl.col("split") == "train")
-        test = rows.filter(pl.col("split") == "test")
+        """mine → predict → score → find mistakes → generate → filter → assemble → publish."""
+        round_ = self._mine(parent, rows, iteration)
+        round_.scored = score_sample(round_.sample, self._predict(parent, round_.sample), round_.pack)
+        round_.baseline, round_.baseline_from = self._frozen_baseline(round_, baseline, baseline_from)
+        round_.mistakes = find_mistakes(round_.scored, round_.baseline, round_.pack)
+        round_.generator = self._generator(parent, rows)
+        round_.generation = self._generate(round_.generator, round_.mistakes.mistaken_intents(), iteration)
+        self._check_generation(round_)
+        self._filter(round_)
+        block = self._assemble(round_)
+        if round_.accepted.height == 0:
+            published_name, unchanged = parent, True  # nothing to add: the result is the parent itself
+        else:
+            published_name, unchanged = self._publish(round_, block)
+        return round_.result(published_name, unchanged, block), round_.baseline, round_.baseline_from
+
+    def _mine(self, parent: str, rows: pl.DataFrame, iteration: int) -> _Round:
         self.progress.note(f"iteration {iteration}: mining {parent}")
-        sample = sample_teacher_rows(train, options.sample, options.seed)
+        train = rows.filter(pl.col("split") == "train")
+        sample = sample_teacher_rows(train, self.options.sample, self.options.seed)
         if sample.height == 0:
             raise DatabuildError(f"{parent} has no teacher train rows to mine")
-        scored = score_sample(sample, self._predict(parent, sample), pack)
-        if baseline is None:
-            from augment.mine import sample_metrics
+        return _Round(parent, rows, iteration, self.store.pack(parent), train, sample)
 
-            measured = sample_metrics(scored, pack)
-            baseline = {tool.name: float(measured[tool.name]["quality"]) for tool in pack.tools if tool.is_cosine}
-            baseline_from = f"measured on {parent} (iteration {iteration})"
-        assert baseline_from is not None
-        mistakes = find_mistakes(scored, baseline, pack)
-        sources = mistakes.mistaken_intents()
+    def _frozen_baseline(
+        self, round_: _Round, baseline: dict[str, float] | None, baseline_from: str | None
+    ) -> tuple[dict[str, float], str]:
+        """The lineage's baseline, or (first iteration) the student's eval quality per cosine tool on this sample."""
+        if baseline is not None and baseline_from is not None:
+            return baseline, baseline_from
+        from augment.mine import sample_metrics
 
-        generator = self._generator(parent, rows)
-        unit = "requests" if generator.name == "openai" else "intents"
-        total = len(sources) * (options.per_mistake if generator.name == "openai" else 1)
-        advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
-        try:
-            generation = generator.propose(
-                sources, options.per_mistake, ordinal_offset=(iteration - 1) * options.per_mistake, on_done=advance
-            )
-        finally:
-            self.progress.stop()
-        accounting = generation.accounting
-        if generator.name == "openai" and generation.requested and accounting.succeeded == 0:
+        measured = sample_metrics(round_.scored, round_.pack)
+        measured_baseline = {t.name: float(measured[t.name]["quality"]) for t in round_.pack.tools if t.is_cosine}
+        return measured_baseline, f"measured on {round_.parent} (iteration {round_.iteration})"
+
+    def _check_generation(self, round_: _Round) -> None:
+        accounting = round_.generation.accounting
+        if round_.generator.name == "openai" and round_.generation.requested and accounting.succeeded == 0:
             raise DatabuildError(
                 f"all {accounting.failed} requests to the endpoint failed (first: {accounting.first_failure}); "
                 "nothing was written — check the endpoint, the model name and OPENAI_API_KEY"
             )
 
-        test_intents = test.get_column("intent")
+    def _filter(self, round_: _Round) -> None:
+        test_intents = round_.rows.filter(pl.col("split") == "test").get_column("intent")
         embed, test_embeddings = self._embedder(test_intents)
-        judged, rejected = filter_candidates(
-            candidates_frame(generation.candidates),
-            train.get_column("intent"),
+        round_.judged, round_.rejected_counts = filter_candidates(
+            candidates_frame(round_.generation.candidates),
+            round_.train.get_column("intent"),
             test_intents,
             embed,
             test_embeddings,
-            options.near_dup,
+            self.options.near_dup,
         )
-        accepted = judged.filter(pl.col("reason").is_null())
-        new_rows = augmented_rows(accepted, train, iteration, pack)
+        round_.accepted = round_.judged.filter(pl.col("reason").is_null())
 
+    def _assemble(self, round_: _Round) -> dict[str, Any]:
+        """The manifest's `augmentation` block of this iteration."""
         from augment.openai_generator import estimated_cost_usd
 
+        options, generator, accounting = self.options, round_.generator, round_.generation.accounting
         model = generator.model
-        cost = (
-            estimated_cost_usd(model, accounting.prompt_tokens, accounting.completion_tokens)
-            if model
-            else 0.0  # the offline generator pays nothing
-        )
-        calls = {"made": accounting.made, "cached": accounting.cached, "failed": accounting.failed}
-        tokens = {"prompt": accounting.prompt_tokens, "completion": accounting.completion_tokens}
-        block = {
-            "iteration": iteration,
+        # the offline generator pays nothing
+        cost = estimated_cost_usd(model, accounting.prompt_tokens, accounting.completion_tokens) if model else 0.0
+        return {
+            "iteration": round_.iteration,
             "generator": generator.name,
             "model": model,
             "base_url": redact_url(self._base_url()) if generator.name == "openai" else None,
             "prompt_template": f"augment/prompts/{TEMPLATE_PATH.name}",
             "prompt_template_sha256": template_sha256() if generator.name == "openai" else None,
-            "student": None if options.predictions else options.student,
+            "student": None if options.predictions else options.student_spec,
             "predictions": str(options.predictions) if options.predictions else None,
-            "sample": {"requested": options.sample, "size": sample.height, "seed": options.seed},
-            "baseline_cosine": baseline,
-            "baseline_from": baseline_from,
-            "sample_metrics": mistakes.sample_metrics,
+            "sample": {"requested": options.sample, "size": round_.sample.height, "seed": options.seed},
+            "baseline_cosine": round_.baseline,
+            "baseline_from": round_.baseline_from,
+            "sample_metrics": round_.mistakes.sample_metrics,
             "tolerance": 1e-9,
-            "mistakes": mistakes.counts(),
+            "mistakes": round_.mistakes.counts(),
             "per_mistake": options.per_mistake,
-            "candidates": judged.height,
-            "accepted": accepted.height,
-            "rejected": rejected,
+            "candidates": round_.judged.height,
+            "accepted": round_.accepted.height,
+            "rejected": round_.rejected_counts,
             "near_dup": options.near_dup,
             "min_similarity": options.min_similarity if generator.name == "neighbors" else None,
-            "calls": calls,
+            "calls": {"made": accounting.made, "cached": accounting.cached, "failed": accounting.failed},
             "http_attempts": accounting.attempts,
             "failures_by_type": dict(sorted(accounting.failures.items())),
-            "tokens": tokens,
+            "tokens": {"prompt": accounting.prompt_tokens, "completion": accounting.completion_tokens},
             "estimated_cost_usd": cost,
-            "generator_details": generation.details,
+            "generator_details": round_.generation.details,
         }
-        if accepted.height == 0:
-            published_name, unchanged = parent, True  # nothing to add: the result is the parent itself
-        else:
-            published_name, unchanged = self._publish(parent, rows, new_rows, block, pack)
-        result = IterationResult(
-            iteration=iteration,
-            version=published_name,
-            parent=parent,
-            unchanged=unchanged,
-            mined=sample.height,
-            mistakes=mistakes.counts(),
-            baseline_cosine=baseline,
-            candidates=judged.height,
-            accepted=accepted.height,
-            rejected=rejected,
-            calls=calls,
-            tokens=tokens,
-            estimated_cost_usd=cost,
-            generator=generator.name,
-        )
-        return result, baseline, baseline_from
+
+    def _generate(self, generator: Generator, sources: list[str], iteration: int) -> Generation:
+        """The generator's proposals, with a progress bar; LLM requests are sent holding the store's sender lock, so
+        two concurrent runs never send the same request twice (the offline generator needs no lock)."""
+        per_mistake = self.options.per_mistake
+        unit = "requests" if generator.name == "openai" else "intents"
+        total = len(sources) * (per_mistake if generator.name == "openai" else 1)
+        exclusive = getattr(generator, "exclusive", None)
+        with exclusive(self.progress.note) if exclusive else contextlib.nullcontext():
+            advance = self.progress.start(f"iteration {iteration}: generating ({generator.name}, {unit})", total)
+            try:
+                return generator.propose(
+                    sources, per_mistake, ordinal_offset=(iteration - 1) * per_mistake, on_done=advance
+                )
+            finally:
+                self.progress.stop()
 
     def _base_url(self) -> str | None:
         from augment.openai_generator import configured_base_url
@@ -423,16 +492,17 @@ class AugmentLoop:
 
         return embed, embed(test_intents.to_list())
 
-    def _publish(
-        self, parent: str, rows: pl.DataFrame, new_rows: pl.DataFrame, block: dict[str, Any], pack: ToolPack
-    ) -> tuple[str, bool]:
+    def _publish(self, round_: _Round, block: dict[str, Any]) -> tuple[str, bool]:
+        """The parent's rows and the accepted candidates' as the next version, its rejected candidates beside them."""
         from pipelines.emit import publish_version
 
+        parent, pack = round_.parent, round_.pack
         columns = pack.row_columns()
-        combined = pl.concat([rows.select(*columns, "split"), new_rows.select(*columns, "split")])
+        new_rows = augmented_rows(round_.accepted, round_.train, round_.iteration, pack)
+        combined = pl.concat([round_.rows.select(*columns, "split"), new_rows.select(*columns, "split")])
         manifest = {
             "command": self.command,
-            "parameters": self.options.recorded(),
+            "parameters": self.options.recorded(block["generator"]),
             "augmentation": block,
         }
         shaping = {
@@ -450,7 +520,15 @@ class AugmentLoop:
                 "iteration": block["iteration"],
             }
         }
+        rejected = round_.judged.filter(pl.col("reason").is_not_null()).select(REJECTED_COLUMNS)
         published = publish_version(
-            self.store, combined, manifest, shaping, parent=parent, parent_is_newest=False, pack=pack
+            self.store,
+            combined,
+            manifest,
+            shaping,
+            parent=parent,
+            parent_is_newest=False,
+            pack=pack,
+            tables={REJECTED_FILE: rejected},
         )
         return published.name, published.unchanged

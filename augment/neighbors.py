@@ -1,6 +1,6 @@
 """The offline `neighbors` generator: real logged phrasings instead of invented ones.
 
-Its pool is the snapshot's `store/cache/intent_pool/<root version>.parquet` — normalized intents seen in the logs
+Its pool is the snapshot's `versions/<root version>/intent_pool.parquet` — normalized intents seen in the logs
 that did not make it into the dataset (zero exports, incomplete tools). For each mistaken intent it proposes the
 pool intents with the highest MiniLM cosine to it, strictly above `min_similarity`, leaving out intents the parent
 version already holds (an earlier iteration may have added them). The candidates then go through the same filters
@@ -17,13 +17,13 @@ import polars as pl
 
 from augment.candidates import CallAccounting, Candidate, Generation
 from databuild.errors import DatabuildError
-from databuild.store import Store
+from databuild.store import Store, reading
 
 QUERY_CHUNK = 512  # mistaken intents per similarity product: bounds memory at chunk x pool floats
 
 
 def intent_pool_path(store: Store, root_version: str) -> Path:
-    return store.cache_dir / "intent_pool" / f"{root_version}.parquet"
+    return store.intent_pool_path(root_version)
 
 
 def top_neighbours(
@@ -70,12 +70,13 @@ class NeighborsGenerator:
         self.pool_path = path
         self.min_similarity = min_similarity
         self.show_progress = show_progress
-        self.pool = (
-            pl.read_parquet(path, columns=["intent", "intent_text", "n_calls"])
-            .filter(~pl.col("intent").is_in(known_intents.implode()))
-            .unique("intent", keep="first")
-            .sort("intent")
-        )
+        with reading(path):
+            self.pool = (
+                pl.read_parquet(path, columns=["intent", "intent_text", "n_calls"])
+                .filter(~pl.col("intent").is_in(known_intents.implode()))
+                .unique("intent", keep="first")
+                .sort("intent")
+            )
 
     def propose(
         self,

@@ -5,8 +5,11 @@ llama.cpp server), through the official async client.
 - `tenacity` retries rate limits (429), timeouts, connection errors, 408/409 and 5xx with exponential backoff and
   jitter, waiting what a `Retry-After` / `retry-after-ms` header asks instead when there is one. The client's own
   retries are off (`max_retries=0`) so that one policy, and one count of attempts, holds.
-- A malformed body or another 4xx is not retried: the request counts as failed, the run goes on.
-- Every completed response goes to the `ResponseCache` before the next await, so a killed run resumes for free.
+  A `Retry-After` that is neither a number of seconds nor an HTTP date is ignored: the backoff applies.
+- A malformed body or another 4xx is not retried: the request counts as failed, the run goes on. So does a reply
+  that is not usable (`augment.cache.checked_response`: no choices, a content that is not a string, a usage that is
+  not a whole non-negative number): it counts as failed (`UnusableResponse`) and is never cached.
+- Every usable response goes to the `ResponseCache` before the next await, so a killed run resumes for free.
 - The API key comes from `OPENAI_API_KEY` only and is handed to the client, never to the cache or a manifest.
 
 Estimated cost uses `PRICES_USD_PER_MILLION_TOKENS` (input, output), OpenAI's list prices per 1 M tokens when this
@@ -17,15 +20,18 @@ servers) have no price: the cost is reported as unknown (null), the token counts
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
+import math
 import os
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from augment.cache import CachedResponse, ResponseCache, request_key
+from augment.cache import CachedResponse, ResponseCache, UnusableResponse, checked_response, request_key
 from augment.candidates import CallAccounting, Candidate, Generation
 from augment.prompt import parse_reply, render_messages
 from databuild.errors import DatabuildError
@@ -95,7 +101,26 @@ def endpoint_from_environment(model: str, base_url: str | None, **settings: Any)
             f"--generator openai needs an endpoint: set {API_KEY_ENV} (and {BASE_URL_ENV} or --base-url for a "
             "compatible server), or use --generator neighbors to propose logged intents offline"
         )
+    check_base_url(url, "--base-url" if base_url else BASE_URL_ENV)
     return Endpoint(model=model, base_url=url, api_key=key or KEYLESS_PLACEHOLDER, **settings)
+
+
+def check_base_url(url: str | None, source: str = "--base-url") -> None:
+    """An http(s) URL with a host and a valid port, checked before any work (the URL itself is never echoed: it
+    may hold a key)."""
+    if not url:
+        return
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DatabuildError(f"{source} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise DatabuildError(f"{source} must start with http:// or https://")
+    if not parts.hostname:
+        raise DatabuildError(f"{source} names no host")
+    if port == 0:
+        raise DatabuildError(f"{source} has port 0 (a port is 1 to 65535)")
 
 
 @dataclass(frozen=True)
@@ -105,25 +130,37 @@ class LLMRequest:
     sampling: dict[str, Any]
 
 
+def _seconds(text: str, scale: float = 1.0) -> float | None:
+    """A non-negative finite number of seconds, or None for anything else ("soon", "nan", "-1", "1e400")."""
+    try:
+        value = float(text) * scale
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def _retry_after_seconds(exc: BaseException) -> float | None:
+    """What `retry-after-ms` or `Retry-After` (seconds or an HTTP date) asks; None (use the backoff) otherwise."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     if headers is None:
         return None
     milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return float(milliseconds) / 1000
-        except ValueError:
-            pass
+    if milliseconds and (asked := _seconds(milliseconds, 1 / 1000)) is not None:
+        return asked
     value = headers.get("retry-after")
     if not value:
         return None
+    asked = _seconds(value)
+    if asked is not None:
+        return asked
     try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:  # "-0000": UTC with no claim about the local zone
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -153,8 +190,18 @@ def _wait_strategy(endpoint: Endpoint) -> Any:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UnusableResponse):
+        return f"{type(exc).__name__} ({exc})"
     status = getattr(exc, "status_code", None)
     return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+
+
+def _usable(completion: Any) -> CachedResponse:
+    """The reply as the cache keeps it, or UnusableResponse (no choices, non-string content, unreadable usage)."""
+    choices = getattr(completion, "choices", None)
+    texts = [getattr(getattr(choice, "message", None), "content", None) for choice in choices or ()]
+    usage = getattr(completion, "usage", None)
+    return checked_response(texts, getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
 
 
 async def _complete_all(
@@ -203,18 +250,14 @@ async def _complete_all(
                             messages=request.messages,  # type: ignore[arg-type]
                             **request.sampling,
                         )
-            usage = completion.usage
-            response = CachedResponse(
-                texts=tuple(choice.message.content for choice in completion.choices),
-                prompt_tokens=int(usage.prompt_tokens if usage else 0),
-                completion_tokens=int(usage.completion_tokens if usage else 0),
-            )
+            response = _usable(completion)
             cache.put(request.key, endpoint.model, response)
             answers[request.key] = response
             accounting.prompt_tokens += response.prompt_tokens
             accounting.completion_tokens += response.completion_tokens
         except (openai.OpenAIError, ValueError, AttributeError, TypeError) as exc:
-            # ValueError: a body that is not JSON; Attribute/TypeError: JSON without the fields of a completion.
+            # ValueError: a body that is not JSON, or an UnusableResponse; Attribute/TypeError: JSON without the
+            # fields of a completion.
             accounting.failed += 1
             accounting.failures[type(exc).__name__] += 1
             accounting.first_failure = accounting.first_failure or _describe(exc)
@@ -252,6 +295,10 @@ class OpenAIGenerator:
         self.cache = cache
         self.seed = seed
         self.pack = pack
+
+    def exclusive(self, note: Callable[[str], None]) -> Any:
+        """The store's sender lock (`ResponseCache.exclusive`): hold it while proposing."""
+        return self.cache.exclusive(note)
 
     def requests_for(self, sources: Sequence[str], per_mistake: int, ordinal_offset: int = 0) -> list[LLMRequest]:
         """One request per (source, j); `ordinal_offset` shifts the seed per iteration so that a later iteration

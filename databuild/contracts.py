@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from databuild.pack import Tool, ToolPack, colour_pack, dumps
-from databuild.store import Store
+from databuild.store import Store, reading
 
 SPLITS = ("train", "test")
 COMPLETION_PREFIX = "Parameters: "
@@ -123,10 +123,11 @@ def load_rows(store: Store, name: str) -> pl.DataFrame:
     """A version's rows (both splits) as one Polars frame with a `split` column."""
     import datasets
 
-    dataset_dict = datasets.load_from_disk(str(store.version_dir(name) / "rows"))
     frames = []
-    for split in SPLITS:
-        frame = pl.from_arrow(dataset_dict[split].data.table)
-        assert isinstance(frame, pl.DataFrame)
-        frames.append(frame.with_columns(pl.lit(split).alias("split")))
-    return pl.concat(frames, how="vertical_relaxed")
+    with reading(store.version_dir(name) / "rows"):  # a corrupt `rows/` is named in one Error line
+        dataset_dict = datasets.load_from_disk(str(store.version_dir(name) / "rows"))
+        for split in SPLITS:
+            frame = pl.from_arrow(dataset_dict[split].data.table)
+            assert isinstance(frame, pl.DataFrame)
+            frames.append(frame.with_columns(pl.lit(split).alias("split")))
+        return pl.concat(frames, how="vertical_relaxed")

@@ -8,6 +8,7 @@ a second run over the same intents embeds nothing and never loads the encoder.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from functools import cache
@@ -17,9 +18,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from databuild.display import visible
 from databuild.normalize import normalize_intent
 from databuild.quiet import quiet_libraries
-from databuild.store import Store
+from databuild.store import Store, replacing
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
@@ -29,7 +31,7 @@ _COMPACT_AFTER_PARTS = 64
 
 
 def embedding_cache_dir(store: Store) -> Path:
-    return store.cache_dir / "embeddings" / MODEL_ID.replace("/", "--")
+    return store.embeddings_dir / MODEL_ID.replace("/", "--")
 
 
 def embed_intents(store: Store, intents: list[str], show_progress: bool = True) -> tuple[np.ndarray, int]:
@@ -51,11 +53,6 @@ def embed_intents(store: Store, intents: list[str], show_progress: bool = True) 
         known = pl.concat([cached, fresh])
     matrix = wanted.join(known, on="intent", how="left", maintain_order="left").get_column("embedding").to_numpy()
     return np.ascontiguousarray(matrix, dtype=np.float32), cached.height
-
-
-def cached_intent_count(store: Store) -> int:
-    """How many distinct intents the cache holds for this model (for reports)."""
-    return _read_cache(embedding_cache_dir(store), None).height
 
 
 @cache
@@ -136,25 +133,28 @@ def _read_cache(directory: Path, only: pl.Series | None) -> pl.DataFrame:
 
 
 def _write_part(directory: Path, frame: pl.DataFrame) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"part-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
-    temporary = directory / f".{name}.tmp"
-    try:
-        frame.write_parquet(temporary)
-        os.replace(temporary, directory / name)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return directory / name
+    path = directory / f"part-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+    with replacing(path) as handle:
+        frame.write_parquet(handle)
+    return path
 
 
 def _append_part(store: Store, frame: pl.DataFrame) -> None:
+    """Add `frame` to the cache; a store that cannot be written (read-only, shared) goes on without it."""
     directory = embedding_cache_dir(store)
-    _write_part(directory, frame)
-    if len(list(directory.glob(_PART_GLOB))) > _COMPACT_AFTER_PARTS:
-        with store.lock():
-            parts = sorted(directory.glob(_PART_GLOB))
-            if len(parts) > _COMPACT_AFTER_PARTS:
-                _write_part(directory, _read_cache(directory, None))
-                for part in parts:
-                    part.unlink(missing_ok=True)
+    try:
+        _write_part(directory, frame)
+        if len(list(directory.glob(_PART_GLOB))) > _COMPACT_AFTER_PARTS:
+            _compact(store, directory)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        sys.stderr.write(f"warning: embedding cache {visible(directory)} not written ({reason}); going on without it\n")
+
+
+def _compact(store: Store, directory: Path) -> None:
+    with store.lock():
+        parts = sorted(directory.glob(_PART_GLOB))
+        if len(parts) > _COMPACT_AFTER_PARTS:
+            _write_part(directory, _read_cache(directory, None))
+            for part in parts:
+                part.unlink(missing_ok=True)

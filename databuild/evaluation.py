@@ -34,20 +34,28 @@ def read_predictions(path: Path, pack: ToolPack | None = None) -> pl.DataFrame:
     A tool value that is a JSON object is serialized with `json.dumps` (parsed like a text later). Blank lines are
     skipped. Malformed lines and intents that repeat after normalization are user errors naming the line.
     """
-    if not path.is_file():
+    if not path.exists():
         raise DatabuildError(f"predictions file {path} not found")
+    if not path.is_file():
+        raise DatabuildError(f"predictions file {path} is not a regular file")
     pack = pack or colour_pack()
     schema = predictions_schema(pack)
     columns: dict[str, list[str | None]] = {name: [] for name in schema}
     first_line_of: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatabuildError(f"{path}, line {number}: not valid UTF-8 (byte {exc.start + 1})") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DatabuildError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise DatabuildError(f"{path}, line {number}: JSON nested too deeply") from None
             if not isinstance(record, dict) or not isinstance(record.get("intent"), str):
                 raise DatabuildError(f"{path}, line {number}: expected an object with a string 'intent'")
             normalized = normalize_intent(record["intent"])
@@ -249,70 +257,3 @@ def _quality(tool: Tool, rows: pl.DataFrame) -> pl.Series:
 
 def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
-
-
-# --- rendering -------------------------------------------------------------------------------------------------------
-
-
-def report_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the paper's table: per subset, each tool's (selection, quality, final), and overall."""
-    tools = list(result["invalid_outputs"])  # the pack's tools, in pack order
-    header = ["subset", "intents"]
-    for tool in tools:
-        header += [f"{tool} sel", f"{tool} qual", f"{tool} final"]
-    header.append("overall")
-    rows = []
-    for subset, _ in SUBSETS:
-        metrics = result["subsets"][subset]
-        row = [subset, str(metrics["intents"])]
-        for tool in tools:
-            row += [f"{metrics['tools'][tool][key]:.2f}" for key in ("selection", "quality", "final")]
-        row.append(f"{metrics['overall']:.2f}")
-        rows.append(row)
-    return header, rows
-
-
-def report_footer(result: dict[str, Any]) -> str:
-    invalid = ", ".join(f"{tool} {count}" for tool, count in result["invalid_outputs"].items())
-    return f"invalid outputs: {invalid}; missing predictions: {result['missing_predictions']}"
-
-
-def render_markdown(result: dict[str, Any]) -> str:
-    header, rows = report_rows(result)
-    lines = [
-        f"**{result['version']} / {result['split']}**",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-        "",
-        report_footer(result),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def render_table(result: dict[str, Any]) -> Any:
-    """A rich Table of the same figures, each tool as `sel qual final` in one cell (fits 80 columns)."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(
-        title=f"{result['version']} / {result['split']}",
-        caption=report_footer(result),
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("subset", no_wrap=True)
-    table.add_column("intents", justify="right", no_wrap=True)
-    tools = list(result["invalid_outputs"])
-    for tool in tools:
-        table.add_column(f"{tool}\nsel qual final", justify="right", no_wrap=True)
-    table.add_column("overall", justify="right", no_wrap=True)
-    for subset, _ in SUBSETS:
-        metrics = result["subsets"][subset]
-        cells = [
-            " ".join(f"{metrics['tools'][tool][key]:.2f}" for key in ("selection", "quality", "final"))
-            for tool in tools
-        ]
-        table.add_row(subset, str(metrics["intents"]), *cells, f"{metrics['overall']:.2f}")
-    return table

@@ -1,30 +1,56 @@
 """The store: `versions/vN/` dataset versions, `runs/` trained students, `cache/` (embeddings, LLM replies).
 
 Layout of one version (a contract other tools rely on):
-`versions/vN/{rows/, sft/, quarantine.parquet, pack.json, manifest.json, README.md}` (`pack.json`: the tool pack
-file the version was built with, byte for byte; versions from before tool packs have none and use the colour pack).
-A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all.
+`versions/vN/{rows/, sft/, quarantine.parquet, pack.json, manifest.json, README.md}`, and a snapshot's
+`intent_pool.parquet` (`pack.json`: the tool pack file the version was built with, byte for byte; versions from
+before tool packs have none and use the colour pack).
+A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all;
+`tmp/` work folders of killed processes are swept under that lock.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, colour_pack, parse_pack
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
 PACK_FILE = "pack.json"
+LOCK_FILE = ".lock"
+INTENT_POOL_FILE = "intent_pool.parquet"
+WORKSPACE_PREFIXES = ("build-", "duckdb-")  # the work directories of `tmp/` (see Store.workspace)
+SWEEP_MIN_AGE_S = 60.0
+# the manifest fields readers rely on, with the JSON types they must have when present
+MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "fingerprint": str,
+    "parent": (str, type(None)),
+    "created_at": str,
+    "command": str,
+    "parameters": dict,
+    "inputs": list,
+    "sql": dict,
+    "accounting": dict,
+    "intents": dict,
+    "pack": dict,
+    "used_all": dict,
+    "sft_rows": dict,
+    "augmentation": dict,
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,35 @@ class Store:
     def version_dir(self, name: str) -> Path:
         return self.versions_dir / name
 
+    # Every path of the cache lives here (README "Store layout"); nothing else joins store paths by hand.
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.cache_dir / "embeddings"
+
+    @property
+    def llm_cache_dir(self) -> Path:
+        return self.cache_dir / "llm"
+
+    @property
+    def models_dir(self) -> Path:
+        """Checkpoints converted from GGUF files (`train --model smollm2-135m`)."""
+        return self.cache_dir / "models"
+
+    @property
+    def sample_path(self) -> Path:
+        """The embedded simulated sample (`make run`, `snapshot` without --logs)."""
+        return self.cache_dir / "sample" / "teacher_logs.jsonl.gz"
+
+    def legacy_intent_pool_path(self, version: str) -> Path:
+        """Where a store written before the pool moved into the version keeps it."""
+        return self.cache_dir / "intent_pool" / f"{version}.parquet"
+
+    def intent_pool_path(self, version: str) -> Path:
+        """A snapshot's intent pool (the intents it excluded): inside the version; in `cache/intent_pool/` for a
+        store written before the pool moved there."""
+        inside = self.version_dir(version) / INTENT_POOL_FILE
+        return inside if inside.is_file() else self.legacy_intent_pool_path(version)
+
     def resolve(self, name: str | None) -> str:
         """A version name given by the user (None = newest), checked to exist."""
         names = self.version_names()
@@ -84,7 +139,18 @@ class Store:
         return name
 
     def manifest(self, name: str) -> dict[str, Any]:
-        return json.loads((self.version_dir(name) / "manifest.json").read_text(encoding="utf-8"))
+        path = self.version_dir(name) / "manifest.json"
+        manifest = read_json_object(path)
+        for key, kinds in MANIFEST_FIELDS.items():
+            if key in manifest and not isinstance(manifest[key], kinds):
+                raise DatabuildError(f"{path} is corrupt: {key!r} holds a JSON {_json_type(manifest[key])}")
+        for outer, inner in (("accounting", "quarantined"), ("intents", "excluded")):
+            if not isinstance(manifest.get(outer, {}).get(inner, {}), dict):
+                raise DatabuildError(f"{path} is corrupt: '{outer}.{inner}' must map reasons to counts")
+        used_all = manifest.get("used_all", {}).values()
+        if not all(isinstance(c, dict) and all(_is_count(n) for n in c.values()) for c in used_all):
+            raise DatabuildError(f"{path} is corrupt: 'used_all' must map each split to its counts")
+        return manifest
 
     def pack(self, name: str) -> ToolPack:
         """The tool pack a version was built with (every command reads it from the version, never from a flag)."""
@@ -118,12 +184,21 @@ class Store:
         return chain[-1]
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Exclusive store lock (blocks until free): version allocation and renames happen under it."""
+    def lock(self, timeout: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Exclusive store lock: version allocation and renames happen under it.
+
+        When another process holds it, `on_wait` (default: a line on stderr) hears "waiting for the store lock
+        held by pid N"; after `timeout` seconds (None: no limit) the wait ends with a DatabuildError.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        path = self.root / LOCK_FILE
+        with open(path, "a+") as handle:
+            _acquire(handle, path, timeout, on_wait or _print_wait)
             try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")  # who holds it, for the message above
+                handle.flush()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -131,12 +206,53 @@ class Store:
     @contextmanager
     def staging(self) -> Iterator[Path]:
         """A fresh temporary directory inside the store (same filesystem, so a rename is atomic)."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="build-", dir=self.tmp_dir))
-        try:
+        with self.workspace("build-") as path:
+            path.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the version it becomes is as readable as the rest
             yield path
+
+    @contextmanager
+    def workspace(self, prefix: str) -> Iterator[Path]:
+        """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
+                yield path
+            finally:
+                os.close(fd)
         finally:
             shutil.rmtree(path, ignore_errors=True)
+
+    def sweep_tmp(self) -> list[str]:
+        """Remove the `tmp/` work directories of processes that died (killed builds); call it under the lock.
+
+        A directory in use is flock-ed by its process; a directory younger than a minute is spared too (it may be
+        between its creation and its lock). Returns the names removed.
+        """
+        removed: list[str] = []
+        if not self.tmp_dir.is_dir():
+            return removed
+        for path in sorted(self.tmp_dir.iterdir()):
+            if not path.name.startswith(WORKSPACE_PREFIXES) or path.is_symlink() or not path.is_dir():
+                continue
+            try:
+                if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_S:
+                    continue
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue  # gone meanwhile, or not ours to open
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live build
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+            finally:
+                os.close(fd)
+        return removed
 
     def next_version_name(self) -> str:
         names = self.version_names()
@@ -145,23 +261,158 @@ class Store:
         return f"v{number}"
 
 
+def _acquire(handle: Any, path: Path, timeout: float | None, on_wait: Callable[[str], None]) -> None:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    handle.seek(0)
+    holder = handle.read().strip() or "unknown"
+    on_wait(f"waiting for the store lock held by pid {holder}")
+    if timeout is None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise DatabuildError(
+                    f"gave up after {timeout:g} s waiting for the store lock held by pid {holder} ({path})"
+                ) from None
+            time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+
+
+def _print_wait(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
 def open_store(root: Path | str) -> Store:
-    return Store(Path(root))
+    """The store at `root` (it need not exist yet; a file or anything else that is not a folder is refused)."""
+    path = Path(root)
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise DatabuildError(f"--store {path} is not a directory")
+    for folder in ("versions", "runs", "cache", "tmp"):
+        if ((path / folder).exists() or (path / folder).is_symlink()) and not (path / folder).is_dir():
+            raise DatabuildError(f"store {path} is damaged: {path / folder} is not a directory")
+    return Store(path)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a file of the store; anything else is a DatabuildError that names the file."""
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise DatabuildError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise DatabuildError(f"{path} is corrupt: nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise DatabuildError(f"{path} is corrupt: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise DatabuildError(f"{path} is corrupt: a JSON {_json_type(data)}, not an object")
+    return data
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """A failure to read the data at `path` (a version's rows/, sft/ …) becomes a DatabuildError that names it."""
+    try:
+        yield
+    except DatabuildError:
+        raise
+    except Exception as exc:  # pyarrow, polars, datasets and json each raise their own types
+        detail = " ".join(str(exc).split("\n\n")[0].split()) or type(exc).__name__
+        raise DatabuildError(f"{path} is corrupt or incomplete ({detail})") from None
+
+
+def check_writable_file(path: Path, option: str) -> None:
+    """Before the work: `path` can be written as a file (`atomic_write_text` makes its missing folders)."""
+    if path.is_dir():
+        raise DatabuildError(f"{option} {path} is a directory, not a file")
+    folder = path.absolute().parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DatabuildError(f"{option} {path}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabuildError(f"{option} {path}: no permission to write in {folder}")
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces `path` atomically when the block ends (nothing changes on an error).
+
+    Readers see the old or the new content, never half of it. The content goes to a fresh temporary file created
+    exclusively (never an existing file or a planted link) and renamed over `path`; a rename replaces a link at
+    `path` itself, never the file it points to. The file gets the umask's permissions, like any other.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a report file should be readable like any other
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp creates 0600
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    with replacing(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def open_no_follow(path: Path, flags: int) -> int:
+    """`os.open(path, flags | O_CREAT | O_NOFOLLOW)` (umask permissions): a link at `path` is refused with a
+    DatabuildError, never followed, so a store file never writes outside the store."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+
+
+def refuse_link(path: Path) -> None:
+    """A file databuild appends to must not be a symbolic link."""
+    if path.is_symlink():
+        raise DatabuildError(f"{path} is a symbolic link: databuild does not write through links")
+
+
+def append_bytes(path: Path, data: bytes, fresh_line: bool = False) -> None:
+    """Append `data` with one unbuffered write, refusing a link at `path` (`open_no_follow`).
+
+    `fresh_line`: start on a new line when the file does not end with one (a line torn by a killed writer).
+    """
+    descriptor = open_no_follow(path, os.O_RDWR | os.O_APPEND)
+    try:
+        size = os.fstat(descriptor).st_size
+        if fresh_line and size and os.pread(descriptor, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)

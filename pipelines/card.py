@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from databuild.display import used_share, visible
 from databuild.pack import ToolPack
 
 # Hugging Face's size buckets (the `size_categories` tag) by the number of rows of the main config.
@@ -80,8 +81,7 @@ def used_all_markdown(used: dict[str, dict[str, Any]], tools: tuple[str, ...]) -
         cells = []
         for tool in tools:
             n = counts[f"{tool}_used"]
-            share = f" ({n / total:.0%})" if total else ""
-            cells.append(f"{n} / {total}{share}")
+            cells.append(used_share(n, total))
         lines.append(f"| {split} | {total} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -124,7 +124,7 @@ def render_card(manifest: dict[str, Any], pack: ToolPack, datasets_info: dict[st
         f"- fingerprint: `{manifest['fingerprint']}`",
         f"- parent: `{manifest.get('parent')}`",
         f"- created: {manifest['created_at']}",
-        f"- command: `{manifest.get('command', '')}`",
+        f"- command: `{visible(manifest.get('command', ''))}`",
         "",
         "## Splits and tool use (Used / All)",
         "",

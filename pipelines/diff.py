@@ -23,20 +23,19 @@ object. Definitions a reviewer (and the tests) rely on:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
 
 from databuild.contracts import SPLITS, row_schema, used_all
+from databuild.errors import DatabuildError
 from databuild.evaluation import canonical_struct
 from databuild.pack import Tool, ToolPack, colour_pack
-from databuild.store import Store
+from databuild.store import Store, reading
 
-RELATIONS = ("descendant", "ancestor", "same", "unrelated")
 ROW_FIELDS = ("intent", "source", "augmented_from", "iteration")
 CHANGED_FIELDS = ("intent", "tool", "a", "b", "a_used", "b_used", "max_abs_delta", "cosine")
-SETTINGS_KEYS = ("command", "parameters")
 COSINE_DECIMALS = 6
 
 
@@ -58,6 +57,7 @@ class VersionDiff:
     both: pl.DataFrame
     pack: ToolPack  # A's pack: the definitions of the compared tools
     tools: tuple[str, ...]  # the compared tools (both versions' packs have them alike), in A's pack order
+    rejected: pl.DataFrame | None = None  # B's rejected augment candidates (`rejected.parquet`), when it has them
 
     @property
     def count_keys(self) -> tuple[str, ...]:
@@ -118,17 +118,34 @@ def read_version_rows(store: Store, name: str) -> pl.DataFrame:
     frames = []
     for split in SPLITS:
         split_dir = store.version_dir(name) / "rows" / split
-        files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
-        parts = [pl.read_ipc_stream(split_dir / file) for file in files]
-        frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
-        frames.append(frame.select([pl.col(c).cast(t) for c, t in schema.items()]).with_columns(split=pl.lit(split)))
+        with reading(split_dir):
+            files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
+            parts = [pl.read_ipc_stream(split_dir / file) for file in files]
+            frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=schema)
+            frames.append(
+                frame.select([pl.col(c).cast(t) for c, t in schema.items()]).with_columns(split=pl.lit(split))
+            )
     return pl.concat(frames)
+
+
+def resolve_pair(store: Store, a: str | None, b: str | None) -> tuple[str, str]:
+    """The versions a diff compares: B defaults to the newest version and A to B's parent; a name given alone is A
+    (and B the newest)."""
+    if a is None:
+        name_b = store.resolve(b)
+        parent = store.manifest(name_b).get("parent")
+        if not parent:
+            raise DatabuildError(
+                f"{name_b} has no parent to compare with; name both versions, e.g. databuild diff vA {name_b}"
+            )
+        return store.resolve(parent), name_b
+    return store.resolve(a), store.resolve(b)
 
 
 def diff_versions(store: Store, a: str, b: str) -> VersionDiff:
     """Compare version A with version B (both must exist)."""
     rows_a, rows_b = read_version_rows(store, a), read_version_rows(store, b)
-    return diff_rows(
+    diff = diff_rows(
         rows_a,
         rows_b,
         a,
@@ -137,6 +154,10 @@ def diff_versions(store: Store, a: str, b: str) -> VersionDiff:
         setting_changes(store.manifest(a), store.manifest(b)),
         packs=(store.pack(a), store.pack(b)),
     )
+    rejected_file = store.version_dir(b) / "rejected.parquet"
+    if rejected_file.is_file():
+        diff = replace(diff, rejected=pl.read_parquet(rejected_file))
+    return diff
 
 
 def shared_tools(pack_a: ToolPack, pack_b: ToolPack) -> tuple[str, ...]:

@@ -86,12 +86,16 @@ def publish_version(
     parent_is_newest: bool = True,
     pack: ToolPack | None = None,
     parent_from_logs: bool = False,
+    tables: dict[str, pl.DataFrame] | None = None,
+    lock_timeout: float | None = None,
 ) -> Published:
     """Write `rows` (the pack's row columns + `split`) as the next version, atomically; or report the identical one.
 
     `manifest` holds the caller's fields (command, parameters, inputs, accounting…); name, fingerprint, parent,
     created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack.
     `parent_from_logs`: the parent is the newest version built from logs (a snapshot's base), not the newest one.
+    `tables` are more Parquet files of the version (file name -> frame: a snapshot's intent pool, augment's rejected
+    candidates), written before the rename like everything else it needs. `lock_timeout`: see `Store.lock`.
     """
     pack = pack or colour_pack()
     schema = row_schema(pack)
@@ -113,7 +117,10 @@ def publish_version(
         elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
             quarantine(staging / "quarantine.parquet")
         (staging / PACK_FILE).write_bytes(pack.raw)
-        with store.lock():
+        for file_name, table in (tables or {}).items():
+            table.write_parquet(staging / file_name)
+        with store.lock(timeout=lock_timeout):
+            store.sweep_tmp()  # work directories that killed builds left behind
             existing = store.find_fingerprint(fp)
             if existing:  # a concurrent run published the same content while we built
                 return Published(existing, fp, True, store.version_dir(existing))

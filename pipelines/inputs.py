@@ -1,4 +1,4 @@
-"""Teacher-log inputs: resolve `--logs` paths and globs, reject unusable files, read JSON Lines as lines.
+"""Teacher-log inputs: resolve `--logs` paths and globs, reject unusable files, stream JSON Lines as lines.
 
 Every problem with a file as a whole (missing, empty, binary, unreadable Parquet, missing columns) is a
 DatabuildError raised before anything is written; problems with single records are quarantine reasons.
@@ -9,6 +9,10 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import os
+import stat
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,18 +38,31 @@ def resolve_inputs(patterns: list[str]) -> list[InputFile]:
     """Expand globs in order, drop repeats, and check each file's kind and basic readability."""
     paths: list[Path] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        # a path that exists as written is that file, even when it holds glob characters (`a[1].jsonl`)
+        literal = os.path.lexists(pattern) or not glob.has_magic(pattern)
+        matches = [pattern] if literal else sorted(glob.glob(pattern, recursive=True))
         if not matches:
             raise DatabuildError(f"no files match {pattern!r}")
         for match in matches:
             path = Path(match)
-            if not path.exists():
-                raise DatabuildError(f"log file not found: {path}")
-            if path.is_dir():
-                raise DatabuildError(f"{path} is a directory; give files or a glob such as '{path}/*.jsonl'")
+            _check_regular(path)
             if path.resolve() not in {p.resolve() for p in paths}:
                 paths.append(path)
     return [_check_file(path, order) for order, path in enumerate(paths, start=1)]
+
+
+def _check_regular(path: Path) -> None:
+    """A log is a regular file: a FIFO, a device (`/dev/zero`) or a socket could hang the build or never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DatabuildError(f"log file not found: {path}") from None
+    except OSError as exc:
+        raise DatabuildError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise DatabuildError(f"{path} is a directory; give files or a glob such as '{path}/*.jsonl'")
+    if not stat.S_ISREG(mode):
+        raise DatabuildError(f"{path} is not a regular file (a FIFO, device or socket cannot be a log)")
 
 
 def _kind(path: Path) -> str:
@@ -89,6 +106,11 @@ def _check_parquet(path: Path) -> None:
 
 HEAD_BYTES = 1 << 16
 REPLACEMENT = "\ufffd"
+BOM = b"\xef\xbb\xbf"
+BLOCK_BYTES = 8 << 20  # JSON Lines are read this much at a time
+MAX_LINE_BYTES = 1 << 20  # a longer line is one bad_record (the contract in the README)
+OVERLONG_KEPT = 1024  # bytes of an over-long line kept in the quarantine
+LINE_SCHEMA = {"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
 
 
 def _open_jsonl(path: Path) -> Any:
@@ -112,38 +134,81 @@ def _check_jsonl_head(path: Path) -> None:
         raise DatabuildError(f"{path} looks binary, not JSON Lines (NUL bytes or invalid UTF-8)")
 
 
-def jsonl_lines(inputs: list[InputFile]) -> pl.DataFrame:
-    """All JSON Lines files as (source_file, source_line, file_order, line); blank lines are not records.
+def load_jsonl_lines(con: Any, inputs: list[InputFile]) -> None:
+    """Every JSON Lines file into the DuckDB table `raw_lines(source_file, source_line, file_order, line)`.
 
-    A line that is not valid UTF-8 keeps its place with U+FFFD for the bad bytes: it is no JSON object, so the
-    snapshot quarantines it as bad_record.
+    Files are streamed in blocks of about BLOCK_BYTES, so Python's memory does not grow with the file; DuckDB holds
+    the lines within its memory limit (spilling past it). Blank lines are not records. A line that is not valid
+    UTF-8 keeps its place with U+FFFD for the bad bytes, and a line over MAX_LINE_BYTES keeps its place cut short:
+    neither is a JSON object, so the snapshot quarantines it as bad_record.
     """
-    frames = []
+    con.from_arrow(pl.DataFrame(schema=LINE_SCHEMA).to_arrow()).create("raw_lines")
     for item in inputs:
         if item.kind != "jsonl":
             continue
-        with _open_jsonl(item.path) as handle:
-            raw = handle.read()
-        text = raw.decode("utf-8", errors="replace")
-        if REPLACEMENT in text and REPLACEMENT.encode() in raw:
-            # the file also holds literal U+FFFD: decode line by line so only broken lines are marked
-            text = "\n".join(_mark_undecodable(line) for line in raw.split(b"\n"))
-        elif REPLACEMENT in text:
-            text = text.replace(REPLACEMENT, "\x00" + REPLACEMENT)  # a raw NUL: never valid JSON
-        lines = pl.DataFrame({"line": text.split("\n")}).with_row_index("source_line", offset=1)
-        frames.append(
-            lines.filter(pl.col("line").str.strip_chars() != "").select(
-                pl.lit(str(item.path)).alias("source_file"),
-                pl.col("source_line").cast(pl.Int64),
-                pl.lit(item.order, dtype=pl.Int32).alias("file_order"),
-                pl.col("line").str.strip_suffix("\r"),
-            )
-        )
-    if not frames:
-        return pl.DataFrame(
-            schema={"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
-        )
-    return pl.concat(frames)
+        for first_line, lines in _line_blocks(item.path):
+            con.from_arrow(_block_frame(lines, first_line, item).to_arrow()).insert_into("raw_lines")
+
+
+def _line_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, complete lines as bytes) per block read; a leading UTF-8 BOM is dropped."""
+    line_number = 1
+    try:
+        with _open_jsonl(path) as handle:
+            for lines in _split_lines(handle):
+                if line_number == 1 and lines[0].startswith(BOM):
+                    lines[0] = lines[0][len(BOM) :]
+                yield line_number, lines
+                line_number += len(lines)
+    except (OSError, EOFError, zlib.error) as exc:
+        what = "a truncated or corrupt gzip file" if path.name.lower().endswith(".gz") else "unreadable"
+        raise DatabuildError(f"{path} is {what} ({_one_line(exc)})") from None
+
+
+def _split_lines(handle: Any) -> Iterator[list[bytes]]:
+    """Blocks of complete lines; a line longer than MAX_LINE_BYTES is never held whole (see `_overlong`)."""
+    carry, carry_size = b"", 0  # the unfinished line: at most MAX_LINE_BYTES + 1 of its bytes, and its true size
+    while chunk := handle.read(BLOCK_BYTES):
+        parts = chunk.split(b"\n")
+        if len(parts) == 1:  # still inside one line
+            carry, carry_size = (carry + chunk)[: MAX_LINE_BYTES + 1], carry_size + len(chunk)
+            continue
+        first_size = carry_size + len(parts[0])
+        parts[0] = carry + parts[0]
+        if first_size > MAX_LINE_BYTES:
+            parts[0] = _overlong(parts[0], first_size)
+        tail = parts.pop()
+        carry, carry_size = tail[: MAX_LINE_BYTES + 1], len(tail)
+        yield [line if len(line) <= MAX_LINE_BYTES else _overlong(line, len(line)) for line in parts]
+    if carry_size:
+        yield [carry if carry_size <= MAX_LINE_BYTES else _overlong(carry, carry_size)]
+
+
+def _overlong(line: bytes, size: int) -> bytes:
+    """What a line over the cap becomes: its first KiB and a note; never a JSON object, so a bad_record."""
+    head = line[:OVERLONG_KEPT].decode("utf-8", errors="ignore")
+    return f"{head}… ({size} bytes: over the {MAX_LINE_BYTES} byte line cap)".encode()
+
+
+def _block_frame(lines: list[bytes], first_line: int, item: InputFile) -> pl.DataFrame:
+    raw = b"\n".join(lines)
+    text = raw.decode("utf-8", errors="replace")
+    if REPLACEMENT in text and REPLACEMENT.encode() in raw:
+        # the block also holds literal U+FFFD: decode line by line so only broken lines are marked
+        text = "\n".join(_mark_undecodable(line) for line in lines)
+    elif REPLACEMENT in text:
+        text = text.replace(REPLACEMENT, "\x00" + REPLACEMENT)  # a raw NUL: never valid JSON
+    frame = pl.DataFrame({"line": text.split("\n")}).with_row_index("source_line", offset=first_line)
+    return frame.filter(pl.col("line").str.strip_chars() != "").select(
+        pl.lit(str(item.path)).alias("source_file"),
+        pl.col("source_line").cast(pl.Int64),
+        pl.lit(item.order, dtype=pl.Int32).alias("file_order"),
+        pl.col("line").str.strip_suffix("\r"),
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _mark_undecodable(line: bytes) -> str:

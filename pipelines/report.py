@@ -13,10 +13,10 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from databuild.contracts import SPLITS
+from databuild.display import rich_text, visible
 from databuild.pack import Tool
 from pipelines.diff import VersionDiff, parameter_changes
 
@@ -197,8 +197,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
 def _md(value: Any) -> str:
-    """Cell text that renders literally: Markdown specials backslash-escaped, HTML as entities, one line."""
-    text = str(value).replace("\r", " ").replace("\n", " ")
+    """Cell text that renders literally: control characters visible, Markdown specials backslash-escaped, HTML as
+    entities, one line."""
+    text = visible(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
@@ -241,40 +242,36 @@ def render_table(diff: VersionDiff, console: Any, limit: int = 20) -> None:
     from rich.table import Table
 
     view = _DiffView(diff, limit)
-    console.print(view.title, style="bold", markup=False)
+    console.print(rich_text(view.title, "bold"))
     for warning in view.warnings():
-        console.print("Warning: " + warning, style="bold yellow", markup=False)
-    console.print("relation: " + view.relation_line, markup=False)
-    console.print(view.test_line, style="bold red" if diff.split_differs("test") else None, markup=False)
+        console.print(rich_text("Warning: " + warning, "bold yellow"))
+    console.print(rich_text("relation: " + view.relation_line))
+    console.print(rich_text(view.test_line, "bold red" if diff.split_differs("test") else ""))
 
     def show(table: _Table) -> None:
         if not table.rows:
-            console.print(f"{table.title}: none", markup=False)
+            console.print(rich_text(f"{table.title}: none"))
             return
-        rich_table = Table(title=table.title, title_justify="left", show_lines=False)
+        rich_table = Table(title=rich_text(table.title), title_justify="left", show_lines=False)
         for index, (column, numeric) in enumerate(zip(table.columns, table.numeric, strict=True)):
             # The first column (intent, setting, split) stays on one line; the others wrap around it.
-            rich_table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=index == 0)
+            rich_table.add_column(
+                rich_text(column), justify="right" if numeric else "left", overflow="fold", no_wrap=index == 0
+            )
         for row in table.rows:
-            rich_table.add_row(*(_escape_rich(cell) for cell in row))
+            rich_table.add_row(*(rich_text(cell) for cell in row))
         console.print(rich_table)
         note = _more_note(table)
         if note:
-            console.print(note, markup=False)
+            console.print(rich_text(note))
 
     show(view.settings_table())
     show(view.counts_table())
     for split in SPLITS:
         console.print()
-        console.print(view.split_summary(split), style="bold", markup=False)
+        console.print(rich_text(view.split_summary(split), "bold"))
         for table in view.split_tables(split):
             show(table)
-
-
-def _escape_rich(value: Any) -> str:
-    from rich.markup import escape
-
-    return escape(str(value))
 
 
 # ---------------------------------------------------------------- HTML
@@ -313,7 +310,7 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 
 
 def _h(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(visible(value), quote=True)
 
 
 def _html_table(table: _Table) -> str:
@@ -335,6 +332,27 @@ def _html_table(table: _Table) -> str:
     note = _more_note(table)
     more = f'<p class="note">{_h(note)}</p>' if note else ""
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{more}'
+
+
+REJECTED_SAMPLE = 5  # rejected candidates shown per reason in the HTML report
+
+
+def _rejected_html(view: _DiffView) -> str:
+    """A sample per reason of B's rejected augment candidates (datatrove's exclusion writers, for reviewers)."""
+    rejected = view.diff.rejected
+    assert rejected is not None
+    parts = [f'<p class="note">{rejected.height} candidates of {_h(view.b)} were rejected; up to {REJECTED_SAMPLE} per '
+             f"reason below, all of them in <code>{_h(view.b)}/rejected.parquet</code>.</p>"]  # fmt: skip
+    for (reason,), group in rejected.sort("intent").group_by("reason", maintain_order=True):
+        rows = [
+            (r["intent_text"], r["source_intent"], r["near_test_intent"] or "",
+             "" if r["near_test_cosine"] is None else f"{r['near_test_cosine']:.3f}")
+            for r in group.head(REJECTED_SAMPLE).iter_rows(named=True)
+        ]  # fmt: skip
+        columns = ("candidate", "for intent", "near test intent", "cosine")
+        table = _Table(f"{reason} ({group.height})", columns, rows, group.height, (False, False, False, True))
+        parts.append(f"<h3>{_h(table.title)}</h3>{_html_table(table)}")
+    return "".join(parts)
 
 
 def _preview_html(view: _DiffView, preview: Any) -> str:
@@ -382,6 +400,8 @@ def render_html(diff: VersionDiff, limit: int = 20) -> str:
     preview = previewer(diff.pack)
     if preview is not None:  # other packs: the change tables only
         body.append(f"<h2>Visual preview</h2>{_preview_html(view, preview)}")
+    if diff.rejected is not None and diff.rejected.height:
+        body.append(f"<h2>Rejected candidates of {_h(view.b)}</h2>{_rejected_html(view)}")
     for split in SPLITS:
         body.append(f'<h2 id="split-{split}">{_h(view.split_summary(split))}</h2>')
         for table in view.split_tables(split):
@@ -393,93 +413,3 @@ def render_html(diff: VersionDiff, limit: int = 20) -> str:
         + "\n".join(body)
         + f"\n<script>{_SORT_JS}</script>\n</body></html>\n"
     )
-
-
-# ---------------------------------------------------------------- databuild show
-
-
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(value, dict) and value:
-        out: list[tuple[str, Any]] = []
-        for key, inner in value.items():
-            out += _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    return [(prefix, value)]
-
-
-def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Path, console: Any) -> None:
-    """`databuild show`: a version's manifest as a reviewer reads it."""
-    from rich.table import Table
-
-    def heading(text: str) -> None:
-        console.print()
-        console.print(text, style="bold", markup=False)
-
-    def pairs(items: list[tuple[str, Any]]) -> None:
-        for key, value in items:
-            console.print(f"  {key}: {_setting_value(value)}", markup=False)
-
-    console.print(f"databuild version {manifest.get('name')}", style="bold", markup=False)
-    pairs(
-        [
-            ("created", manifest.get("created_at")),
-            ("fingerprint", manifest.get("fingerprint")),
-            ("parent", manifest.get("parent")),
-            ("lineage", " ← ".join(lineage)),
-        ]
-    )
-    pack = manifest.get("pack") or {"name": "colour (built before tool packs)"}
-    heading("Tool pack")
-    pairs([(key, ", ".join(value) if key == "tools" else value) for key, value in pack.items()])
-    heading("Command")
-    pairs([("command", manifest.get("command"))] + _flatten(manifest.get("parameters") or {}, "parameters"))
-    inputs = manifest.get("inputs")
-    if inputs:
-        heading("Inputs")
-        if isinstance(inputs, list):
-            for item in inputs:
-                if isinstance(item, dict):
-                    console.print(
-                        "  - " + ", ".join(f"{k}: {_setting_value(v)}" for k, v in item.items()), markup=False
-                    )
-                else:
-                    console.print(f"  - {item}", markup=False)
-        else:
-            pairs(_flatten(inputs))
-    accounting = manifest.get("accounting")
-    if accounting:
-        heading("Input accounting")
-        pairs([(k, v) for k, v in accounting.items() if k != "quarantined"])
-        for reason, count in (accounting.get("quarantined") or {}).items():
-            console.print(f"  quarantined {reason}: {count}", markup=False)
-    intents = manifest.get("intents")
-    if intents:
-        heading("Intents")
-        pairs([(k, v) for k, v in intents.items() if k != "excluded"])
-        for reason, count in (intents.get("excluded") or {}).items():
-            console.print(f"  excluded {reason}: {count}", markup=False)
-    used = manifest.get("used_all") or {}
-    if used:
-        table = Table(title="Used / All", title_justify="left")
-        table.add_column("split")
-        table.add_column("rows", justify="right")
-        tools = [key.removesuffix("_used") for key in next(iter(used.values())) if key != "rows"]
-        for tool in tools:
-            table.add_column(f"{tool} used", justify="right")
-        for split, counts in used.items():
-            total = counts.get("rows", 0)
-            cells = []
-            for tool in tools:
-                n = counts.get(f"{tool}_used", 0)
-                cells.append(f"{n} / {total}" + (f" ({n / total:.0%})" if total else ""))
-            table.add_row(split, str(total), *cells)
-        console.print()
-        console.print(table)
-    if manifest.get("sft_rows"):
-        pairs([("sft rows", manifest["sft_rows"])])
-    augmentation = manifest.get("augmentation")
-    if augmentation:
-        heading("Augmentation")
-        pairs(_flatten(augmentation))
-    heading("Dataset card")
-    console.print(f"  {card_path}", markup=False, soft_wrap=True)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,9 +23,9 @@ from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
 from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
-from databuild.store import Store
+from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
-from pipelines.inputs import InputFile, jsonl_lines, resolve_inputs
+from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.snapshot_cache import cache_keys, entry_dir, valid_entry, write_entries
 
 QUARANTINE_REASONS = (
@@ -42,6 +41,7 @@ QUARANTINE_REASONS = (
     "schema_violation",
 )
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
+MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
 PARQUET_ONLY = ("06_raw_parquet", "38_file_quarantine_parquet")
 NO_PARQUET_ONLY = ("07_raw_parquet_none",)
@@ -56,6 +56,7 @@ ALL_TARGETS = ("34_corrections", "41_first_pairs")
 # merge every file's state into the version.
 STEPS = (
     ("01_inputs", "--logs (the files read now) -> parquet_files"),
+    ("02_input_helpers", "parquet_files -> parquet_globs, iso_instant()"),
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
     ("07_raw_parquet_none", "(no parquet files) -> raw_parquet, empty"),
@@ -103,6 +104,7 @@ class SnapshotOptions:
     memory_limit: str | None = None
     tools: str | None = None  # a tool pack file; None: the built-in colour pack
     full: bool = False  # ignore the per-file cache: read every file again (and refresh its entries)
+    lock_timeout: float | None = None
     extra_parameters: dict[str, Any] = field(default_factory=dict)
 
     def pack(self) -> ToolPack:
@@ -153,11 +155,25 @@ def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None
         raise DatabuildError(f"--rank must be one of {', '.join(RANKS)}, not {options.rank!r}")
     if not 0.0 <= options.test_fraction <= 1.0 or math.isnan(options.test_fraction):
         raise DatabuildError(f"--test-fraction must be between 0 and 1, not {options.test_fraction}")
+    _check_memory_limit(options.memory_limit)
+    if options.lock_timeout is not None and not 0 <= options.lock_timeout < math.inf:
+        raise DatabuildError(f"--lock-timeout must be a number of seconds >= 0, not {options.lock_timeout}")
     since = _parse_bound(options.since, "since", end=False)
     until = _parse_bound(options.until, "until", end=True)
     if since and until and since >= until:
         raise DatabuildError("--since must be before --until")
     return since, until
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_memory_limit(value: str | None) -> None:
+    """A positive size (DuckDB reads '-1GB' and '-5' as no limit at all)."""
+    match = MEMORY_LIMIT.fullmatch(value.strip()) if value is not None else None
+    if value is not None and (match is None or float(match.group(1)) <= 0):
+        raise DatabuildError(f"--memory-limit must be a positive size such as 800MB or 2GB, not {value!r}")
 
 
 def _register_normalizer(con: Any) -> None:
@@ -188,14 +204,34 @@ def build_snapshot(
     since, until = validate(options)
     pack = options.pack()
     inputs = resolve_inputs(options.logs)
-    # DuckDB spills here past its memory limit; outside the store, so a failed build leaves the store untouched.
-    spill_dir = Path(tempfile.mkdtemp(prefix="databuild-duckdb-"))
-    try:
-        plan = _plan(store, inputs, pack, since, until, options.full, warn)
-        con = _merge_state(store, options, pack, plan, since, until, spill_dir, on_step)
-        return _finish(store, options, pack, command, on_step, con, plan)
-    finally:
-        shutil.rmtree(spill_dir, ignore_errors=True)
+    import duckdb
+
+    plan = _plan(store, inputs, pack, since, until, options.full, warn)
+    memory_limit = options.memory_limit or default_memory_limit()
+    sessions: list[Any] = []  # every DuckDB connection opened, closed before the spill folder goes
+    # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
+    with store.workspace("duckdb-") as spill_dir:
+
+        def open_session() -> Any:
+            con = connect(
+                memory_limit=memory_limit, threads=default_threads(), temp_directory=str(spill_dir), pack=pack
+            )
+            sessions.append(con)
+            return con
+
+        try:
+            con = _merge_state(store, options, plan, since, until, open_session, on_step)
+            return _finish(store, options, pack, command, on_step, con, plan)
+        except duckdb.OutOfMemoryException as exc:
+            limit = options.memory_limit or f"{memory_limit} (the default)"
+            raise DatabuildError(
+                f"the build ran out of memory under --memory-limit {limit} ({_first_line(exc)})"
+            ) from None
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
+            raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
+        finally:
+            for con in sessions:
+                con.close()  # before the spill folder goes: an interrupted query must not write into it again
 
 
 @dataclass
@@ -242,11 +278,10 @@ def default_threads() -> int:
 def _merge_state(
     store: Store,
     options: SnapshotOptions,
-    pack: ToolPack,
     plan: list[FilePlan],
     since: datetime | None,
     until: datetime | None,
-    spill_dir: Path,
+    open_session: Callable[[], Any],
     on_step: Callable[[str], None],
 ) -> Any:
     """Read the files not cached, join every file's state and write the new cache entries; returns the session.
@@ -254,15 +289,10 @@ def _merge_state(
     A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
     records are needed for the quarantine): the session restarts once with it read."""
     while True:
-        con = connect(
-            memory_limit=options.memory_limit or default_memory_limit(),
-            threads=default_threads(),
-            temp_directory=str(spill_dir),
-            pack=pack,
-        )
+        con = open_session()
         _register_normalizer(con)
         values = _values(options, plan, since, until)
-        con.register("raw_lines", jsonl_lines([p.item for p in plan if p.read]))
+        load_jsonl_lines(con, [p.item for p in plan if p.read])
         con.register("build_files", _build_files(store, plan))
         _run(con, plan, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
         corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
@@ -390,14 +420,20 @@ def _finish(
     def write_quarantine(path: Path) -> None:  # from DuckDB straight to the file: the records never enter Python
         con.table("quarantine").order("source_file, source_line").write_parquet(str(path))
 
-    try:
-        published = publish_version(
-            store, rows, manifest, options.shaping(), quarantine=write_quarantine, pack=pack, parent_from_logs=True
-        )
-    finally:
-        con.close()
-    if not published.unchanged:
-        _write_intent_pool(store, published.name, pool)
+    published = publish_version(
+        store,
+        rows,
+        manifest,
+        options.shaping(),
+        quarantine=write_quarantine,
+        tables={INTENT_POOL_FILE: pool},
+        lock_timeout=options.lock_timeout,
+        pack=pack,
+        parent_from_logs=True,
+    )
+    con.close()
+    if published.unchanged and not store.intent_pool_path(published.name).is_file():
+        _repair_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), input_records, reuse)
 
@@ -435,12 +471,11 @@ def _counts(counts: pl.DataFrame, kind: str) -> dict[str, int]:
     return {name: int(n) for name, n in zip(part["name"].to_list(), part["n"].to_list(), strict=True)}
 
 
-def _write_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
-    target = store.cache_dir / "intent_pool" / f"{version}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".parquet.tmp")
-    pool.write_parquet(tmp)
-    tmp.replace(target)
+def _repair_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
+    """A version written before the pool lived inside it, and killed before its pool was written: the pool again,
+    where such stores keep it (a published version directory is never modified)."""
+    with replacing(store.legacy_intent_pool_path(version)) as handle:
+        pool.write_parquet(handle)
 
 
 def _reasons_summary(counts: dict[str, int]) -> str:
@@ -451,7 +486,7 @@ def default_sample(store: Store) -> Path:
     """The embedded sample: simulated logs, generated once per store (deterministic, offline)."""
     from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
-    path = store.cache_dir / "sample" / "teacher_logs.jsonl.gz"
+    path = store.sample_path
     if not path.exists():
         write_logs(SimulationOptions(), path)
     return path

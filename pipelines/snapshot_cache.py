@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import databuild
+from databuild.display import visible
 from databuild.sqlrun import sql_hashes
 from databuild.store import Store
 
@@ -94,7 +94,7 @@ def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) 
     problem = _entry_problem(folder, key, FILE_TABLES if kind == "files" else CONTEXT_TABLES)
     if problem is None:
         return folder
-    warn(f"warning: ignoring snapshot cache entry {folder} ({problem}); rebuilding it")
+    warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
     return None
 
 
@@ -125,9 +125,7 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
     tables = FILE_TABLES if kind == "files" else CONTEXT_TABLES
     if not targets:
         return
-    store.tmp_dir.mkdir(parents=True, exist_ok=True)
-    parts = Path(tempfile.mkdtemp(prefix="build-cache-", dir=store.tmp_dir))
-    try:
+    with store.workspace("build-cache-") as parts:  # flock-ed: another build's sweep of tmp/ leaves it alone
         for name, (table, condition) in tables.items():
             relation = con.table(table)
             if condition:
@@ -136,8 +134,6 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
             relation.write_parquet(str(parts / name), partition_by=["file_order"], compression="zstd")
         for order, key in targets.items():
             _publish_entry(con, store, kind, key, order, parts, tables, overwrite)
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
 
 
 def _publish_entry(
@@ -146,19 +142,17 @@ def _publish_entry(
     final = entry_dir(store, kind, key)
     if final.exists() and not overwrite and _entry_problem(final, key, tables) is None:
         return  # the same bytes at two positions, or a concurrent build: already there
-    staging = Path(tempfile.mkdtemp(prefix="build-entry-", dir=store.tmp_dir))
-    try:
-        _stage_entry(con, staging, key, order, parts, tables)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            shutil.rmtree(final, ignore_errors=True)
-        os.rename(staging, final)
-    except OSError:
-        if not final.exists():
-            raise
-        # else another build renamed the same entry first
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with store.workspace("build-entry-") as staging:
+        try:
+            _stage_entry(con, staging, key, order, parts, tables)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.rename(staging, final)
+        except OSError:
+            if not final.exists():
+                raise
+            # else another build renamed the same entry first
 
 
 def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tables: dict[str, Any]) -> None:
@@ -196,7 +190,7 @@ def human_bytes(n: int) -> str:
 def cache_summary(store: Store) -> str:
     """One line for `databuild show`: the snapshot cache's size on disk."""
     size, files = cache_disk_bytes(store)
-    return f"snapshot cache: {human_bytes(size)} for {files} input files in {cache_root(store)}"
+    return f"snapshot cache: {human_bytes(size)} for {files} input files in {visible(cache_root(store))}"
 
 
 def cache_disk_bytes(store: Store) -> tuple[int, int]:

@@ -12,7 +12,8 @@ SELECT
     CASE WHEN request_id IS NULL THEN 'NULL' ELSE typeof(request_id) END AS request_id_type,
     CAST(request_id AS VARCHAR) AS request_id,
     CASE WHEN ts IS NULL THEN 'NULL' WHEN typeof(ts) LIKE 'TIMESTAMP%' THEN 'TIMESTAMP' ELSE typeof(ts) END AS ts_type,
-    TRY_CAST(ts AS TIMESTAMPTZ) AS ts,  -- the session is UTC: a naive timestamp or text without offset is UTC
+    -- text is read as in JSON Lines (iso_instant); the session is UTC: a naive timestamp or text without offset is UTC
+    CASE WHEN typeof(ts) = 'VARCHAR' THEN iso_instant(CAST(ts AS VARCHAR)) ELSE TRY_CAST(ts AS TIMESTAMPTZ) END AS ts,
     CASE WHEN intent IS NULL THEN 'NULL' ELSE typeof(intent) END AS intent_type,
     CAST(intent AS VARCHAR) AS intent,
     CASE WHEN tool IS NULL THEN 'NULL' ELSE typeof(tool) END AS tool_type,
@@ -21,5 +22,5 @@ SELECT
     CAST(response AS VARCHAR) AS response,
     CASE WHEN exported IS NULL THEN 'NULL' ELSE typeof(exported) END AS exported_type,
     CAST(exported AS VARCHAR) AS exported,
-    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (71_quarantine_parquet_records)
-FROM read_parquet(map_keys(getvariable('parquet_files')), filename = true, file_row_number = true, union_by_name = true)
+    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (38_file_quarantine_parquet)
+FROM read_parquet(getvariable('parquet_globs'), filename = true, file_row_number = true, union_by_name = true)

@@ -106,7 +106,9 @@ def every_file_bytes(root: Path) -> list[tuple[Path, bytes]]:
     return [(path, path.read_bytes()) for path in sorted(root.rglob("*")) if path.is_file()]
 
 
-def run_generation(store_root: Path, base_url: str, sources: list[str], concurrency: int = 4) -> Any:
+def run_generation(
+    store_root: Path, base_url: str, sources: list[str], concurrency: int = 4, per_mistake: int = 1
+) -> Any:
     """The openai generator over `sources` against `base_url` (also the subprocess entry point below)."""
     from augment.cache import ResponseCache
     from augment.openai_generator import Endpoint, OpenAIGenerator
@@ -119,11 +121,22 @@ def run_generation(store_root: Path, base_url: str, sources: list[str], concurre
         concurrency=concurrency,
         max_retries=0,
     )
-    return OpenAIGenerator(endpoint, ResponseCache.for_store(open_store(store_root))).propose(sources, 1)
+    return OpenAIGenerator(endpoint, ResponseCache.for_store(open_store(store_root))).propose(sources, per_mistake)
 
 
-if __name__ == "__main__":  # python -m tests.augment_helpers STORE BASE_URL N: generate for "intent 0" … "intent N-1"
+def run_exclusive_generation(store_root: Path, base_url: str, sources: list[str], per_mistake: int) -> Any:
+    """What an augment run does when it sends: the generation, holding the store's sender lock."""
+    from augment.cache import ResponseCache
+
+    with ResponseCache.for_store(open_store(store_root)).exclusive(print):
+        return run_generation(store_root, base_url, sources, per_mistake=per_mistake)
+
+
+if __name__ == "__main__":
     import sys
 
-    generated = run_generation(Path(sys.argv[1]), sys.argv[2], [f"intent {n}" for n in range(int(sys.argv[3]))])
+    if sys.argv[1] == "--exclusive":  # --exclusive STORE BASE_URL PER_MISTAKE SOURCE…: as an augment run sends
+        generated = run_exclusive_generation(Path(sys.argv[2]), sys.argv[3], sys.argv[5:], int(sys.argv[4]))
+    else:  # STORE BASE_URL N: generate for "intent 0" … "intent N-1"
+        generated = run_generation(Path(sys.argv[1]), sys.argv[2], [f"intent {n}" for n in range(int(sys.argv[3]))])
     print(len(generated.candidates))

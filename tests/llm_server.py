@@ -6,7 +6,10 @@ intent is read back from the prompt (the text after the last `INPUT_USER_REQUEST
 repeats); requests without a script get `default(source)`.
 
 Behaviours:
-- `Reply(text)`: 200 with `text` as the message content (`""` = empty content), usage counted as 10 + 2.
+- `Reply(text)`: 200 with `text` as the message content (`""` = empty content, None = `null`, any other JSON value
+  as it is), usage counted as 10 + 2.
+- `NoChoices()`: 200 with an empty `choices` list.
+- `BadUsage(usage, text)`: 200 with `text` and the `usage` object written as the given JSON text (e.g. `1e400`).
 - `Status(code, retry_after=None)`: an error reply with that status (and a `Retry-After` header).
 - `Slow(seconds, text)`: waits, then replies (past the client's timeout the client gives up first).
 - `Malformed()`: 200 with a body that is not JSON.
@@ -31,7 +34,7 @@ COMPLETION_TOKENS = 2
 
 @dataclass(frozen=True)
 class Reply:
-    text: str | None
+    text: Any
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,18 @@ class Hang:
     pass
 
 
-Behaviour = Reply | Status | Slow | Malformed | Hang
+@dataclass(frozen=True)
+class NoChoices:
+    pass
+
+
+@dataclass(frozen=True)
+class BadUsage:
+    usage: str  # JSON text, written into the body as it is
+    text: str = "SIMILAR_USER_REQUEST: counted"
+
+
+Behaviour = Reply | Status | Slow | Malformed | Hang | NoChoices | BadUsage
 
 
 @dataclass
@@ -162,7 +176,7 @@ def _source_of(body: dict[str, Any]) -> str:
     return after.strip().splitlines()[0].strip() if after.strip() else ""
 
 
-def _completion(body: dict[str, Any], text: str | None) -> dict[str, Any]:
+def _completion(body: dict[str, Any], text: Any) -> dict[str, Any]:
     n = int(body.get("n") or 1)
     return {
         "id": "chatcmpl-test",
@@ -200,7 +214,8 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            # A base URL with a query (`/v1?api-key=…`) gets the route appended after the query by the client.
+            if not self.path.rstrip("/").endswith("chat/completions"):
                 self._send(404, b'{"error": {"message": "not found"}}')
                 return
             source = _source_of(body)
@@ -227,6 +242,13 @@ def _handler_for(owner: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                     self._send(behaviour.code, message.encode(), headers)
                 elif isinstance(behaviour, Malformed):
                     self._send(200, b'{"id": "chatcmpl-broken", "choices": [')
+                elif isinstance(behaviour, NoChoices):
+                    self._send(200, json.dumps(_completion(body, None) | {"choices": []}).encode())
+                    entry.answered = True
+                elif isinstance(behaviour, BadUsage):
+                    reply = json.dumps(_completion(body, behaviour.text) | {"usage": "USAGE"})
+                    self._send(200, reply.replace('"USAGE"', behaviour.usage).encode())
+                    entry.answered = True
                 else:
                     if isinstance(behaviour, Slow):
                         time.sleep(behaviour.seconds)

@@ -22,7 +22,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from augment.cache import CACHE_FILE, CACHE_SUBDIR, ResponseCache
+from augment.cache import CACHE_FILE, CACHE_SUBDIR, MAX_TEXT_BYTES, ResponseCache, capped_text
+from augment.loop import AugmentLoop, AugmentOptions, SilentProgress
 from augment.openai_generator import Endpoint, OpenAIGenerator
 from databuild.cli import app
 from databuild.contracts import load_rows
@@ -35,7 +36,7 @@ from tests.augment_helpers import (
     run_generation,
     write_predictions,
 )
-from tests.llm_server import Hang, Malformed, Reply, ScriptedLLMServer, Slow, Status, similar
+from tests.llm_server import BadUsage, Hang, Malformed, NoChoices, Reply, ScriptedLLMServer, Slow, Status, similar
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-SECRET-4242-do-not-store"
@@ -171,6 +172,113 @@ def test_a_killed_run_resumes_without_sending_an_answered_request_again(tmp_path
     assert len(resumed.candidates) == total
 
 
+def test_unusable_replies_fail_are_never_cached_and_the_run_goes_on(tmp_path: Path) -> None:
+    script = {
+        "no choices": [NoChoices()],
+        "null content": [Reply(None)],
+        "integer content": [Reply(42)],
+        "list content": [Reply(["SIMILAR_USER_REQUEST: a list"])],
+        "overflowing usage": [BadUsage('{"prompt_tokens": 1e400, "completion_tokens": 2, "total_tokens": 12}')],
+        "negative usage": [BadUsage('{"prompt_tokens": -10, "completion_tokens": 2, "total_tokens": 12}')],
+        "fractional usage": [BadUsage('{"prompt_tokens": 10.5, "completion_tokens": 2, "total_tokens": 12}')],
+        "healthy": [Reply("SIMILAR_USER_REQUEST: fine")],
+    }
+    with ScriptedLLMServer(script=script) as server:
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        first = OpenAIGenerator(endpoint(server, max_retries=0, concurrency=1), cache).propose(list(script), 1)
+        assert server.count() == 8
+    assert [(c.source_intent, c.text) for c in first.candidates] == [("healthy", "fine")]
+    accounting = first.accounting
+    assert (accounting.made, accounting.cached, accounting.failed) == (8, 0, 7)
+    assert accounting.failures == {"UnusableResponse": 7}
+    assert accounting.first_failure == "UnusableResponse (no choices)"  # one at a time: in order
+    assert (accounting.prompt_tokens, accounting.completion_tokens) == (10, 2)  # the healthy reply only
+    assert len(ResponseCache.for_store(open_store(tmp_path))) == 1
+    # a later run against a healthy server asks the 7 again and gets answers
+    with ScriptedLLMServer() as healthy:
+        again = OpenAIGenerator(endpoint(healthy), ResponseCache.for_store(open_store(tmp_path))).propose(
+            list(script), 1
+        )
+        assert sorted(r.source for r in healthy.requests) == sorted(set(script) - {"healthy"})
+    assert (again.accounting.made, again.accounting.cached, again.accounting.failed) == (7, 1, 0)
+    assert len(again.candidates) == 8
+
+
+def test_unusable_cache_lines_are_skipped_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources = ["good", "integer", "null", "no choices", "huge usage", "torn", "a list", "bad utf-8", "no usage"]
+    with ScriptedLLMServer() as server:
+        generator = OpenAIGenerator(endpoint(server), ResponseCache.for_store(open_store(tmp_path)))
+        requests = generator.requests_for(sources, 1)  # one per source, in order
+        keys = {source: request.key for source, request in zip(sources, requests, strict=True)}
+        usage = '"usage":{"prompt_tokens":10,"completion_tokens":2}'
+        lines = [
+            f'{{"key":"{keys["good"]}","texts":["SIMILAR_USER_REQUEST: from cache"],{usage}}}',
+            f'{{"key":"{keys["integer"]}","texts":[42],{usage}}}',
+            f'{{"key":"{keys["null"]}","texts":[null],{usage}}}',
+            f'{{"key":"{keys["no choices"]}","texts":[],{usage}}}',
+            f'{{"key":"{keys["huge usage"]}","texts":["x"],"usage":{{"prompt_tokens":1e400,"completion_tokens":2}}}}',
+            f'["{keys["a list"]}"]',
+            f'{{"key":"{keys["no usage"]}","texts":["x"]}}',
+            f'{{"key":"{keys["torn"]}","texts":["SIMILAR_US',
+        ]
+        path = tmp_path / "cache" / CACHE_SUBDIR / CACHE_FILE
+        path.parent.mkdir(parents=True)
+        path.write_bytes(
+            "\n".join(lines[:-1]).encode()
+            + f'\n{{"key":"{keys["bad utf-8"]}","texts":["\xff\xfe"]}}\n'.encode("latin-1")
+            + lines[-1].encode()
+        )
+        capsys.readouterr()
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        assert capsys.readouterr().err == (
+            f"warning: skipped 8 unusable lines of the LLM response cache {path} (torn or not a usable reply); "
+            "those requests are asked again\n"
+        )
+        assert len(cache) == 1
+        generation = OpenAIGenerator(endpoint(server), cache).propose(sources, 1)
+        assert sorted(r.source for r in server.requests) == sorted(set(sources) - {"good"})
+    assert (generation.accounting.made, generation.accounting.cached, generation.accounting.failed) == (8, 1, 0)
+    assert ("good", "from cache") in [(c.source_intent, c.text) for c in generation.candidates]
+    assert len(ResponseCache.for_store(open_store(tmp_path))) == 9  # the torn line no longer swallows the next
+
+
+def test_retry_after_that_is_neither_seconds_nor_a_date_falls_back_to_the_backoff(tmp_path: Path) -> None:
+    script = {
+        source: [Status(429, retry_after=value), Reply(f"SIMILAR_USER_REQUEST: {source} ok")]
+        for source, value in (
+            ("words", "soon"),
+            ("not a number", "nan"),
+            ("negative", "-3"),
+            ("overflow", "1e400"),
+            ("past date", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        )
+    }
+    with ScriptedLLMServer(script=script) as server:
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        generation = OpenAIGenerator(endpoint(server, max_retries=2), cache).propose(list(script), 1)
+        log = list(server.requests)
+    assert generation.accounting.failed == 0 and generation.accounting.attempts == len(log) == 10
+    assert sorted(c.text for c in generation.candidates) == sorted(f"{source} ok" for source in script)
+    for source in script:  # the backoff (0.05 s, jitter ≤ 1 s), never a wait of what the header seemed to say
+        first, second = attempts_of(server, source)
+        assert second.received_at - first.received_at < 1.5
+
+
+def test_replies_are_cached_capped_to_4_kib(tmp_path: Path) -> None:
+    assert MAX_TEXT_BYTES == 4096
+    assert capped_text("é" * 3000) == "é" * 2048  # 4,096 bytes exactly
+    assert capped_text("a" + "é" * 3000) == "a" + "é" * 2047  # never half a character
+    huge = "SIMILAR_USER_REQUEST: big request\n" + "because " * 700_000  # 5.6 MB
+    with ScriptedLLMServer(script={"big": [Reply(huge)]}) as server:
+        cache = ResponseCache.for_store(open_store(tmp_path))
+        fresh = OpenAIGenerator(endpoint(server, timeout=10), cache).propose(["big"], 1)
+    cached = OpenAIGenerator(endpoint(server), ResponseCache.for_store(open_store(tmp_path))).propose(["big"], 1)
+    assert [c.text for c in fresh.candidates] == [c.text for c in cached.candidates] == ["big request"]
+    assert cached.accounting.cached == 1
+    cache_file = tmp_path / "cache" / CACHE_SUBDIR / CACHE_FILE
+    assert MAX_TEXT_BYTES < cache_file.stat().st_size < MAX_TEXT_BYTES + 300
+
+
 # --- the command -----------------------------------------------------------------------------------------------------
 
 LOOP_SCRIPT = {
@@ -298,6 +406,60 @@ def test_augment_command_end_to_end_with_the_llm_server(tmp_path: Path) -> None:
         assert SECRET.encode() not in content, path
 
 
+def wait_until(condition: Any, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_two_concurrent_runs_on_one_store_never_send_a_request_twice(tmp_path: Path) -> None:
+    """Another run (a subprocess) holds the sender lock with its answers held back; this run's loop waits, says so,
+    then finds every answer in the cache."""
+    store, _ = build_store(tmp_path / "store")
+    sending, go_on = threading.Event(), threading.Event()
+    notes: list[str] = []
+
+    def held_until_released(source: str) -> Reply:
+        sending.set()
+        go_on.wait(60)
+        return Reply(f"SIMILAR_USER_REQUEST: {source} at dusk")
+
+    class Notes(SilentProgress):
+        def note(self, message: str) -> None:
+            notes.append(message)
+            if message.startswith("waiting for"):
+                go_on.set()  # the other run may answer now
+
+    with ScriptedLLMServer(default=held_until_released) as server:
+        other = subprocess.Popen(
+            [sys.executable, "-m", "tests.augment_helpers", "--exclusive", str(store.root), server.base_url, "2"]
+            + MISTAKEN,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        wait_until(sending.is_set, "the other run to send")
+        options = AugmentOptions(
+            version="v1",
+            predictions=write_predictions(tmp_path / "predictions.jsonl"),
+            generator="openai",
+            model="test-model",
+            base_url=server.base_url,
+            per_mistake=2,
+            timeout=60,
+        )
+        results = AugmentLoop(store, options, "databuild augment", Notes(), show_progress=False).run()
+        other_output = other.communicate(timeout=60)
+        log = list(server.requests)
+    assert other.returncode == 0 and other_output[0].decode().split() == ["10"], other_output
+    waiting = f"waiting for the LLM response cache lock held by pid {other.pid} (another augment run on this store)"
+    assert waiting in notes
+    assert len(log) == 10 and len({(r.source, r.seed) for r in log}) == 10  # 5 mistakes × 2, each sent once
+    assert results[0].calls == {"made": 0, "cached": 10, "failed": 0} and results[0].accepted == 5
+
+
 def test_table_output_says_unchanged_when_the_version_exists(tmp_path: Path) -> None:
     store, _ = build_store(tmp_path / "store")
     predictions = write_predictions(tmp_path / "predictions.jsonl")
@@ -354,6 +516,10 @@ def test_openai_without_an_endpoint_fails_at_once(tmp_path: Path) -> None:
         (["--per-mistake", "0"], "Error: --per-mistake must be at least 1, not 0"),
         (["--predictions", "missing.jsonl"], "Error: predictions file missing.jsonl not found"),
         (["--version", "v9"], "Error: no version 'v9' in store"),
+        (["--timeout", "nan"], "Error: --timeout must be a positive finite number of seconds, not nan\n"),
+        (["--timeout", "inf"], "Error: --timeout must be a positive finite number of seconds, not inf\n"),
+        (["--timeout", "-1"], "Error: --timeout must be a positive finite number of seconds, not -1.0\n"),
+        (["--timeout", "0"], "Error: --timeout must be a positive finite number of seconds, not 0.0\n"),
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -383,3 +549,27 @@ def test_predictions_missing_a_sampled_intent_is_an_error(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, args, env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None})
     assert result.exit_code == 1
     assert f"no line for {len(TRUTH) - 1} of the {len(TRUTH)} sampled train intents" in result.stderr
+
+
+def test_a_base_url_is_recorded_without_credentials_query_or_fragment(tmp_path: Path) -> None:
+    predictions = write_predictions(tmp_path / "predictions.jsonl")
+    secrets = ("user-SECRET-1", "pass-SECRET-2", "query-SECRET-3", "fragment-SECRET-4")
+    with ScriptedLLMServer(default=lambda source: Reply(f"SIMILAR_USER_REQUEST: {source} at dusk")) as server:
+        host_port = server.base_url.removeprefix("http://").removesuffix("/v1")
+        clean = f"http://{host_port}/v1"
+        secret_url = f"http://{secrets[0]}:{secrets[1]}@{host_port}/v1?api-key={secrets[2]}#{secrets[3]}"
+        # --base-url, then $OPENAI_BASE_URL
+        for index, (given, environment) in enumerate(((secret_url, None), (None, secret_url))):
+            store, _ = build_store(tmp_path / f"store-{index}")
+            args = augment_args(store.root, predictions, server)
+            at = args.index("--base-url")
+            args[at : at + 2] = ["--base-url", given] if given else []
+            result = CliRunner().invoke(app, args, env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": environment})
+            assert result.exit_code == 0, result.output
+            manifest = store.manifest("v2")
+            assert manifest["augmentation"]["base_url"] == clean
+            assert manifest["parameters"]["base_url"] == (clean if given else None)
+            assert (f"--base-url {clean} " in manifest["command"]) == bool(given)
+            for path, content in every_file_bytes(store.root):
+                assert not any(secret.encode() in content for secret in secrets), path
+            assert not any(secret in result.output for secret in secrets)

@@ -85,6 +85,21 @@ def test_neighbors_generator_proposes_logged_phrasings(tmp_path: Path) -> None:
     manifest = store.manifest("v2")["augmentation"]
     assert manifest["generator"] == "neighbors" and manifest["model"] is None and manifest["estimated_cost_usd"] == 0
     assert manifest["generator_details"] == {"pool": "v1.parquet", "pool_intents": 6}
+    # settings only an LLM endpoint uses are not recorded for the offline generator
+    parameters = store.manifest("v2")["parameters"]
+    assert not {"model", "base_url", "concurrency", "max_retries", "timeout"} & set(parameters)
+    assert parameters["generator"] == "auto" and parameters["min_similarity"] == 0.6
+    # the two rejected candidates are kept for reviewers, with the reason and (in_test) the test intent it matched
+    rejected = pl.read_parquet(store.version_dir("v2") / "rejected.parquet").sort("reason")
+    assert rejected.select("intent", "source_intent", "reason", "near_test_intent").rows() == [
+        ("pastel dream colors", "vivid colors", "duplicate", None),
+        ("neon night", "neon city", "in_test", "neon nights"),
+    ]
+    assert rejected.get_column("near_test_cosine")[1] >= 0.95
+    page = CliRunner().invoke(app, ["diff", "--store", str(store.root), "v1", "v2", "--format", "html"]).stdout
+    assert "<h2>Rejected candidates of v2</h2>" in page
+    assert "<h3>in_test (1)</h3>" in page and "<td>NEON NIGHT</td><td>neon city</td><td>neon nights</td>" in page
+    assert "<h3>duplicate (1)</h3>" in page
 
 
 def test_neighbors_without_a_pool_is_a_clear_error(tmp_path: Path) -> None:

@@ -75,9 +75,9 @@ def test_cache_persists_each_put_and_survives_a_torn_last_line(tmp_path: Path) -
         handle.write('{"key": "k2", "texts": ["hal')
     reloaded = ResponseCache(path)
     assert len(reloaded) == 1 and reloaded.get("k2") is None
-    reloaded.put("k3", "m", CachedResponse((None, "b"), 1, 1))
+    reloaded.put("k3", "m", CachedResponse(("c", "b"), 1, 1))
     again = ResponseCache(path)
-    assert again.get("k3") == CachedResponse((None, "b"), 1, 1) and len(again) == 2
+    assert again.get("k3") == CachedResponse(("c", "b"), 1, 1) and len(again) == 2
     assert all(
         json.loads(line)["model"] == "m" for line in path.read_text().splitlines() if line.startswith('{"key":"')
     )
@@ -144,6 +144,11 @@ def test_filter_reasons_in_order_first_match_wins() -> None:
         "far away",
         "x" * 200,
     ]
+    # in_test names the test intent it matched: exactly (cosine 1) or as a near duplicate (the dot product 0.96)
+    near = judged.filter(pl.col("reason") == "in_test").select("near_test_intent", "near_test_cosine").rows()
+    assert near[0] == ("neon nights", 1.0)
+    assert near[1][0] == "neon nights" and near[1][1] == pytest.approx(0.96, abs=1e-6)
+    assert judged.filter(pl.col("reason") != "in_test").get_column("near_test_intent").null_count() == 5
 
 
 def test_a_rejected_candidate_does_not_make_a_later_one_a_duplicate() -> None:

@@ -20,12 +20,12 @@ from databuild.evaluation import (
     harmonic_mean,
     parameter_matrix,
     read_predictions,
-    render_markdown,
     row_cosines,
     tool_metrics,
 )
 from databuild.packs.colour.reference import TOOLS, lut_names, params
 from databuild.packs.colour.reference import tool as colour_tool
+from pipelines.eval_report import render_markdown
 from tests.eval_helpers import perfect_predictions, rows_frame, truth_row, write_predictions
 
 NONE_FILTER = '{"name":"none","intensity":0}'

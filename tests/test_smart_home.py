@@ -196,6 +196,11 @@ def test_the_whole_flow_through_the_cli(built: tuple[Store, str], tmp_path: Path
         assert (run / "pack.json").read_bytes() == PACK.read_bytes()
         predictions = tmp_path / "run.jsonl"
         ok("predict", *s, "--version", v1, "--student", run, "--output", predictions)
+        if v2 != v1:  # a trained student predicts its own version by default, not the newest
+            default = invoke("predict", *s, "--student", run, "-o", tmp_path / "default.jsonl")
+            assert default.exit_code == 0 and f"predicting {v1}/test" in default.stderr
+            other = invoke("predict", *s, "--student", run, "--version", v2, "-o", tmp_path / "other.jsonl")
+            assert f"note: {run} was trained on {v1}; predicting {v2} as asked" in " ".join(other.stderr.split())
     finally:
         torch.set_num_threads(threads)
     result = json.loads(ok("eval", *s, "--version", v1, "--predictions", predictions, "--format", "json"))

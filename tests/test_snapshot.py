@@ -275,7 +275,7 @@ def test_gzip_fixture_and_hostile_intents_are_data(tmp_path: Path) -> None:
     gz.write_bytes(gzip.compress(FIXTURE.read_bytes()))
     report = snapshot(tmp_path / "store", "--logs", str(gz))
     assert report["accounting"]["valid_rows"] == 85
-    pool = pl.read_parquet(tmp_path / "store" / "cache" / "intent_pool" / "v1.parquet")
+    pool = pl.read_parquet(tmp_path / "store" / "versions" / "v1" / "intent_pool.parquet")
     assert "'); drop table raw; --" in pool["intent"].to_list()
     assert "nul\x00byte" in pool["intent"].to_list()
 

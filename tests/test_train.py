@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,56 @@ def test_seq2seq_reads_the_prompt_and_learns_the_completion(tiny: Tiny) -> None:
     [cut], truncated = encode_examples(tokenizer, "seq2seq", [long_prompt], ["Parameters: {}"], 8)
     assert truncated == 1 and cut.input_ids == tokenizer(long_prompt)["input_ids"][-8:]
     assert tokenizer.decode(cut.input_ids).endswith("it warm")
+
+
+def test_short_prompt_format_reads_no_chat_template(tiny: Tiny) -> None:
+    from databuild.packs.colour.reference import tool as colour_tool
+    from train.sft_data import student_prompt
+
+    tokenizer = tiny.chat_tokenizer
+    prompt = student_prompt("short", colour_tool("adjust"), "make it warm")
+    assert prompt == "adjust: make it warm"
+    [example], _ = encode_examples(tokenizer, "causal", [prompt], ['Parameters: {"temperature":30}'], 512, chat=False)
+    masked = sum(1 for label in example.labels if label == IGNORE_INDEX)
+    assert tokenizer.decode(example.input_ids[:masked]) == "adjust: make it warm\n"
+    assert tokenizer.decode(example.input_ids[masked:]) == 'Parameters: {"temperature":30}</s>'
+
+
+def test_generation_stops_at_the_closing_brace(tiny: Tiny) -> None:
+    """Fed token by token, a row is done right after the brace that closes its first object, not before."""
+    import torch
+
+    from train.modeling import brace_table, closing_brace_stop
+
+    tokenizer = tiny.tokenizer
+    texts = ['Parameters: {"a":{"b":1}} and more text', "no object in this answer at all", "Parameters: {} then"]
+    rows = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    width = max(len(r) for r in rows)
+    padded = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+    stop = closing_brace_stop(*brace_table(tokenizer), len(rows))
+    done_after: list[int | None] = [None] * len(rows)
+    for step in range(1, width + 1):
+        flags = stop[0](padded[:, :step], None)
+        for row, flag in enumerate(flags.tolist()):
+            if flag and done_after[row] is None:
+                done_after[row] = step
+    assert tokenizer.decode(rows[0][: done_after[0]]) == 'Parameters: {"a":{"b":1}}'
+    assert done_after[1] is None
+    assert tokenizer.decode(rows[2][: done_after[2]]) == "Parameters: {}"
+
+
+def test_auto_precision_is_bf16_on_cpus_with_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from train.trainer import _mixed_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert _mixed_precision("auto") == "no"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert _mixed_precision("auto") == "bf16"
+    assert _mixed_precision("no") == "no"
 
 
 # --- full fine-tuning, records, runs, predict -> eval --------------------------------------------------------------
@@ -362,6 +413,24 @@ def test_lora_trains_only_adapter_weights(tiny: Tiny, tmp_path: Path) -> None:
     assert static.static_cache is True and static.predict(intents) == answers
 
 
+def test_train_limit_and_short_prompts(tiny: Tiny, tmp_path: Path) -> None:
+    """A seeded sample of 5 train intents (all three tools each), recorded; the student answers in its format."""
+    output, again = tmp_path / "limited", tmp_path / "limited-again"
+    args = ["--model", tiny.llama, "--lora", "--prompt", "short", "--train-limit", "5", "--epochs", "1"]
+    train_json(tiny, *args, "--eval-limit", "2", "--output", output)
+    record = runs.read_run(output)
+    train_intents = tiny.store.manifest(tiny.version)["used_all"]["train"]["rows"]
+    assert record["options"]["train_limit"] == 5 and record["options"]["prompt_format"] == "short"
+    assert record["data"]["train_intents"] == 5 and record["data"]["train_intents_available"] == train_intents
+    assert record["data"]["train_examples"] == 15 and record["data"]["steps_per_epoch"] == 2  # batch 8
+    train_json(tiny, *args, "--eval-limit", "2", "--output", again)
+    assert runs.read_metrics(again)["epochs"][0]["train_loss"] == runs.read_metrics(output)["epochs"][0]["train_loss"]
+    from train.student import TrainedStudent
+
+    student = TrainedStudent(output)
+    assert student.prompt_format == "short" and len(student.predict(["warm golden evening"])) == 1
+
+
 def test_qlora_trains_on_cpu_and_reloads_for_prediction(tiny: Tiny, tmp_path: Path) -> None:
     output = tmp_path / "qlora-run"
     summary = train_json(
@@ -423,6 +492,62 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
     assert again.exit_code == 0 and json.loads(again.stdout)["selected_epoch"] == summary["selected_epoch"]
 
 
+def test_a_killed_run_shows_interrupted_not_running(tiny: Tiny, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "versions").symlink_to(tiny.store.versions_dir)
+    command = [
+        sys.executable, "-m", "databuild", "train", "--store", str(store), "--version", tiny.version,
+        "--model", str(tiny.t5), "--epochs", "500", "--batch-size", "8",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ | {"OMP_NUM_THREADS": "1"}
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(store.glob("runs/*/run.json")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        [run] = json.loads(invoke("runs", "--store", str(store), "--format", "json").stdout)
+        assert run["status"] == "running"
+        record = runs.read_run(Path(run["run_dir"]))
+        assert record["pid"] == proc.pid and record["status"] == "running"
+    finally:
+        proc.kill()  # SIGKILL: no handler runs, run.json still says running
+        proc.wait()
+    [run] = json.loads(invoke("runs", "--store", str(store), "--format", "json").stdout)
+    assert run["status"] == "interrupted"
+    assert runs.read_run(Path(run["run_dir"]))["status"] == "running"  # the record itself is left as written
+
+
+def test_a_run_on_another_host_is_interrupted_when_its_heartbeat_stops(tmp_path: Path) -> None:
+    run_file = tmp_path / runs.RUN_FILE
+    record = {"status": "running", "pid": 1, "host": "elsewhere.invalid", "heartbeat_s": 30.0}
+    run_file.write_text(json.dumps(record))
+    assert runs.live_status(record, run_file) == "running"  # beat just now
+    ten_beats_ago = time.time() - 301
+    os.utime(run_file, (ten_beats_ago, ten_beats_ago))
+    assert runs.live_status(record, run_file) == "interrupted"
+    assert runs.live_status({**record, "status": "complete"}, run_file) == "complete"
+    assert runs.live_status({"status": "running"}, run_file) == "running"  # a record from before pids: as written
+
+
+def test_the_heartbeat_refreshes_run_json_until_its_scope_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs, "HEARTBEAT_S", 0.05)
+    run_file = tmp_path / runs.RUN_FILE
+    run_file.write_text("{}")
+    long_ago = time.time() - 3600
+    os.utime(run_file, (long_ago, long_ago))
+    with runs.heartbeat_scope() as beat:
+        beat(run_file)
+        time.sleep(0.3)
+        assert time.time() - run_file.stat().st_mtime < 5
+    time.sleep(0.2)
+    os.utime(run_file, (long_ago, long_ago))
+    time.sleep(0.3)
+    assert run_file.stat().st_mtime == long_ago  # the thread stopped with its scope
+
+
 # --- errors before any work ----------------------------------------------------------------------------------------
 
 
@@ -437,6 +562,8 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
         (["--model", "{llama}", "--arch", "encoder"], "--arch must be one of auto, seq2seq, causal"),
         (["--model", "{t5}", "--epochs", "0"], "--epochs must be at least 1"),
         (["--model", "{t5}", "--select-last", "0"], "--select-last must be at least 1"),
+        (["--model", "{t5}", "--train-limit", "0"], "--train-limit must be at least 1"),
+        (["--model", "{t5}", "--prompt", "long"], "--prompt must be one of version, short, not 'long'"),
         (["--model", "{t5}", "--lora-target", "q"], "--lora-target needs --lora"),
         (["--model", "{t5}", "--lora", "--lora-target", "nonexistent_proj"], "LoRA cannot wrap this model"),
         (["--model", "{t5}", "--format", "xml"], "--format must be one of table, json"),

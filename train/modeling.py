@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, colour_pack
 from databuild.quiet import quiet_libraries
-from train.sft_data import ARCHS, prompt_ids
+from databuild.store import reading
+from train.sft_data import ARCHS, prompt_ids, student_prompt
 
 # Per-architecture LoRA targets: T5's attention projections are called q/k/v/o; for decoder-only models every
 # linear layer, as the QLoRA paper recommends.
@@ -61,7 +63,8 @@ def resolve_model(name_or_path: str, arch: str = "auto") -> ModelSource:
         if not (path / "config.json").is_file():
             raise DatabuildError(f"model not found: {path} has no config.json (a transformers model directory)")
         source = str(path)
-        config = AutoConfig.from_pretrained(source)
+        with reading(path / "config.json"):
+            config = AutoConfig.from_pretrained(source)
     else:
         source = name_or_path
         try:
@@ -182,6 +185,40 @@ def load_adapter(base: Any, adapter_dir: Path, trainable: bool) -> Any:
 STATIC_CACHE_WIDTH = 64
 
 
+@cache
+def brace_table(tokenizer: Any) -> tuple[Any, Any]:
+    """Per token id, how many `{` and `}` its text holds (byte-level and sentencepiece vocabularies keep them as is)."""
+    import torch
+
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    opens = torch.tensor([(token or "").count("{") for token in tokens], dtype=torch.int32)
+    closes = torch.tensor([(token or "").count("}") for token in tokens], dtype=torch.int32)
+    return opens, closes
+
+
+def closing_brace_stop(opens: Any, closes: Any, rows: int) -> Any:
+    """A stopping criterion: a row is done once the JSON object it opened is closed (`{` ... matching `}`).
+
+    Completions end with their object (`Parameters: {...}`), so an answer that would not stop at EOS still stops
+    there instead of running to the token cap. Braces are counted over the generated tokens only.
+    """
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class ClosingBrace(StoppingCriteria):
+        def __init__(self) -> None:
+            self.depth = torch.zeros(rows, dtype=torch.int32)
+            self.opened = torch.zeros(rows, dtype=torch.bool)
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            last = input_ids[:, -1].cpu()
+            self.depth += opens[last] - closes[last]
+            self.opened |= opens[last] > 0
+            return (self.opened & (self.depth <= 0)).to(input_ids.device)
+
+    return StoppingCriteriaList([ClosingBrace()])
+
+
 def generate_ids(
     model: Any,
     encoded: Sequence[Sequence[int]],
@@ -194,18 +231,22 @@ def generate_ids(
     device: Any,
     static_cache: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    groups: Sequence[int] | None = None,
+    brace_stop: tuple[Any, Any] | None = None,
 ) -> list[list[int]]:
     """Greedy generation from prompt ids, `batch_size` prompts at a time: the new ids, in the order of `encoded`.
 
-    Prompts of similar length share a batch (less padding). Causal models are padded on the left so that every
-    row's generated tokens start at the same position. `static_cache` preallocates the KV cache, which lets
-    transformers compile the decoding step on a GPU (CUDA graphs): slow first batches, fast ones after. Its batches
-    are padded to a multiple of `STATIC_CACHE_WIDTH` tokens so that few distinct shapes are ever compiled.
-    `on_progress` is told after each batch how many prompts are done.
+    Prompts of one group (e.g. one tool: similar answer lengths) and of similar length share a batch (less
+    padding, fewer steps). `brace_stop` (`brace_table(tokenizer)`) also ends a row at its object's closing brace.
+    Causal models are padded on the left so that every row's generated tokens start at the same position.
+    `static_cache` preallocates the KV cache, which lets transformers compile the decoding step on a GPU (CUDA
+    graphs): slow first batches, fast ones after. Its batches are padded to a multiple of `STATIC_CACHE_WIDTH`
+    tokens so that few distinct shapes are ever compiled. `on_progress` is told after each batch how many prompts
+    are done.
     """
     import torch
 
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    order = sorted(range(len(encoded)), key=lambda i: (groups[i] if groups is not None else 0, len(encoded[i])))
     outputs: list[list[int]] = [[] for _ in encoded]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
@@ -222,6 +263,7 @@ def generate_ids(
             else:
                 input_ids[row, : len(ids)] = ids
                 attention_mask[row, : len(ids)] = 1
+        stopping = closing_brace_stop(*brace_stop, len(rows)) if brace_stop is not None else None
         with torch.inference_mode():
             generated = model.generate(
                 input_ids=input_ids.to(device),
@@ -231,6 +273,7 @@ def generate_ids(
                 num_beams=1,
                 pad_token_id=pad_token_id,
                 eos_token_id=list(stop_ids),
+                stopping_criteria=stopping,
                 **({"cache_implementation": "static"} if static_cache else {}),
             )
         # causal output repeats the prompt; seq2seq output starts with the decoder start token
@@ -263,9 +306,12 @@ def generate_completions(
     device: Any,
     static_cache: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    chat: bool = True,
+    groups: Sequence[int] | None = None,
 ) -> list[str]:
-    """Greedy completion texts for `prompts` (prompted exactly as in training), in order."""
-    encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens)[0] for prompt in prompts]
+    """Greedy completion texts for `prompts` (prompted exactly as in training), in order; each stops at EOS or at
+    the closing brace of its JSON object."""
+    encoded = [prompt_ids(tokenizer, arch, prompt, max_source_tokens, chat)[0] for prompt in prompts]
     generated = generate_ids(
         model,
         encoded,
@@ -277,6 +323,8 @@ def generate_completions(
         device=device,
         static_cache=static_cache,
         on_progress=on_progress,
+        groups=groups,
+        brace_stop=brace_table(tokenizer),
     )
     return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
 
@@ -298,15 +346,16 @@ def predict_intents(
     static_cache: bool = False,
     pack: ToolPack | None = None,
     on_progress: Callable[[int], None] | None = None,
+    prompt_format: str = "version",
 ) -> list[dict[str, str]]:
     """Predictions rows (`intent` + one completion per tool of `pack`, default the colour pack) for `intents`, all
-    tools batched together.
+    tools batched together (prompts in `prompt_format`, see `train.sft_data.PROMPT_FORMATS`).
 
     `on_progress` is told after each batch how many intents are done (prompts done / tools, rounded down).
     """
     pack = pack or colour_pack()
     names = pack.names
-    prompt_list = [tool.render_prompt(intent) for intent in intents for tool in pack.tools]
+    prompt_list = [student_prompt(prompt_format, tool, intent) for intent in intents for tool in pack.tools]
     texts = generate_completions(
         model,
         tokenizer,
@@ -318,6 +367,8 @@ def predict_intents(
         device=device,
         static_cache=static_cache,
         on_progress=None if on_progress is None else _prompts_to_intents(on_progress, len(names)),
+        chat=prompt_format == "version",
+        groups=[index % len(names) for index in range(len(prompt_list))],
     )
     return [
         {"intent": intent, **dict(zip(names, texts[i * len(names) : (i + 1) * len(names)], strict=True))}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from databuild.pack import Tool
 from databuild.store import Store
 
 if TYPE_CHECKING:
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 ARCHS = ("seq2seq", "causal")
 IGNORE_INDEX = -100  # the label value PyTorch's cross-entropy skips
+# "version": the version's own per-tool prompts (instructions, ranges, presets), in the chat template if any;
+# "short": only the tool and the request, no chat template: the fine-tuned student learns the rest from the data.
+PROMPT_FORMATS = ("version", "short")
+SHORT_PROMPT = "{tool}: {intent}"
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,16 @@ def load_sft(store: Store, version: str, split: str) -> pl.DataFrame:
     return frame
 
 
-def uses_chat_template(tokenizer: Any, arch: str) -> bool:
-    return arch == "causal" and bool(getattr(tokenizer, "chat_template", None))
+def student_prompt(prompt_format: str, tool: Tool, intent: str) -> str:
+    """The prompt a student reads for one tool and intent, in `prompt_format` (see `PROMPT_FORMATS`): the version's
+    own prompt (the tool pack's), or the short `<tool>: <intent>`."""
+    if prompt_format == "version":
+        return tool.render_prompt(intent)
+    return SHORT_PROMPT.format(tool=tool.name, intent=intent)
+
+
+def uses_chat_template(tokenizer: Any, arch: str, chat: bool = True) -> bool:
+    return chat and arch == "causal" and bool(getattr(tokenizer, "chat_template", None))
 
 
 def _ids(tokenizer: Any, text: str, add_special_tokens: bool) -> list[int]:
@@ -53,12 +66,15 @@ def _chat_prompt_text(tokenizer: Any, prompt: str) -> str:
     )
 
 
-def prompt_ids(tokenizer: Any, arch: str, prompt: str, max_source_tokens: int) -> tuple[list[int], bool]:
+def prompt_ids(
+    tokenizer: Any, arch: str, prompt: str, max_source_tokens: int, chat: bool = True
+) -> tuple[list[int], bool]:
     """The ids the model reads before it writes the completion, and whether they had to be cut.
 
     Too long prompts keep their end: the user request and the answer instruction sit at the end of every template.
+    `chat=False` leaves the tokenizer's chat template out (the short prompt format).
     """
-    if uses_chat_template(tokenizer, arch):
+    if uses_chat_template(tokenizer, arch, chat):
         ids = _ids(tokenizer, _chat_prompt_text(tokenizer, prompt), add_special_tokens=False)
     elif arch == "causal":
         ids = _ids(tokenizer, prompt + "\n", add_special_tokens=True)
@@ -71,9 +87,9 @@ def prompt_ids(tokenizer: Any, arch: str, prompt: str, max_source_tokens: int) -
     return ids, False
 
 
-def completion_ids(tokenizer: Any, arch: str, prompt: str, completion: str) -> list[int]:
+def completion_ids(tokenizer: Any, arch: str, prompt: str, completion: str, chat: bool = True) -> list[int]:
     """The target ids, always closed by EOS so that generation learns where to stop."""
-    if uses_chat_template(tokenizer, arch):
+    if uses_chat_template(tokenizer, arch, chat):
         prompt_text = _chat_prompt_text(tokenizer, prompt)
         full_text = tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}], tokenize=False
@@ -91,15 +107,20 @@ def completion_ids(tokenizer: Any, arch: str, prompt: str, completion: str) -> l
 
 
 def encode_examples(
-    tokenizer: Any, arch: str, prompts: Sequence[str], completions: Sequence[str], max_source_tokens: int
+    tokenizer: Any,
+    arch: str,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    max_source_tokens: int,
+    chat: bool = True,
 ) -> tuple[list[EncodedExample], int]:
     """Token ids and labels for every (prompt, completion) pair, and how many prompts were truncated."""
     examples: list[EncodedExample] = []
     truncated = 0
     for prompt, completion in zip(prompts, completions, strict=True):
-        source, was_cut = prompt_ids(tokenizer, arch, prompt, max_source_tokens)
+        source, was_cut = prompt_ids(tokenizer, arch, prompt, max_source_tokens, chat)
         truncated += was_cut
-        target = completion_ids(tokenizer, arch, prompt, completion)
+        target = completion_ids(tokenizer, arch, prompt, completion, chat)
         if arch == "seq2seq":
             examples.append(EncodedExample(source, target))
         else:
@@ -107,9 +128,12 @@ def encode_examples(
     return examples, truncated
 
 
-def longest_completion_tokens(tokenizer: Any, arch: str, prompts: Sequence[str], completions: Sequence[str]) -> int:
+def longest_completion_tokens(
+    tokenizer: Any, arch: str, prompts: Sequence[str], completions: Sequence[str], chat: bool = True
+) -> int:
     return max(
-        (len(completion_ids(tokenizer, arch, p, c)) for p, c in zip(prompts, completions, strict=True)), default=0
+        (len(completion_ids(tokenizer, arch, p, c, chat)) for p, c in zip(prompts, completions, strict=True)),
+        default=0,
     )
 
 

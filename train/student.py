@@ -53,6 +53,7 @@ class TrainedStudent:
         self.arch: str = record["arch"]
         self.max_new_tokens: int = int(record["generation"]["max_new_tokens"])
         self.max_source_tokens: int = int(options["max_source_tokens"])
+        self.prompt_format: str = options.get("prompt_format", "version")
         self.requests_per_batch = requests_per_batch or max(1, int(options["batch_size"]) // len(self.pack.tools))
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = compute_dtype(self.device.type)
@@ -103,6 +104,7 @@ class TrainedStudent:
                 device=self.device,
                 static_cache=self.static_cache,
                 pack=self.pack,
+                prompt_format=self.prompt_format,
             )
             elapsed = time.perf_counter() - started
             latencies.extend([elapsed] * len(batch))

@@ -5,7 +5,9 @@ Heavy libraries (duckdb, polars, datasets, torch) are imported inside the comman
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -29,6 +31,7 @@ __all__ = ["app", "main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become `Error: …` with exit code 1, like every other user error."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         exit_code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
@@ -40,6 +43,13 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `databuild`: the help was shown
             sys.exit(0)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        sys.stderr.write(f"Error: {message}\n")
+        from databuild.display import visible
+
+        sys.stderr.write(f"Error: {visible(message)}\n")
         sys.exit(1)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM ends a command as Ctrl-C does: its `finally` blocks remove staged versions and spill folders."""
+    raise KeyboardInterrupt

@@ -9,7 +9,15 @@ from typing import Any
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import (
+    STORE_OPTION,
+    check_choice,
+    print_json,
+    recorded_command,
+    stdout_console,
+    store_path,
+    user_errors,
+)
 
 AUGMENT_FORMATS = ("table", "json")
 AUGMENT_GENERATORS = ("auto", "openai", "neighbors")
@@ -46,12 +54,13 @@ class _RichProgress:
             self._progress = None
 
     def note(self, message: str) -> None:
-        self.console.print(message, highlight=False)
+        from databuild.display import rich_text
+
+        self.console.print(rich_text(message))
 
 
 @app.command()
 def augment(
-    context: typer.Context,
     store: Path | None = STORE_OPTION,
     version: str | None = typer.Option(None, "--version", help="Version to start from (default: the newest)."),
     iterations: int = typer.Option(1, "--iterations", help="Mine → generate → filter → add rounds."),
@@ -77,18 +86,16 @@ def augment(
     Example: databuild augment --iterations 1 --student knn --generator openai --model gpt-4 --concurrency 16
     """
     with user_errors():
-        from augment.loop import AugmentLoop, AugmentOptions, choose_generator, redact_command
-        from databuild.errors import DatabuildError
+        from augment.loop import AugmentLoop, AugmentOptions, generator_note, redact_url
+        from databuild.cli.students import load_student
         from databuild.store import open_store
 
         check_choice("--format", output_format, AUGMENT_FORMATS)
         check_choice("--generator", generator, AUGMENT_GENERATORS)
-        if student is not None and predictions is not None:
-            raise DatabuildError("--student and --predictions exclude each other: give the student, or its predictions")
         options = AugmentOptions(
             version=version,
             iterations=iterations,
-            student=student or "knn",
+            student=student,
             predictions=predictions,
             sample=sample,
             per_mistake=per_mistake,
@@ -102,22 +109,17 @@ def augment(
             near_dup=near_dup,
             min_similarity=min_similarity,
         )
-        options.validate()
-        if generator == "auto":
-            chosen = choose_generator(generator, base_url)
-            why = "an endpoint is configured" if chosen == "openai" else "no OPENAI_API_KEY / OPENAI_BASE_URL set"
-            typer.echo(f"generator: {chosen} ({why})", err=True)
-        command = redact_command(["augment", *_given_options(context)], base_url)
-        progress = _RichProgress()
-        from databuild.cli.students import load_student
-
+        command = recorded_command({base_url: redact_url(base_url) or ""} if base_url else None)
         opened = open_store(store_path(store))
-        chosen_student = options.student
 
         def student_for(version_name: str) -> Any:
-            return load_student(chosen_student, opened, version_name)
+            return load_student(options.student_spec, opened, version_name)
 
-        results = AugmentLoop(opened, options, command, progress, student_factory=student_for).run()
+        loop = AugmentLoop(opened, options, command, _RichProgress(), student_factory=student_for)  # validates
+        note = generator_note(generator, loop.generator_name)
+        if note:
+            typer.echo(note, err=True)
+        results = loop.run()
         if output_format == "json":
             for result in results:
                 if result.unchanged:
@@ -125,19 +127,6 @@ def augment(
             print_json({"iterations": [result.as_json() for result in results]})
             return
         _print_table(results)
-
-
-def _given_options(context: Any) -> list[str]:
-    """The options typed on the command line, as `--name value` in declaration order (works under CliRunner too,
-    where `sys.argv` is the test runner's)."""
-    given: list[str] = []
-    for parameter in context.command.params:
-        source = context.get_parameter_source(parameter.name) if parameter.name else None
-        if getattr(source, "name", None) != "COMMANDLINE":  # typer vendors click: compare the enum by name
-            continue
-        value = context.params[parameter.name]
-        given += [parameter.opts[0], str(value)]
-    return given
 
 
 def _print_table(results: list[Any]) -> None:

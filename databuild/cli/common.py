@@ -29,8 +29,25 @@ def store_path(store: Path | None) -> Path:
     return store if store is not None else default_store()
 
 
+def recorded_command(redact: dict[str, str] | None = None) -> str:
+    """The command as typed (`databuild <command> <arguments>`, global options left out) for a manifest; each
+    argument found in `redact` is written as its replacement (a base URL without its secrets)."""
+    import shlex
+
+    def written(argument: str) -> str:
+        option, equals, value = argument.partition("=")  # `--base-url=URL` as well as `--base-url URL`
+        if equals and option.startswith("-") and value in (redact or {}):
+            return f"{option}={(redact or {})[value]}"
+        return (redact or {}).get(argument, argument)
+
+    return "databuild " + " ".join(shlex.quote(written(argument)) for argument in state["argv"])
+
+
 def fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    """The one `Error:` line: control and bidi characters in it (file names, values) are shown escaped."""
+    from databuild.display import visible
+
+    typer.echo(f"Error: {visible(message)}", err=True)
     raise typer.Exit(1)
 
 
@@ -47,11 +64,21 @@ def user_errors() -> Iterator[None]:
     except DatabuildError as exc:
         if state["debug"]:
             raise
-        fail(str(exc))
+        fail(one_line(str(exc)))
+    except MemoryError:
+        if state["debug"]:
+            raise
+        fail("out of memory (try a smaller input, or --memory-limit where the command has it)")
     except Exception as exc:  # anything unexpected is still reported as one line
         if state["debug"]:
             raise
-        fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        fail(f"{type(exc).__name__}: {one_line(str(exc))} (run with --debug for the traceback)")
+
+
+def one_line(message: str) -> str:
+    """A message as one line: its first paragraph (DuckDB appends "Possible solutions: …"), lines joined."""
+    first = message.strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in first.splitlines() if line.strip())
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -61,7 +88,10 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    """`payload` as indented JSON on stdout: the exact data, bidi and C1 characters as `\\u` escapes."""
+    from databuild.display import escaped_json
+
+    sys.stdout.write(escaped_json(json.dumps(payload, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def stderr_console() -> Any:

@@ -20,7 +20,7 @@ def diff(
     version_b: str | None = typer.Argument(None, metavar="B", help="New version (default: the newest)."),
     store: Path | None = STORE_OPTION,
     output_format: str = typer.Option("table", "--format", help="table, markdown, json or html."),
-    output: Path | None = typer.Option(None, "--output", help="Write the report to this file (atomically)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically)."),
     limit: int = typer.Option(20, "--limit", help="Rows per table in table/markdown/html (0: all; json: all)."),
     fail_on_test_change: bool = typer.Option(
         False, "--fail-on-test-change", help="Exit 1 when the test split differs at all (for dataset CI)."
@@ -36,29 +36,23 @@ def diff(
         import os
 
         from databuild.cli.common import stdout_console
+        from databuild.display import escaped_json, visible
         from databuild.errors import DatabuildError
-        from databuild.store import atomic_write_text, open_store
-        from pipelines.diff import diff_versions
+        from databuild.store import atomic_write_text, check_writable_file, open_store
+        from pipelines.diff import diff_versions, resolve_pair
         from pipelines.report import render_html, render_markdown, render_table
 
         check_choice("--format", output_format, DIFF_FORMATS)
         if limit < 0:
             raise DatabuildError(f"--limit must be 0 (all) or more, not {limit}")
+        if output is not None:
+            check_writable_file(output, "--output")
         opened = open_store(store_path(store))
-        if version_a is None:
-            name_b = opened.resolve(version_b)
-            parent = opened.manifest(name_b).get("parent")
-            if not parent:
-                raise DatabuildError(
-                    f"{name_b} has no parent to compare with; name both versions, e.g. databuild diff vA {name_b}"
-                )
-            name_a = opened.resolve(parent)
-        else:
-            name_a, name_b = opened.resolve(version_a), opened.resolve(version_b)
+        name_a, name_b = resolve_pair(opened, version_a, version_b)
         result = diff_versions(opened, name_a, name_b)
 
         if output_format == "json":
-            text = json.dumps(result.payload, indent=2, ensure_ascii=False) + "\n"
+            text = escaped_json(json.dumps(result.payload, indent=2, ensure_ascii=False)) + "\n"
         elif output_format == "markdown":
             text = render_markdown(result, limit)
         elif output_format == "html":
@@ -78,7 +72,7 @@ def diff(
             umask = os.umask(0)
             os.umask(umask)
             output.chmod(0o666 & ~umask)  # a report to share, not a private temp file (mkstemp makes 0600)
-            typer.echo(f"wrote {output}", err=True)
+            typer.echo(f"wrote {visible(output)}", err=True)
         elif text:
             typer.echo(text, nl=False)
         if fail_on_test_change and result.split_differs("test"):

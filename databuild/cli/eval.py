@@ -30,8 +30,9 @@ def eval_command(
 
         from databuild.contracts import load_rows
         from databuild.errors import DatabuildError
-        from databuild.evaluation import evaluate, read_predictions, render_markdown, render_table
+        from databuild.evaluation import evaluate, read_predictions
         from databuild.store import open_store
+        from pipelines.eval_report import render_markdown, render_table
 
         check_choice("--format", output_format, EVAL_FORMATS)
         check_choice("--split", split, EVAL_SPLITS)

@@ -24,7 +24,11 @@ PREDICT_SPLITS = ("train", "test")
 @app.command("predict")
 def predict_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Predictions JSONL to write (replaced whole)."),
-    version: str | None = typer.Option(None, "--version", help="Dataset version (default: the newest)."),
+    version: str | None = typer.Option(
+        None,
+        "--version",
+        help="Dataset version (default: the run's own version for a trained student, else the newest).",
+    ),
     split: str = typer.Option("test", "--split", help="train or test (train: kNN is leave-one-out)."),
     student: str = typer.Option("knn", "--student", help="'knn' (embedded) or a trained run directory / run id."),
     output_format: str = typer.Option("table", "--format", help="table or json (the summary)."),
@@ -35,23 +39,30 @@ def predict_command(
     Example: databuild predict --version v1 --split test --student knn --output preds.jsonl
     """
     with user_errors():
-        from databuild.cli.students import load_student
+        from databuild.cli.students import load_student, trained_on
+        from databuild.display import rich_text
         from databuild.errors import DatabuildError
-        from databuild.store import open_store
+        from databuild.store import check_writable_file, open_store
         from databuild.students import run_prediction
 
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
         check_choice("--split", split, PREDICT_SPLITS)
         if output is None:
             raise DatabuildError("--output is required (the predictions JSONL to write)")
+        check_writable_file(output, "--output")
         opened = open_store(store_path(store))
-        name = opened.resolve(version)
-        stderr_console().print(f"predicting {name}/{split} with student {student!r}", style="dim")
+        run_version = trained_on(student, opened)
+        name = opened.resolve(version or run_version)
+        if run_version and name != run_version:
+            stderr_console().print(
+                rich_text(f"note: {student} was trained on {run_version}; predicting {name} as asked")
+            )
+        stderr_console().print(rich_text(f"predicting {name}/{split} with student {student!r}", "dim"))
         summary = run_prediction(opened, name, split, load_student(student, opened, name), output)
         if output_format == "json":
             print_json(summary)
         else:
             console = stdout_console()
             for key, value in summary.items():
-                console.print(f"{key}: {value}")
-            console.print(f"written: {output}")
+                console.print(rich_text(f"{key}: {value}"))
+            console.print(rich_text(f"written: {output}"))

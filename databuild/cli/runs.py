@@ -31,23 +31,25 @@ def runs(
         from rich.table import Table
 
         from databuild.cli.common import stdout_console
+        from databuild.display import rich_text, visible
 
         table = Table()
-        table.add_column("run", no_wrap=True, min_width=max([len(r["run_id"]) for r in found], default=3))
+        table.add_column("run", no_wrap=True, min_width=max([len(visible(r["run_id"])) for r in found], default=3))
         for column in ("status", "version", "model", "mode", "epochs", "selected", "overall"):
             table.add_column(column)
         for run in found:
             overall = run["overall"]
-            table.add_row(
+            cells = (
                 run["run_id"],
-                str(run["status"]),
-                str(run["version"]),
+                run["status"],
+                run["version"],
                 Path(str(run["model"])).name,
                 f"{run['mode']} {run['arch']}",
                 f"{run['epochs_done']}/{run['epochs']}",
-                str(run["selected_epoch"] or "-"),
+                run["selected_epoch"] or "-",
                 "-" if overall is None else f"{overall:.4f}",
             )
+            table.add_row(*(rich_text(cell) for cell in cells))
         if not found:
             typer.echo("no runs yet (databuild train)", err=True)
         else:

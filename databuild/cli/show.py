@@ -23,7 +23,7 @@ def show(
     with user_errors():
         from databuild.cli.common import stdout_console
         from databuild.store import open_store
-        from pipelines.report import render_manifest
+        from pipelines.show_report import render_manifest
         from pipelines.snapshot_cache import cache_summary
 
         check_choice("--format", output_format, FORMATS_TABLE_JSON)

@@ -9,10 +9,13 @@ import typer
 from databuild.cli.app import app
 from databuild.cli.common import user_errors
 
+MAX_ROWS = 100_000_000  # simulated logs are built in memory
+MAX_INTENTS = 10_000_000
+
 
 @app.command()
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Output file: .jsonl, .jsonl.gz or .parquet."),
+    out: Path = typer.Option(..., "--out", "--output", "-o", help="Output file: .jsonl, .jsonl.gz or .parquet."),
     rows: int = typer.Option(
         60_000, "--rows", help="Teacher calls (3 per user request); ~0.2 % duplicated or broken records come on top."
     ),
@@ -27,8 +30,10 @@ def simulate(
         from databuild.errors import DatabuildError
         from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
-        if rows < 3 or intents < 1:
-            raise DatabuildError("--rows must be at least 3 and --intents at least 1")
+        if not 3 <= rows <= MAX_ROWS or not 1 <= intents <= MAX_INTENTS:
+            raise DatabuildError(
+                f"--rows must be between 3 and {MAX_ROWS:,} and --intents between 1 and {MAX_INTENTS:,}"
+            )
         try:
             written = write_logs(SimulationOptions(rows=rows, intents=intents, seed=seed), out)
         except ValueError as exc:

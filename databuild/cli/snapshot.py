@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import (
+    STORE_OPTION,
+    check_choice,
+    print_json,
+    recorded_command,
+    stdout_console,
+    store_path,
+    user_errors,
+)
 
 
 @app.command()
@@ -33,6 +39,9 @@ def snapshot(
         None, "--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."
     ),
     full: bool = typer.Option(False, "--full", help="Read every file again instead of reusing the per-file cache."),
+    lock_timeout: float = typer.Option(
+        None, "--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."
+    ),
     output_format: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
     """Build a dataset version from teacher logs.
@@ -63,8 +72,9 @@ def snapshot(
             memory_limit=memory_limit,
             tools=str(tools) if tools is not None else None,
             full=full,
+            lock_timeout=lock_timeout,
         )
-        command = "databuild " + " ".join(shlex.quote(a) for a in ["snapshot", *sys.argv[2:]])
+        command = recorded_command()
         result = _run_with_progress(the_store, options, command)
         report = {
             "version": result.published.name,
@@ -116,11 +126,15 @@ def _stderr() -> Any:
 def _print_report(report: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from databuild.display import used_share
+
     console = stdout_console()
     if report["unchanged"]:
         console.print(f"unchanged: identical to {report['version']}")
     else:
-        console.print(f"created {report['version']}  {report['fingerprint'][:19]}…  {report['path']}")
+        from databuild.display import rich_text
+
+        console.print(rich_text(f"created {report['version']}  {report['fingerprint'][:19]}…  {report['path']}"))
     acc = report["accounting"]
     console.print(
         f"input rows {acc['input_rows']}: valid {acc['valid_rows']}, "
@@ -146,9 +160,6 @@ def _print_report(report: dict[str, Any]) -> None:
         total = counts["rows"]
         table.add_row(
             split,
-            *[
-                f"{counts[f'{tool}_used']} / {total}" + (f" ({counts[f'{tool}_used'] / total:.0%})" if total else "")
-                for tool in tools
-            ],
+            *[used_share(counts[f"{tool}_used"], total) for tool in tools],
         )
     console.print(table)

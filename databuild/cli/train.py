@@ -14,7 +14,11 @@ from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice,
 def train(
     store: Path | None = STORE_OPTION,
     version: str | None = typer.Option(None, "--version", help="Dataset version to train on (default: newest)."),
-    model: str | None = typer.Option(None, "--model", help="Model directory or Hugging Face id in the local cache."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model directory, Hugging Face id in the local cache, a .gguf file, or smollm2-135m (pip package).",
+    ),
     arch: str = typer.Option("auto", "--arch", help="auto (from the model config), seq2seq or causal."),
     lora: bool = typer.Option(False, "--lora/--no-lora", help="Train LoRA adapters (peft) instead of all weights."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="Quantize the base to NF4 (QLoRA; needs --lora)."),
@@ -27,6 +31,15 @@ def train(
     max_source_tokens: int = typer.Option(512, "--max-source-tokens", help="Longest prompt (keeps its end)."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Generation cap (fitted to the completions)."),
     eval_limit: int | None = typer.Option(None, "--eval-limit", help="Evaluate on the first N test intents only."),
+    eval_batch_size: int | None = typer.Option(
+        None, "--eval-batch-size", help="Prompts generated together when evaluating [default: max(batch size, 24)]."
+    ),
+    train_limit: int | None = typer.Option(
+        None, "--train-limit", help="Train on a seeded sample of N train intents (all their tools)."
+    ),
+    prompt_format: str = typer.Option(
+        "version", "--prompt", help="version (the version's per-tool prompts) or short ('<tool>: <intent>')."
+    ),
     lora_rank: int = typer.Option(16, "--lora-rank", help="LoRA rank r."),
     lora_alpha: int = typer.Option(32, "--lora-alpha", help="LoRA alpha."),
     lora_dropout: float = typer.Option(0.05, "--lora-dropout", help="LoRA dropout."),
@@ -39,7 +52,7 @@ def train(
     report_to: str = typer.Option(
         "none", "--report-to", help="Track the run: none, tensorboard (STORE/runs/<id>/tensorboard), wandb or mlflow."
     ),
-    output: Path | None = typer.Option(None, "--output", help="Run directory [default: STORE/runs/<run-id>]."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Run directory [default: STORE/runs/<run-id>]."),
     resume: str | None = typer.Option(
         None, "--resume", help="Continue a killed run (its directory or run id) with its own options."
     ),
@@ -48,6 +61,8 @@ def train(
     """Fine-tune a student on a dataset version; every epoch is scored on the test split.
 
     Example: databuild train --version v1 --model ./flan-t5-base --epochs 10 --select-last 3
+
+    Example: databuild train --model smollm2-135m --lora --prompt short --train-limit 300 --epochs 3
     """
     with user_errors():
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
@@ -58,14 +73,7 @@ def train(
 
         opened = open_store(store_path(store))
         if resume is not None:
-            from databuild.errors import DatabuildError
-            from train.runs import read_run, resolve_run_dir
-
-            run_dir = resolve_run_dir(opened, resume)
-            record = read_run(run_dir)
-            if version is not None and version != record.get("version"):
-                raise DatabuildError(f"run {run_dir} trained on {record.get('version')}, not {version}")
-            result = resume_run(opened, run_dir)
+            result = resume_run(opened, resume, version=version)
         else:
             if model is None:
                 from databuild.errors import DatabuildError
@@ -84,6 +92,9 @@ def train(
                 max_source_tokens=max_source_tokens,
                 max_new_tokens=max_new_tokens,
                 eval_limit=eval_limit,
+                eval_batch_size=eval_batch_size,
+                train_limit=train_limit,
+                prompt_format=prompt_format,
                 lora_rank=lora_rank,
                 lora_alpha=lora_alpha,
                 lora_dropout=lora_dropout,
@@ -106,9 +117,10 @@ def _print_table(result: dict) -> None:
     from rich.table import Table
 
     from databuild.cli.common import stdout_console
+    from databuild.display import rich_text
 
-    table = Table(title=f"{result['run_dir']} ({result['version']})")
-    for column in ("epoch", "train loss", "overall", "train s", "tokens/s", "generation s", "selected"):
+    table = Table(title=rich_text(f"{result['run_dir']} ({result['version']})"))
+    for column in ("epoch", "train loss", "overall", "invalid", "train s", "tokens/s", "generation s", "selected"):
         table.add_column(column, justify="right")
     for entry in result["epochs"]:
         overall = entry.get("overall")
@@ -116,6 +128,7 @@ def _print_table(result: dict) -> None:
             str(entry["epoch"]),
             f"{entry['train_loss']:.4f}",
             "n/a" if overall is None else f"{overall:.4f}",
+            str(entry.get("invalid_outputs", "n/a")),
             f"{entry.get('train_seconds', 0):.1f}",
             f"{entry.get('train_tokens_per_second') or 0:.0f}",
             f"{entry.get('generation_seconds', 0):.1f}",

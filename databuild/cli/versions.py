@@ -20,6 +20,7 @@ def versions(
     Example: databuild versions --store store
     """
     with user_errors():
+        from databuild.display import visible
         from databuild.store import open_store
 
         check_choice("--format", output_format, ("table", "json"))
@@ -42,20 +43,23 @@ def versions(
             print_json(listing)
             return
         if not listing:
-            typer.echo(f"no versions in {the_store.root}", err=True)
+            typer.echo(f"no versions in {visible(the_store.root)}", err=True)
             return
         from rich.table import Table
+
+        from databuild.display import rich_text
 
         table = Table()
         for column in ("name", "created", "parent", "train", "test", "fingerprint"):
             table.add_column(column)
         for item in listing:
-            table.add_row(
+            cells = (
                 item["name"],
-                str(item["created_at"]),
-                str(item["parent"] or "-"),
-                str(item["train_rows"]),
-                str(item["test_rows"]),
+                item["created_at"],
+                item["parent"] or "-",
+                item["train_rows"],
+                item["test_rows"],
                 str(item["fingerprint"])[:23],
             )
+            table.add_row(*(rich_text(cell) for cell in cells))
         stdout_console().print(table)

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from databuild.packs.colour.reference import lut_names, params
+from databuild.store import check_writable_file
 
 LOOKS = (
     "golden hour",
@@ -353,17 +354,22 @@ def _with_bad_records(records: pl.DataFrame, options: SimulationOptions, rng: np
 
 def write_logs(options: SimulationOptions, out: Path) -> int:
     """Write simulated logs to `out` (.jsonl, .jsonl.gz or .parquet) atomically; returns the row count."""
+    name = out.name.lower()
+    if not name.endswith((".parquet", ".jsonl.gz", ".jsonl")):
+        raise ValueError(f"unsupported output type: {out} (use .jsonl, .jsonl.gz or .parquet)")
+    check_writable_file(out, "--out")
     records = simulate(options)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    name = out.name.lower()
-    if name.endswith(".parquet"):
-        records.write_parquet(tmp)
-    elif name.endswith(".jsonl.gz"):
-        records.write_ndjson(tmp, compression="gzip", check_extension=False)
-    elif name.endswith(".jsonl"):
-        records.write_ndjson(tmp)
-    else:
-        raise ValueError(f"unsupported output type: {out} (use .jsonl, .jsonl.gz or .parquet)")
-    tmp.replace(out)
+    try:
+        if name.endswith(".parquet"):
+            records.write_parquet(tmp)
+        elif name.endswith(".jsonl.gz"):
+            records.write_ndjson(tmp, compression="gzip", check_extension=False)
+        else:
+            records.write_ndjson(tmp)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return records.height
