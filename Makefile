@@ -39,6 +39,9 @@ bench: $(STAMP) smollm2
 	$(PY) bench/snapshot.py
 	$(PY) bench/snapshot_bound.py
 	$(PY) bench/snapshot_inputs.py
+	$(PY) bench/snapshot_incremental.py
+	$(PY) bench/snapshot_scaling.py
+	$(PY) bench/snapshot_handwritten.py
 	$(PY) bench/eval.py
 	$(PY) bench/diff.py
 	$(PY) bench/augment_llm.py

@@ -88,6 +88,13 @@ class Store:
         names = self.version_names()
         return names[-1] if names else None
 
+    def latest_from_logs(self) -> str | None:
+        """The newest version built from logs (its manifest lists inputs): a new snapshot's parent."""
+        for name in reversed(self.version_names()):
+            if self.manifest(name).get("inputs"):
+                return name
+        return None
+
     def version_dir(self, name: str) -> Path:
         return self.versions_dir / name
 

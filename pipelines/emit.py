@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,24 +70,32 @@ def _save_dataset_dict(dataset_dict: Any, path: Path) -> dict[str, Any]:
     }
 
 
+def _parent(store: Store, parent: str | None, parent_is_newest: bool, parent_from_logs: bool) -> str | None:
+    if parent_from_logs:
+        return store.latest_from_logs()
+    return store.latest() if parent_is_newest else parent
+
+
 def publish_version(
     store: Store,
     rows: pl.DataFrame,
     manifest: dict[str, Any],
     shaping_options: dict[str, Any],
-    quarantine: pl.DataFrame | None = None,
+    quarantine: pl.DataFrame | Callable[[Path], None] | None = None,
     parent: str | None = None,
     parent_is_newest: bool = True,
     pack: ToolPack | None = None,
+    parent_from_logs: bool = False,
     tables: dict[str, pl.DataFrame] | None = None,
     lock_timeout: float | None = None,
 ) -> Published:
     """Write `rows` (the pack's row columns + `split`) as the next version, atomically; or report the identical one.
 
     `manifest` holds the caller's fields (command, parameters, inputs, accounting…); name, fingerprint, parent,
-    created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack. `tables` are
-    more Parquet files of the version (file name -> frame: a snapshot's intent pool, augment's rejected candidates),
-    written before the rename like everything else it needs. `lock_timeout`: see `Store.lock`.
+    created_at, the pack and the Used/All counts are added here. `pack` defaults to the colour pack.
+    `parent_from_logs`: the parent is the newest version built from logs (a snapshot's base), not the newest one.
+    `tables` are more Parquet files of the version (file name -> frame: a snapshot's intent pool, augment's rejected
+    candidates), written before the rename like everything else it needs. `lock_timeout`: see `Store.lock`.
     """
     pack = pack or colour_pack()
     schema = row_schema(pack)
@@ -103,8 +112,10 @@ def publish_version(
                 _to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft"
             ),
         }
-        if quarantine is not None:
+        if isinstance(quarantine, pl.DataFrame):
             quarantine.write_parquet(staging / "quarantine.parquet")
+        elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
+            quarantine(staging / "quarantine.parquet")
         (staging / PACK_FILE).write_bytes(pack.raw)
         for file_name, table in (tables or {}).items():
             table.write_parquet(staging / file_name)
@@ -117,7 +128,7 @@ def publish_version(
             full = {
                 "name": name,
                 "fingerprint": fp,
-                "parent": store.latest() if parent_is_newest else parent,
+                "parent": _parent(store, parent, parent_is_newest, parent_from_logs),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 **manifest,
                 "pack": pack.manifest_entry(),

@@ -7,6 +7,7 @@ The pipeline is the list of SQL models in `STEPS`, run in order on one DuckDB co
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from databuild.sqlrun import connect, run_model, sql_hashes
 from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
+from pipelines.snapshot_cache import cache_keys, entry_dir, valid_entry, write_entries
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -41,11 +43,19 @@ QUARANTINE_REASONS = (
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
-PARQUET_ONLY = ("06_raw_parquet", "71_quarantine_parquet")
+PARQUET_ONLY = ("06_raw_parquet", "38_file_quarantine_parquet")
 NO_PARQUET_ONLY = ("07_raw_parquet_none",)
-# (model, what it reads -> what it writes): the pipeline, top to bottom.
+# models with a `_none` variant, run when nothing is cached (read_parquet needs at least one file)
+CACHE_READERS = {"32_cached_files": "cached", "39_cached_contexts": "context_cached"}
+# models with an `_all` variant, run when no file's context is cached: one grouping instead of a join of the new
+# files with all files (the same result; cheaper when every file is new)
+ALL_TARGETS = ("34_corrections", "41_first_pairs")
+# (model, what it reads -> what it writes): the pipeline, top to bottom. Models up to 31 read the input files
+# that are not cached (per file: nothing depends on the other files); 32-41 join them with the cached state of
+# the others and find what the order of the files adds (repeats of earlier files' events, first requests); 44-80
+# merge every file's state into the version.
 STEPS = (
-    ("01_inputs", "--logs -> parquet_files"),
+    ("01_inputs", "--logs (the files read now) -> parquet_files"),
     ("02_input_helpers", "parquet_files -> parquet_globs, iso_instant()"),
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
@@ -55,16 +65,32 @@ STEPS = (
     ("15_output_texts", "calls -> output_texts (distinct json tails)"),
     ("20_outputs", "output_texts -> parsed_outputs"),
     ("22_intents", "calls -> intents (normalized, with ids)"),
-    ("25_valid_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls"),
-    ("30_candidates", "checked_calls, intents, parsed_outputs -> candidates"),
-    ("35_intent_stats", "checked_calls, intents -> intent_stats"),
-    ("40_ground_truth", "candidates, intent_stats -> ground_truth"),
+    ("25_valid_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls (duplicates within a file)"),
+    ("26_file_candidates", "checked_calls, intents, parsed_outputs -> file_candidates"),
+    ("27_file_requests", "checked_calls, intents -> file_requests"),
+    ("28_file_events", "calls -> file_events"),
+    ("29_file_surfaces", "checked_calls, intents -> file_surfaces"),
+    ("31_file_accounting", "raw, checked_calls -> file_accounting"),
+    ("32_cached_files", "build_files, cache entries -> cached_table()"),
+    ("33_all_files", "cached_table(), file_* -> all_* views"),
+    ("34_corrections", "all_events -> corrections (repeats of an earlier file's event)"),
+    ("35_correction_rows", "corrections, checked_calls -> correction_rows"),
+    ("36_rejected", "checked_calls, corrections -> rejected"),
+    ("37_file_quarantine", "rejected, raw_jsonl -> file_quarantine"),
+    ("38_file_quarantine_parquet", "rejected, parquet files -> file_quarantine"),
+    ("39_cached_contexts", "build_files, cache entries -> cached_context()"),
+    ("40_all_contexts", "cached_context(), correction_rows, file_quarantine -> all_corrections, …"),
+    ("41_first_pairs", "all_requests, all_corrections -> first_pairs"),
+    ("44_candidates", "all_candidates, all_corrections -> candidates"),
+    ("45_intent_stats", "candidates, all_surfaces, all_corrections, all_first_pairs -> intent_stats"),
+    ("47_ground_truth", "candidates, intent_stats -> ground_truth"),
     ("50_split", "intent_stats -> split"),
     ("60_rows", "ground_truth, intent_stats, split -> rows"),
-    ("70_quarantine", "checked_calls, raw_jsonl -> quarantine"),
-    ("71_quarantine_parquet", "checked_calls, parquet files -> quarantine"),
-    ("80_accounting", "raw, checked_calls, intent_stats -> accounting"),
+    ("70_quarantine", "all files' quarantine, all_corrections -> quarantine"),
+    ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
+MODELS = [model for model, _ in STEPS]
+HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,7 @@ class SnapshotOptions:
     seed: int = 0
     memory_limit: str | None = None
     tools: str | None = None  # a tool pack file; None: the built-in colour pack
+    full: bool = False  # ignore the per-file cache: read every file again (and refresh its entries)
     lock_timeout: float | None = None
     extra_parameters: dict[str, Any] = field(default_factory=dict)
 
@@ -101,6 +128,7 @@ class SnapshotResult:
     intents: dict[str, Any]
     used_all: dict[str, dict[str, Any]]
     inputs: list[dict[str, Any]]
+    reuse: dict[str, int] = field(default_factory=dict)  # files_read, files_reused, rows_read, rows_reused
 
 
 def test_threshold(test_fraction: float) -> int:
@@ -171,42 +199,126 @@ def build_snapshot(
     options: SnapshotOptions,
     command: str,
     on_step: Callable[[str], None] = lambda step: None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> SnapshotResult:
     since, until = validate(options)
     pack = options.pack()
     inputs = resolve_inputs(options.logs)
     import duckdb
 
+    plan = _plan(store, inputs, pack, since, until, options.full, warn)
+    memory_limit = options.memory_limit or default_memory_limit()
+    sessions: list[Any] = []  # every DuckDB connection opened, closed before the spill folder goes
     # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
     with store.workspace("duckdb-") as spill_dir:
-        con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir), pack=pack)
+
+        def open_session() -> Any:
+            con = connect(
+                memory_limit=memory_limit, threads=default_threads(), temp_directory=str(spill_dir), pack=pack
+            )
+            sessions.append(con)
+            return con
+
         try:
-            return _build(store, options, pack, command, on_step, inputs, since, until, con)
+            con = _merge_state(store, options, plan, since, until, open_session, on_step)
+            return _finish(store, options, pack, command, on_step, con, plan)
         except duckdb.OutOfMemoryException as exc:
-            limit = options.memory_limit or "DuckDB's default, 80% of RAM"
+            limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
                 f"the build ran out of memory under --memory-limit {limit} ({_first_line(exc)})"
             ) from None
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
             raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
         finally:
-            con.close()  # before the spill folder goes: an interrupted query must not write into it again
+            for con in sessions:
+                con.close()  # before the spill folder goes: an interrupted query must not write into it again
 
 
-def _build(
+@dataclass
+class FilePlan:
+    """One input file in this build: its cache entries (None: absent or unusable) and whether it is read now."""
+
+    item: InputFile
+    key: str
+    context_key: str
+    entry: Path | None
+    context: Path | None
+    read: bool
+
+
+def _plan(
     store: Store,
-    options: SnapshotOptions,
-    pack: ToolPack,
-    command: str,
-    on_step: Callable[[str], None],
     inputs: list[InputFile],
+    pack: ToolPack,
     since: datetime | None,
     until: datetime | None,
-    con: Any,
-) -> SnapshotResult:
-    _register_normalizer(con)
-    values: dict[str, Any] = {
-        "files": [str(i.path) for i in inputs if i.kind == "parquet"],
+    full: bool,
+    warn: Callable[[str], None],
+) -> list[FilePlan]:
+    keys = cache_keys([i.sha256 for i in inputs], pack.sha256, since, until, MAX_INTENT_CHARS)
+    plan = []
+    for item, key, context_key in zip(inputs, keys.files, keys.contexts, strict=True):
+        entry = None if full else valid_entry(store, "files", key, warn)
+        context = None if full else valid_entry(store, "contexts", context_key, warn)
+        plan.append(FilePlan(item, key, context_key, entry, context, read=entry is None))
+    return plan
+
+
+def default_memory_limit() -> str:
+    """A quarter of the machine's memory, at most 800 MB (peak RSS stays near 1.5 GB), at least 256 MB."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(256, min(total // 4 >> 20, 800))}MB"
+
+
+def default_threads() -> int:
+    """The cores this process may run on (a container's or a taskset's share, not the whole machine)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _merge_state(
+    store: Store,
+    options: SnapshotOptions,
+    plan: list[FilePlan],
+    since: datetime | None,
+    until: datetime | None,
+    open_session: Callable[[], Any],
+    on_step: Callable[[str], None],
+) -> Any:
+    """Read the files not cached, join every file's state and write the new cache entries; returns the session.
+
+    A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
+    records are needed for the quarantine): the session restarts once with it read."""
+    while True:
+        con = open_session()
+        _register_normalizer(con)
+        values = _values(options, plan, since, until)
+        load_jsonl_lines(con, [p.item for p in plan if p.read])
+        con.register("build_files", _build_files(store, plan))
+        _run(con, plan, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
+        corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
+        again = [p for p in plan if not p.read and p.item.order in corrected]
+        if not again:
+            break
+        con.close()
+        for item in again:
+            item.read = True
+    _run(con, plan, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_contexts")])
+    new_files = {p.item.order: p.key for p in plan if p.read and p.entry is None}
+    write_entries(con, store, "files", new_files, overwrite=options.full)
+    _run(con, plan, values, on_step, MODELS[MODELS.index("39_cached_contexts") : MODELS.index("44_candidates")])
+    new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
+    write_entries(con, store, "contexts", new_contexts, overwrite=options.full)
+    _run(con, plan, values, on_step, MODELS[MODELS.index("44_candidates") :])
+    return con
+
+
+def _values(
+    options: SnapshotOptions, plan: list[FilePlan], since: datetime | None, until: datetime | None
+) -> dict[str, Any]:
+    parquet = [p.item for p in plan if p.read and p.item.kind == "parquet"]
+    return {
+        "files": [str(i.path) for i in parquet],
+        "orders": [i.order for i in parquet],
         "since": since,
         "until": until,
         "max_intent_chars": MAX_INTENT_CHARS,
@@ -215,15 +327,57 @@ def _build(
         "test_threshold": test_threshold(options.test_fraction),
         "alt_marker": "JSON:",
     }
-    load_jsonl_lines(con, inputs)
-    for model, _ in STEPS:
-        if (model in PARQUET_ONLY and not values["files"]) or (model in NO_PARQUET_ONLY and values["files"]):
+
+
+def _build_files(store: Store, plan: list[FilePlan]) -> pl.DataFrame:
+    """The build's files as the SQL models see them: position, path, and where their cache entries are."""
+    return pl.DataFrame(
+        {
+            "file_order": [p.item.order for p in plan],
+            "path": [str(p.item.path) for p in plan],
+            "entry_dir": [str(entry_dir(store, "files", p.key)) for p in plan],
+            "cached": [not p.read for p in plan],
+            "context_dir": [str(entry_dir(store, "contexts", p.context_key)) for p in plan],
+            "context_cached": [p.context is not None for p in plan],
+        },
+        schema={
+            "file_order": pl.Int32,
+            "path": pl.String,
+            "entry_dir": pl.String,
+            "cached": pl.Boolean,
+            "context_dir": pl.String,
+            "context_cached": pl.Boolean,
+        },
+    )
+
+
+def _run(
+    con: Any, plan: list[FilePlan], values: dict[str, Any], on_step: Callable[[str], None], models: list[str]
+) -> None:
+    has_parquet = bool(values["files"])
+    for model in models:
+        if (model in PARQUET_ONLY and not has_parquet) or (model in NO_PARQUET_ONLY and has_parquet):
             continue
         on_step(model)
+        nothing_cached = {"cached": all(p.read for p in plan), "context_cached": all(p.context is None for p in plan)}
+        if nothing_cached.get(CACHE_READERS.get(model, ""), False):
+            model += "_none"
+        elif model in ALL_TARGETS and nothing_cached["context_cached"]:
+            model += "_all"
         run_model(con, model, **values)
-        if model == "15_output_texts" and con.table("output_texts").pl()["hash_collision"].any():
-            raise DatabuildError("two distinct responses share a 64-bit hash; please report this input")
+        if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
+            raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
 
+
+def _finish(
+    store: Store,
+    options: SnapshotOptions,
+    pack: ToolPack,
+    command: str,
+    on_step: Callable[[str], None],
+    con: Any,
+    plan: list[FilePlan],
+) -> SnapshotResult:
     counts = con.table("accounting").pl()
     accounting = _accounting(counts)
     intents = _intent_counts(counts)
@@ -236,7 +390,6 @@ def _build(
         raise DatabuildError(
             "no intent could be kept (every intent was excluded: " + _reasons_summary(intents["excluded"]) + ")"
         )
-    quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
     pool = (
         con.table("intent_stats")
         .pl()
@@ -244,12 +397,15 @@ def _build(
         .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
         .sort("intent")
     )
-    con.close()
-
     rows_per_file = _counts(counts, "read")
     input_records = [
-        {"path": str(i.path), "format": i.kind, "sha256": i.sha256, "rows": int(rows_per_file.get(str(i.path), 0))}
-        for i in inputs
+        {
+            "path": str(p.item.path),
+            "format": p.item.kind,
+            "sha256": p.item.sha256,
+            "rows": int(rows_per_file.get(str(p.item.path), 0)),
+        }
+        for p in plan
     ]
     manifest = {
         "command": command,
@@ -260,19 +416,33 @@ def _build(
         "intents": intents,
     }
     on_step("write version")
+
+    def write_quarantine(path: Path) -> None:  # from DuckDB straight to the file: the records never enter Python
+        con.table("quarantine").order("source_file, source_line").write_parquet(str(path))
+
     published = publish_version(
         store,
         rows,
         manifest,
         options.shaping(),
-        quarantine=quarantine,
+        quarantine=write_quarantine,
         tables={INTENT_POOL_FILE: pool},
         lock_timeout=options.lock_timeout,
         pack=pack,
+        parent_from_logs=True,
     )
+    con.close()
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)
-    return SnapshotResult(published, accounting, intents, used_all(rows, pack), input_records)
+    reuse = _reuse(plan, input_records)
+    return SnapshotResult(published, accounting, intents, used_all(rows, pack), input_records, reuse)
+
+
+def _reuse(plan: list[FilePlan], input_records: list[dict[str, Any]]) -> dict[str, int]:
+    """How much of the input this build read and how much it took from the cache."""
+    read = [record["rows"] for p, record in zip(plan, input_records, strict=True) if p.read]
+    reused = [record["rows"] for p, record in zip(plan, input_records, strict=True) if not p.read]
+    return {"files_read": len(read), "files_reused": len(reused), "rows_read": sum(read), "rows_reused": sum(reused)}
 
 
 def _accounting(counts: pl.DataFrame) -> dict[str, Any]:

@@ -5,7 +5,7 @@ CREATE OR REPLACE VIEW raw_parquet AS
 SELECT
     filename AS source_file,
     file_row_number + 1 AS source_line,
-    CAST(list_position(getvariable('parquet_files'), filename) AS INTEGER) AS file_order,
+    CAST(getvariable('parquet_files')[filename] AS INTEGER) AS file_order,  -- position among all --logs files
     true AS is_object,
     CASE WHEN event_id IS NULL THEN 'NULL' ELSE typeof(event_id) END AS event_id_type,
     CAST(event_id AS VARCHAR) AS event_id,
@@ -22,5 +22,5 @@ SELECT
     CAST(response AS VARCHAR) AS response,
     CASE WHEN exported IS NULL THEN 'NULL' ELSE typeof(exported) END AS exported_type,
     CAST(exported AS VARCHAR) AS exported,
-    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (71_quarantine_parquet_records)
+    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (38_file_quarantine_parquet)
 FROM read_parquet(getvariable('parquet_globs'), filename = true, file_row_number = true, union_by_name = true)

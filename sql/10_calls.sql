@@ -1,6 +1,7 @@
 -- calls: the one pass over the raw records. Keeps the light columns, types them, applies the build window, and
 -- cuts each response after its first 'JSON:' marker (`json_tail`; the whole response when it has none): the
 -- only time the long chain-of-thought text is touched. `type_reason` is bad_record, missing_field or bad_type.
+-- The texts later models group or join on (tail, raw intent, event id) also get 64-bit hashes here, once.
 -- Reads: raw. Params: $since, $until (TIMESTAMPTZ or NULL). Writes: calls.
 CREATE OR REPLACE TABLE calls AS
 WITH typed AS (
@@ -30,7 +31,9 @@ SELECT
     event_id, request_id, ts, intent_raw, tool,
     CASE WHEN type_reason IS NULL THEN exported END AS exported,
     CASE WHEN type_reason IS NULL THEN json_tail END AS json_tail,
-    CASE WHEN type_reason IS NULL THEN hash(json_tail) END AS tail_hash  -- joins on an integer, not the text
+    CASE WHEN type_reason IS NULL THEN hash(json_tail) END AS tail_hash,  -- joins on an integer, not the text
+    CASE WHEN type_reason IS NULL THEN hash(intent_raw) END AS intent_hash,
+    CASE WHEN type_reason IS NULL THEN hash(event_id) END AS event_hash
 FROM typed
 -- a row whose timestamp lies outside --since/--until is not part of this build at all
 WHERE type_reason IS NOT NULL

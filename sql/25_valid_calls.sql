@@ -1,23 +1,25 @@
--- checked_calls: every call of the build with exactly one outcome: NULL (valid) or the first quarantine reason in
--- the contract's order: bad_record, missing_field, bad_type (from 10_calls), duplicate_event, unknown_tool,
--- empty_intent, intent_too_long, then no_json, invalid_json, schema_violation (from parsed_outputs).
+-- checked_calls: every call of the files read in this build with exactly one outcome: NULL (valid) or the first
+-- quarantine reason in the contract's order: bad_record, missing_field, bad_type (from 10_calls), duplicate_event,
+-- unknown_tool, empty_intent, intent_too_long, then no_json, invalid_json, schema_violation (from parsed_outputs).
 -- Rows carry small ids (raw intent, output), not strings: this table has one row per input row.
--- A repeated event_id keeps its first occurrence (file order, then line); repeats are found by hashing the ids
--- first and comparing the strings of colliding hashes only.
+-- Everything here depends on the row's own file only (the per-file state is cached by the file's sha256): a
+-- repeated event_id keeps its first line WITHIN the file; a repeat of an event from an earlier file is found by
+-- 33_corrections. Repeats are found by hashing the ids first and comparing the strings of colliding hashes only.
 -- Reads: calls, intents, output_texts, parsed_outputs, pack_tools. Params: $max_intent_chars. Writes: checked_calls.
 CREATE OR REPLACE TABLE checked_calls AS
 WITH repeated_hashes AS (
-    SELECT hash(event_id) AS event_hash
+    SELECT file_order, event_hash
     FROM calls
     WHERE type_reason IS NULL
-    GROUP BY event_hash
+    GROUP BY file_order, event_hash
     HAVING count(*) > 1
 ),
-repeated_events AS (  -- event ids seen more than once, with their first occurrence
-    SELECT event_id, min((file_order, source_line)) AS first_seen
-    FROM calls
-    WHERE type_reason IS NULL AND hash(event_id) IN (SELECT event_hash FROM repeated_hashes)
-    GROUP BY event_id
+repeated_events AS (  -- event ids seen more than once in a file, with their first line there
+    SELECT c.file_order, c.event_id, min(c.source_line) AS first_line
+    FROM calls c
+    SEMI JOIN repeated_hashes h ON h.file_order = c.file_order AND h.event_hash = c.event_hash
+    WHERE c.type_reason IS NULL
+    GROUP BY c.file_order, c.event_id
     HAVING count(*) > 1
 ),
 hashed_outputs AS (  -- 15_output_texts guarantees one text per (tool, tail_hash)
@@ -29,15 +31,15 @@ record_checked AS (
         c.file_order, c.source_line, c.request_id, c.tool, c.exported, c.tail_hash, i.raw_id,
         coalesce(
             c.type_reason,
-            CASE WHEN r.event_id IS NOT NULL AND (c.file_order, c.source_line) <> r.first_seen
+            CASE WHEN r.event_id IS NOT NULL AND c.source_line <> r.first_line
                  THEN 'duplicate_event' END,
             CASE WHEN c.tool NOT IN (SELECT tool FROM pack_tools) THEN 'unknown_tool' END,
             CASE WHEN i.intent = '' THEN 'empty_intent' END,
             CASE WHEN length(i.intent) > $max_intent_chars THEN 'intent_too_long' END
         ) AS record_reason
     FROM calls c
-    LEFT JOIN repeated_events r ON c.type_reason IS NULL AND r.event_id = c.event_id
-    LEFT JOIN intents i ON c.type_reason IS NULL AND i.intent_raw = c.intent_raw
+    LEFT JOIN repeated_events r ON c.type_reason IS NULL AND r.file_order = c.file_order AND r.event_id = c.event_id
+    LEFT JOIN intents i ON c.type_reason IS NULL AND i.intent_hash = c.intent_hash  -- 22_intents: no collisions
 )
 SELECT
     c.file_order, c.source_line, c.request_id, c.tool, c.exported, c.raw_id,

@@ -21,6 +21,8 @@ TYPES: dict[str, Any] = {
     "raw_id": pl.Int64,
     "output_id": pl.Int64,
     "tail_hash": pl.UInt64,
+    "event_hash": pl.UInt64,
+    "intent_hash": pl.UInt64,
     "calls": pl.Int64,
     "exports": pl.Int64,
     "n_calls": pl.Int64,

@@ -24,6 +24,7 @@ def show(
         from databuild.cli.common import stdout_console
         from databuild.store import open_store
         from pipelines.show_report import render_manifest
+        from pipelines.snapshot_cache import cache_summary
 
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
         opened = open_store(store_path(store))
@@ -32,4 +33,6 @@ def show(
         if output_format == "json":
             print_json(manifest)
             return
-        render_manifest(manifest, opened.lineage(name), opened.version_dir(name) / "README.md", stdout_console())
+        console = stdout_console()
+        render_manifest(manifest, opened.lineage(name), opened.version_dir(name) / "README.md", console)
+        console.print(cache_summary(opened), markup=False, soft_wrap=True, highlight=False)

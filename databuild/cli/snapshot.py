@@ -32,10 +32,13 @@ def snapshot(
     rank: str = typer.Option("raw", "--rank", help="Rank candidates by the 'raw' export rate or its 'wilson' bound."),
     test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of intents in the test split (0..1)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the stable split."),
-    memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 1GB."),
+    memory_limit: str = typer.Option(
+        None, "--memory-limit", help="DuckDB memory limit, e.g. 1GB (default: a quarter of RAM, at most 800MB)."
+    ),
     tools: Path = typer.Option(
         None, "--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."
     ),
+    full: bool = typer.Option(False, "--full", help="Read every file again instead of reusing the per-file cache."),
     lock_timeout: float = typer.Option(
         None, "--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."
     ),
@@ -68,6 +71,7 @@ def snapshot(
             seed=seed,
             memory_limit=memory_limit,
             tools=str(tools) if tools is not None else None,
+            full=full,
             lock_timeout=lock_timeout,
         )
         command = recorded_command()
@@ -80,6 +84,7 @@ def snapshot(
             "accounting": result.accounting,
             "intents": result.intents,
             "used_all": result.used_all,
+            "reuse": result.reuse,
         }
         if output_format == "json":
             print_json(report)
@@ -106,7 +111,10 @@ def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:
         def on_step(step: str) -> None:
             progress.update(task, description=f"snapshot: {step}", advance=1)
 
-        return build_snapshot(the_store, options, command, on_step)
+        def warn(message: str) -> None:
+            console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+        return build_snapshot(the_store, options, command, on_step, warn)
 
 
 def _stderr() -> Any:
@@ -135,6 +143,11 @@ def _print_report(report: dict[str, Any]) -> None:
     )
     for reason, count in acc["quarantined"].items():
         console.print(f"  {reason:<18}{count:>10}")
+    reuse = report["reuse"]
+    console.print(
+        f"files read {reuse['files_read']} ({reuse['rows_read']} rows), "
+        f"reused from the cache {reuse['files_reused']} ({reuse['rows_reused']} rows)"
+    )
     intents = report["intents"]
     excluded = ", ".join(f"{r} {c}" for r, c in intents["excluded"].items()) or "none"
     console.print(f"intents seen {intents['seen']}: kept {intents['kept']}, excluded {excluded}")

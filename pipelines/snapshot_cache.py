@@ -1,0 +1,204 @@
+"""The snapshot's per-file cache: what a build needs to merge an input file again without reading it.
+
+Two kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet files plus `entry.json`:
+
+- `files/<key>/`: a file's own state (its candidates, request pairs, events, surfaces, accounting and quarantine),
+  keyed by the file's sha256, the options that shape it (the tool pack's sha256, --since/--until, the intent length
+  limit) and the databuild and SQL versions. It does not depend on the other files of the build.
+- `contexts/<key>/`: what the file's place in the build adds (its rows that repeat an event of an earlier file,
+  their quarantine rows, the request pairs first seen in it), keyed by its file key and those of every file before
+  it in --logs order, so appending files leaves every earlier context valid.
+
+An entry is written in the store's `tmp/` and renamed into place, so it exists complete or not at all. An entry
+that is unreadable, incomplete or from another version is ignored with a one-line warning and rebuilt: the cache
+costs speed when lost, never correctness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import databuild
+from databuild.display import visible
+from databuild.sqlrun import sql_hashes
+from databuild.store import Store
+
+CACHE_FORMAT = 1
+ENTRY_FILE = "entry.json"
+# entry table -> (session table, filter on it, or None)
+FILE_TABLES = {
+    "candidates": ("file_candidates", None),
+    "requests": ("file_requests", None),
+    "events": ("file_events", None),
+    "surfaces": ("file_surfaces", None),
+    "accounting": ("file_accounting", None),
+    "quarantine": ("file_quarantine", "NOT corrected"),
+}
+CONTEXT_TABLES = {
+    "corrections": ("correction_rows", None),
+    "correction_quarantine": ("file_quarantine", "corrected"),
+    "first_pairs": ("first_pairs", None),
+}
+DROPPED_COLUMNS = ("file_order", "corrected")
+
+
+@dataclass(frozen=True)
+class CacheKeys:
+    files: list[str]  # per input, in --logs order
+    contexts: list[str]
+
+
+def cache_root(store: Store) -> Path:
+    return store.cache_dir / "snapshot"
+
+
+def cache_keys(
+    shas: list[str], pack_sha256: str, since: datetime | None, until: datetime | None, max_intent_chars: int
+) -> CacheKeys:
+    """Each file's entry key (its bytes, the shaping options, the code) and context key (it and the files before)."""
+    build = {
+        "format": CACHE_FORMAT,
+        "databuild": databuild.__version__,
+        "sql": _digest(sql_hashes()),
+        "pack": pack_sha256,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "max_intent_chars": max_intent_chars,
+    }
+    files = [_digest({**build, "file": sha}) for sha in shas]
+    contexts = [_digest({"files": files[: position + 1]}) for position in range(len(files))]
+    return CacheKeys(files, contexts)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def entry_dir(store: Store, kind: str, key: str) -> Path:
+    return cache_root(store) / kind / key[:2] / key
+
+
+def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) -> Path | None:
+    """The entry's folder when it is complete and its own; None when absent; a warning when present but unusable."""
+    folder = entry_dir(store, kind, key)
+    if not folder.exists():
+        return None
+    problem = _entry_problem(folder, key, FILE_TABLES if kind == "files" else CONTEXT_TABLES)
+    if problem is None:
+        return folder
+    warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
+    return None
+
+
+def _entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        entry = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8"))
+        if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT or entry.get("key") != key:
+            return "written by another databuild version or for another file"
+        for name in tables:
+            recorded = entry["tables"][name]
+            path = folder / f"{name}.parquet"
+            if path.stat().st_size != recorded["bytes"]:
+                return f"{path.name} has the wrong size"
+            metadata = pq.read_metadata(path)
+            if metadata.num_rows != recorded["rows"] or metadata.schema.names != recorded["columns"]:
+                return f"{path.name} does not match its entry"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable: {exc}"
+    except Exception as exc:  # pyarrow raises several types for a damaged Parquet footer
+        return f"unreadable: {exc}"
+    return None
+
+
+def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], overwrite: bool) -> None:
+    """Write one entry per target (file_order -> key) from the session tables, each atomically."""
+    tables = FILE_TABLES if kind == "files" else CONTEXT_TABLES
+    if not targets:
+        return
+    with store.workspace("build-cache-") as parts:  # flock-ed: another build's sweep of tmp/ leaves it alone
+        for name, (table, condition) in tables.items():
+            relation = con.table(table)
+            if condition:
+                relation = relation.filter(condition)
+            relation = relation.project(_kept_columns(relation.columns) + ", file_order")
+            relation.write_parquet(str(parts / name), partition_by=["file_order"], compression="zstd")
+        for order, key in targets.items():
+            _publish_entry(con, store, kind, key, order, parts, tables, overwrite)
+
+
+def _publish_entry(
+    con: Any, store: Store, kind: str, key: str, order: int, parts: Path, tables: dict[str, Any], overwrite: bool
+) -> None:
+    final = entry_dir(store, kind, key)
+    if final.exists() and not overwrite and _entry_problem(final, key, tables) is None:
+        return  # the same bytes at two positions, or a concurrent build: already there
+    with store.workspace("build-entry-") as staging:
+        try:
+            _stage_entry(con, staging, key, order, parts, tables)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.rename(staging, final)
+        except OSError:
+            if not final.exists():
+                raise
+            # else another build renamed the same entry first
+
+
+def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tables: dict[str, Any]) -> None:
+    import pyarrow.parquet as pq
+
+    recorded = {}
+    for name, (table, _) in tables.items():
+        target = staging / f"{name}.parquet"
+        written = sorted((parts / name / f"file_order={order}").glob("*.parquet"))
+        if len(written) == 1:
+            os.replace(written[0], target)
+        elif written:  # several parts: one file
+            con.read_parquet([str(w) for w in written]).write_parquet(str(target), compression="zstd")
+        else:  # no rows for this file: an empty file with the table's columns
+            relation = con.table(table).filter("false")
+            relation.project(_kept_columns(relation.columns)).write_parquet(str(target), compression="zstd")
+        metadata = pq.read_metadata(target)
+        recorded[name] = {"bytes": target.stat().st_size, "rows": metadata.num_rows, "columns": metadata.schema.names}
+    entry = {"format": CACHE_FORMAT, "key": key, "tables": recorded}
+    (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=1) + "\n", encoding="utf-8")
+
+
+def _kept_columns(columns: list[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns if c not in DROPPED_COLUMNS)
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} bytes"
+
+
+def cache_summary(store: Store) -> str:
+    """One line for `databuild show`: the snapshot cache's size on disk."""
+    size, files = cache_disk_bytes(store)
+    return f"snapshot cache: {human_bytes(size)} for {files} input files in {visible(cache_root(store))}"
+
+
+def cache_disk_bytes(store: Store) -> tuple[int, int]:
+    """(bytes on disk, number of file entries) of the snapshot cache."""
+    root = cache_root(store)
+    if not root.is_dir():
+        return 0, 0
+    total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    files = root / "files"
+    entries = sum(1 for _ in files.glob("*/*")) if files.is_dir() else 0
+    return total, entries

@@ -1,0 +1,7 @@
+-- file_accounting: per file read, its rows per outcome within the file ('' = valid, else the quarantine reason)
+-- and its rows read (the build window aside).
+-- Reads: raw, checked_calls. Writes: file_accounting(file_order, kind, name, n).
+CREATE OR REPLACE TABLE file_accounting AS
+SELECT file_order, 'rows' AS kind, coalesce(final_reason, '') AS name, count(*) AS n FROM checked_calls GROUP BY ALL
+UNION ALL
+SELECT file_order, 'read', '', count(*) FROM (SELECT file_order FROM raw) GROUP BY ALL

@@ -1,0 +1,272 @@
+"""Incremental snapshots: a build that reuses the per-file cache equals a full rebuild, whatever changed.
+
+Three small daily logs written here by hand. Events and requests repeat across days on purpose:
+  day1: golden hour r1 (events g1a g1s g1f, exported), r2 (g2*, not exported); cold tone c1 (c1*, exported)
+  day2: g1a again (valid there: a repeat of day1's event), c1s again with broken JSON, golden hour r2 again with new
+        events (g5*, exported), golden hour r4 (g4*, exported), and g6a twice (a repeat within the file)
+  day3: cold tone c7 (c7*, exported) and g4f again (a repeat of day2's event)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from databuild.cli import app
+from databuild.contracts import load_rows
+from databuild.store import open_store
+from pipelines.snapshot_cache import cache_root
+
+runner = CliRunner()
+TOOLS = ("adjust", "selective_adjust", "filter")
+
+
+def call(event: str, request: str, intent: str, tool: str, exported: bool, output: str) -> dict[str, Any]:
+    return {
+        "event_id": event,
+        "request_id": request,
+        "ts": "2024-05-01T10:00:00Z",
+        "intent": intent,
+        "tool": tool,
+        "response": f"thinking about {intent}... JSON: {output}",
+        "exported": exported,
+    }
+
+
+def request(prefix: str, request_id: str, intent: str, exported: bool, contrast: int) -> list[dict[str, Any]]:
+    outputs = {"adjust": json.dumps({"contrast": contrast}), "selective_adjust": "{}", "filter": "{}"}
+    return [call(f"{prefix}{tool[0]}", request_id, intent, tool, exported, outputs[tool]) for tool in TOOLS]
+
+
+DAY1 = [
+    *request("g1", "r1", "golden hour", True, 10),
+    *request("g2", "r2", "golden hour", False, 20),
+    *request("c1", "c1", "cold tone", True, -30),
+]
+DAY2 = [
+    DAY1[0],  # g1a again: valid in day2 by itself, a duplicate_event of day1's line 1
+    call("c1s", "c1", "cold tone", "selective_adjust", True, "{'bad': json}"),  # invalid_json by itself
+    *request("g5", "r2", "golden hour", True, 20),  # request r2 again: n_calls counts it once
+    *request("g4", "r4", "golden hour", True, 20),
+    call("g6a", "r6", "golden hour", "adjust", False, '{"contrast": 30}'),
+    call("g6a", "r6", "golden hour", "adjust", False, '{"contrast": 30}'),  # a repeat within day2
+]
+DAY3 = [*request("c7", "c7", "cold tone", True, -40), DAY2[7]]  # DAY2[7] is g4f
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def days(tmp_path: Path) -> list[Path]:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    return [write_jsonl(logs / f"day{n}.jsonl", records) for n, records in enumerate((DAY1, DAY2, DAY3), start=1)]
+
+
+def snapshot(store: Path, logs: list[Path], *args: str) -> dict[str, Any]:
+    result = runner.invoke(
+        app,
+        ["snapshot", "--store", str(store), "--format", "json", *[a for p in logs for a in ("--logs", str(p))], *args],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    report["stderr"] = result.stderr
+    return report
+
+
+def outcome(store: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """Everything a build decides: fingerprint, rows, quarantine, accounting, intents, inputs (of a new version:
+    builds compared here use a --seed of their own, so none is reported unchanged with an older manifest)."""
+    assert not report["unchanged"]
+    version = report["version"]
+    manifest = open_store(store).manifest(version)
+    quarantine = pl.read_parquet(store / "versions" / version / "quarantine.parquet")
+    return {
+        "fingerprint": report["fingerprint"],
+        "rows": load_rows(open_store(store), version).sort("intent").to_dicts(),
+        "quarantine": quarantine.sort("source_file", "source_line").to_dicts(),
+        "accounting": manifest["accounting"],
+        "intents": manifest["intents"],
+        "inputs": manifest["inputs"],
+    }
+
+
+def full_build(tmp_path: Path, logs: list[Path], name: str, seed: str = "0") -> dict[str, Any]:
+    store = tmp_path / name
+    return outcome(store, snapshot(store, logs, "--full", "--seed", seed))
+
+
+def test_appending_days_reads_only_the_new_file_and_equals_a_full_rebuild(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    first = snapshot(store, days[:1])
+    second = snapshot(store, days[:2])
+    third = snapshot(store, days)
+    assert first["reuse"] == {"files_read": 1, "files_reused": 0, "rows_read": 9, "rows_reused": 0}
+    assert second["reuse"] == {"files_read": 1, "files_reused": 1, "rows_read": 10, "rows_reused": 9}
+    assert third["reuse"] == {"files_read": 1, "files_reused": 2, "rows_read": 4, "rows_reused": 19}
+    assert outcome(store, third) == full_build(tmp_path, days, "full")
+    # By hand, all three days (23 rows): duplicate_event 4 = g1a (day2, first seen day1), c1s (day2: the repeat
+    # comes before its broken JSON in the reason order), g4f (day3, first seen day2), the second g6a in day2.
+    assert third["accounting"] == {
+        "input_rows": 23,
+        "valid_rows": 19,
+        "quarantined": {"duplicate_event": 4},
+        "outside_window": 0,
+    }
+    rows = {r["intent"]: r for r in outcome(store, third)["rows"]}
+    # golden hour requests with a valid call: r1, r2 (day1 and day2), r4, r6 -> 4, not 5
+    # adjust: contrast 10 = 1 export / 1 call (the repeat of g1a does not count twice); 20 = 2/3; 30 = 0/1
+    assert rows["golden hour"]["n_calls"] == 4 and '"contrast":10' in rows["golden hour"]["adjust"]
+    # cold tone: requests c1 and c7; adjust -30 (c1) and -40 (c7) are both 1 export / 1 call: a tie on rate,
+    # exports and calls -> the smaller canonical string: "-3" < "-4"
+    assert rows["cold tone"]["n_calls"] == 2 and '"contrast":-30' in rows["cold tone"]["adjust"]
+    quarantine = outcome(store, third)["quarantine"]
+    assert [(Path(q["source_file"]).name, q["source_line"], q["reason"]) for q in quarantine] == [
+        ("day2.jsonl", 1, "duplicate_event"),
+        ("day2.jsonl", 2, "duplicate_event"),
+        ("day2.jsonl", 10, "duplicate_event"),
+        ("day3.jsonl", 4, "duplicate_event"),
+    ]
+
+
+def test_a_rerun_reads_nothing_and_is_unchanged(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days)
+    again = snapshot(store, days)
+    assert again["unchanged"] and again["reuse"]["files_read"] == 0 and again["reuse"]["rows_reused"] == 23
+
+
+def test_a_changed_file_is_read_again_and_a_later_repeat_of_it_too(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days)
+    # day2 loses its first two lines and gains request r8: g4f in day3 still repeats day2's g4f
+    write_jsonl(days[1], DAY2[2:] + request("g8", "r8", "golden hour", True, 10))
+    changed = snapshot(store, days, "--seed", "1")
+    # day2 is new bytes; day3 holds a repeat of day2's event in a new context, so its rows are read again too
+    assert changed["reuse"] == {"files_read": 2, "files_reused": 1, "rows_read": 15, "rows_reused": 9}
+    assert outcome(store, changed) == full_build(tmp_path, days, "full", seed="1")
+    assert changed["accounting"]["quarantined"] == {"duplicate_event": 2}  # g4f in day3, the second g6a
+
+
+def test_a_removed_file_drops_out_without_reading_anything(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days)
+    kept = [days[0], days[2]]
+    removed = snapshot(store, kept, "--seed", "1")
+    assert removed["reuse"] == {"files_read": 0, "files_reused": 2, "rows_read": 0, "rows_reused": 13}
+    assert removed["accounting"]["quarantined"] == {}  # g4f's first occurrence was in day2: now it is valid
+    assert outcome(store, removed) == full_build(tmp_path, kept, "full", seed="1")
+
+
+def test_full_reads_everything_and_gives_the_same_version(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days[:2])
+    incremental = snapshot(store, days)
+    full = snapshot(store, days, "--full")
+    assert full["unchanged"] and full["version"] == incremental["version"]
+    assert full["reuse"] == {"files_read": 3, "files_reused": 0, "rows_read": 23, "rows_reused": 0}
+
+
+def test_order_of_files_decides_the_first_occurrence(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days)
+    reordered = [days[1], days[0], days[2]]
+    report = snapshot(store, reordered, "--seed", "1")
+    # day1 now repeats day2's g1a and c1s, day3 still repeats day2's g4f: both are read again for their records
+    assert report["reuse"]["files_read"] == 2
+    assert outcome(store, report) == full_build(tmp_path, reordered, "full", seed="1")
+    quarantine = outcome(store, report)["quarantine"]
+    assert [(Path(q["source_file"]).name, q["source_line"]) for q in quarantine][:2] == [
+        ("day1.jsonl", 1),
+        ("day1.jsonl", 8),
+    ]
+
+
+def test_a_parquet_day_merges_like_a_jsonl_day(tmp_path: Path, days: list[Path]) -> None:
+    parquet = tmp_path / "logs" / "day2.parquet"
+    pl.read_ndjson(days[1]).write_parquet(parquet)
+    mixed = [days[0], parquet, days[2]]
+    store = tmp_path / "store"
+    snapshot(store, mixed[:2])
+    report = snapshot(store, mixed)
+    result = outcome(store, report)
+    expected = full_build(tmp_path, mixed, "full")
+    assert result == expected
+    assert result["fingerprint"] == full_build(tmp_path, days, "jsonl")["fingerprint"]
+    assert json.loads(result["quarantine"][0]["record"])["event_id"] == "g1a"  # the Parquet row, whole
+
+
+def test_a_corrupt_cache_entry_is_ignored_with_a_warning_and_rebuilt(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days[:2])
+    events = sorted(cache_root(open_store(store)).glob("files/*/*/events.parquet"))
+    assert len(events) == 2
+    for path in events:
+        path.write_bytes(path.read_bytes()[:-20])  # truncated
+    report = snapshot(store, days, "--seed", "1")
+    warnings = [line for line in report["stderr"].splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and all("events.parquet has the wrong size" in w for w in warnings)
+    assert report["reuse"]["files_read"] == 3
+    assert outcome(store, report) == full_build(tmp_path, days, "full", seed="1")
+    assert "warning" not in snapshot(store, days)["stderr"]  # rebuilt
+
+
+def test_an_entry_from_another_version_is_not_trusted(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days[:1])
+    (entry_json,) = cache_root(open_store(store)).glob("files/*/*/entry.json")
+    entry = json.loads(entry_json.read_text())
+    entry_json.write_text(json.dumps({**entry, "format": 0}))
+    report = snapshot(store, days)
+    assert "written by another databuild version" in report["stderr"] and report["reuse"]["files_read"] == 3
+
+
+def test_an_interrupted_build_leaves_the_store_as_it_was(
+    tmp_path: Path, days: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.snapshot_cache
+
+    store = tmp_path / "store"
+    snapshot(store, days[:2])
+    before = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
+    real_rename = pipelines.snapshot_cache.os.rename
+
+    def killed(src: Any, dst: Any) -> None:
+        raise KeyboardInterrupt  # the process dies as it publishes its first new cache entry
+
+    monkeypatch.setattr(pipelines.snapshot_cache.os, "rename", killed)
+    result = runner.invoke(app, ["snapshot", "--store", str(store), *[a for p in days for a in ("--logs", str(p))]])
+    assert result.exit_code == 130 and result.stderr == "Error: interrupted\n"
+    monkeypatch.setattr(pipelines.snapshot_cache.os, "rename", real_rename)
+    after = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
+    assert after == before
+    assert outcome(store, snapshot(store, days, "--seed", "1")) == full_build(tmp_path, days, "full", seed="1")
+
+
+def test_a_snapshot_after_an_augment_names_the_snapshot_as_parent(tmp_path: Path, days: list[Path]) -> None:
+    from pipelines.emit import publish_version
+
+    store = tmp_path / "store"
+    snapshot(store, days[:2])  # v1
+    opened = open_store(store)
+    rows = load_rows(opened, "v1").with_columns(pl.lit("augmented").alias("source"))
+    publish_version(opened, rows, {"command": "databuild augment"}, {"augmented": True})  # v2, no inputs
+    report = snapshot(store, days)
+    assert report["version"] == "v3" and opened.manifest("v3")["parent"] == "v1"
+
+
+def test_show_reports_the_cache_size(tmp_path: Path, days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days)
+    result = runner.invoke(app, ["show", "--store", str(store)])
+    assert result.exit_code == 0
+    line = next(line for line in result.stdout.splitlines() if "snapshot cache:" in line)
+    assert "for 3 input files" in line and " KB " in line
