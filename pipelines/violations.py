@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from databuild.pack import COLOUR_PACK_FILE, ToolPack
+from databuild.pack import ToolPack
 from databuild.store import Store, replacing
 
 LAST_FAILED_DIR = "last-failed"  # in STORE/tmp/; not a work directory, so the tmp sweep leaves it alone
@@ -21,10 +21,7 @@ def pack_file_label(tools: str | None) -> str:
     """Where the pack's tools (ranges, enum names) are listed: the file given, or the built-in colour pack's."""
     if tools:
         return tools
-    try:
-        return str(COLOUR_PACK_FILE.relative_to(Path.cwd()))
-    except ValueError:
-        return str(COLOUR_PACK_FILE)
+    return "databuild/packs/colour/tools.json (the built-in colour pack, inside the databuild package)"
 
 
 def first_violation(quarantine: pl.DataFrame, pack: ToolPack, pack_file: str) -> str | None:

@@ -34,8 +34,8 @@ def runs(
         from databuild.cli.common import stdout_console
         from databuild.display import rich_text, visible
 
-        # borderless, one space between columns: a run id (26 characters) and every header fit 80 columns
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+        # no borders, one space between columns: a run id (26 characters) and every header fit 80 columns
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0)
         table.add_column("run", no_wrap=True, min_width=max([len(visible(r["run_id"])) for r in found], default=3))
         for column in ("status", "version", "model", "mode", "epochs", "selected", "overall"):
             table.add_column(column, min_width=len(column))
