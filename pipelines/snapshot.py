@@ -323,7 +323,7 @@ def _nothing_kept(
 
     excluded = ", ".join(f"{r} {n} ({EXCLUSION_MEANING.get(r, r)})" for r, n in intents["excluded"].items())
     message = (
-        f"no intent could be kept: all {intents['seen']} were excluded: {excluded or 'nothing'}; "
+        f"no intent could be kept: intents seen {intents['seen']}, all excluded: {excluded or 'nothing'}; "
         f"input rows {accounting['input_rows']}: valid {accounting['valid_rows']}, "
         f"quarantined {_reasons_summary(accounting['quarantined'])}"
     )

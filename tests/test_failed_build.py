@@ -42,7 +42,7 @@ def test_nothing_kept_says_why_and_keeps_the_quarantine(tmp_path: Path) -> None:
     quarantine_path = store / "tmp" / "last-failed" / "quarantine.parquet"
     # both intents lose their filter call (lines 3 and 6): each misses a tool; 6 rows, 4 valid, 2 quarantined
     assert result.stderr == (
-        "Error: no intent could be kept: all 2 were excluded: incomplete_tools 2 (a tool had no valid call); "
+        "Error: no intent could be kept: intents seen 2, all excluded: incomplete_tools 2 (a tool had no valid call); "
         "input rows 6: valid 4, quarantined schema_violation 2; "
         f'first schema_violation ({log}:3): filter name = "kodak_gold" is not one of its 34 names; '
         f"the valid values are listed in {COLOUR_PACK_LABEL}; quarantine: {quarantine_path}\n"
