@@ -179,8 +179,9 @@ def build_snapshot(
 
     # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
     with store.workspace("duckdb-") as spill_dir:
-        con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir), pack=pack)
-        try:
+        con = None
+        try:  # connect too: registering the pack tables can already hit a tiny --memory-limit
+            con = connect(memory_limit=options.memory_limit, temp_directory=str(spill_dir), pack=pack)
             return _build(store, options, pack, command, on_step, inputs, since, until, con)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or "DuckDB's default, 80% of RAM"
@@ -190,7 +191,8 @@ def build_snapshot(
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
             raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
         finally:
-            con.close()  # before the spill folder goes: an interrupted query must not write into it again
+            if con is not None:
+                con.close()  # before the spill folder goes: an interrupted query must not write into it again
 
 
 def _build(

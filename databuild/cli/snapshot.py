@@ -85,8 +85,8 @@ def snapshot(
             print_json(report)
         else:
             _print_report(report)
-        if result.accounting["quarantined"].get("schema_violation"):
-            _print_first_violation(result.published.path, options)
+            if result.accounting["quarantined"].get("schema_violation"):
+                _print_first_violation(result.published.path, options)
 
 
 def _print_first_violation(version_dir: Path, options: Any) -> None:
