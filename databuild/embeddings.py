@@ -81,7 +81,7 @@ def _encode(texts: list[str], show_progress: bool) -> np.ndarray:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not show_progress,
+        disable=not show_progress or not console.is_terminal,  # off a terminal rich leaves a blank line
     ) as progress:
         task = progress.add_task("loading encoder", total=len(texts))
         encoder = load_encoder()

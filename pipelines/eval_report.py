@@ -53,6 +53,7 @@ def render_table(result: dict[str, Any]) -> Any:
         title=f"{result['version']} / {result['split']}",
         caption=report_footer(result),
         box=box.SIMPLE_HEAD,
+        show_edge=False,  # no blank lines of spaces above and below, no edge columns: 79 columns for the colour pack
         pad_edge=False,
     )
     table.add_column("subset", no_wrap=True)

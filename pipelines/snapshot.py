@@ -386,10 +386,9 @@ def _finish(
     if accounting["valid_rows"] == 0:
         raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
     rows = spread_tools(con.table("rows").pl(), pack)
-    if rows.height == 0:
-        raise DatabuildError(
-            "no intent could be kept (every intent was excluded: " + _reasons_summary(intents["excluded"]) + ")"
-        )
+    if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
+        quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
+        raise _nothing_kept(store, options, pack, accounting, intents, quarantine)
     pool = (
         con.table("intent_stats")
         .pl()
@@ -476,6 +475,35 @@ def _repair_intent_pool(store: Store, version: str, pool: pl.DataFrame) -> None:
     where such stores keep it (a published version directory is never modified)."""
     with replacing(store.legacy_intent_pool_path(version)) as handle:
         pool.write_parquet(handle)
+
+
+EXCLUSION_MEANING = {"no_exports": "no valid call was exported", "incomplete_tools": "a tool had no valid call"}
+
+
+def _nothing_kept(
+    store: Store,
+    options: SnapshotOptions,
+    pack: ToolPack,
+    accounting: dict[str, Any],
+    intents: dict[str, Any],
+    quarantine: pl.DataFrame,
+) -> DatabuildError:
+    """Why no intent was kept: each exclusion with its meaning, the quarantine breakdown, the first schema violation,
+    and where the quarantine was written."""
+    from pipelines.violations import first_violation, keep_failed_quarantine, pack_file_label
+
+    excluded = ", ".join(f"{r} {n} ({EXCLUSION_MEANING.get(r, r)})" for r, n in intents["excluded"].items())
+    message = (
+        f"no intent could be kept: intents seen {intents['seen']}, all excluded: {excluded or 'nothing'}; "
+        f"input rows {accounting['input_rows']}: valid {accounting['valid_rows']}, "
+        f"quarantined {_reasons_summary(accounting['quarantined'])}"
+    )
+    hint = first_violation(quarantine, pack, pack_file_label(options.tools))
+    if hint:
+        message += f"; {hint}"
+    if quarantine.height:
+        message += f"; quarantine: {keep_failed_quarantine(store, quarantine)}"
+    return DatabuildError(message)
 
 
 def _reasons_summary(counts: dict[str, int]) -> str:

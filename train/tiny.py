@@ -7,6 +7,7 @@ thousand parameters. Nothing is downloaded, so the whole train stage can be trie
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def train_tokenizer(texts: list[str], vocab_size: int = 600, chat_template: str 
         vocab_size=vocab_size,
         special_tokens=SPECIAL_TOKENS + ["<|user|>", "<|assistant|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=sys.stderr.isatty(),  # off a terminal its hidden bars still write blank lines
     )
     tokenizer.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(

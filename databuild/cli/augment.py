@@ -83,6 +83,12 @@ def augment(
 ) -> None:
     """Grow the train split where the student fails: one new dataset version per iteration.
 
+    Words in the report: mined (sample) = the train rows drawn (seeded, --sample) and answered by the student;
+    mistakes: TOOL = mined intents whose score for that tool is below its baseline cosine (cosine tools) or below 1
+    (exact tools, e.g. a wrong filter name); mistakes: intents = intents with any mistake; baseline cosine: TOOL =
+    the student's mean cosine on the sample at this lineage's first augmentation, then frozen; candidates =
+    generated intents; accepted = those that passed every filter (rejected: the reason of each other one).
+
     Example: databuild augment --iterations 1 --student knn --generator openai --model gpt-4 --concurrency 16
     """
     with user_errors():

@@ -23,6 +23,11 @@ def eval_command(
 ) -> None:
     """Score predictions per tool (selection, quality, final) and overall, on all / r3 / r5 intents.
 
+    Words: sel = selection F1 (did the student use the tool when the teacher did); qual = quality, on the intents
+    where both used it (cosine of the numeric parameters, or 1/0 for an exact match such as a filter name); final =
+    harmonic mean of sel and qual; overall = mean of the tools' final. Subsets: all = every intent of the split;
+    r3 / r5 = the intents with at least 3 / 5 distinct requests in the logs (n_calls).
+
     Example: databuild eval --version v1 --split test --predictions preds.jsonl --format json
     """
     with user_errors():

@@ -15,7 +15,7 @@ def runs(
     store: Path | None = STORE_OPTION,
     output_format: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
-    """List training runs (STORE/runs/): version, fingerprint, mode, epochs and the selected score.
+    """List training runs (STORE/runs/): version, model, mode, epochs, selected score (all fields: --format json).
 
     Example: databuild runs --format json
     """
@@ -28,15 +28,17 @@ def runs(
         if output_format == "json":
             print_json(found)
             return
+        from rich import box
         from rich.table import Table
 
         from databuild.cli.common import stdout_console
         from databuild.display import rich_text, visible
 
-        table = Table()
+        # no borders, one space between columns: a run id (26 characters) and every header fit 80 columns
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0)
         table.add_column("run", no_wrap=True, min_width=max([len(visible(r["run_id"])) for r in found], default=3))
         for column in ("status", "version", "model", "mode", "epochs", "selected", "overall"):
-            table.add_column(column)
+            table.add_column(column, min_width=len(column))
         for run in found:
             overall = run["overall"]
             cells = (
@@ -44,7 +46,7 @@ def runs(
                 run["status"],
                 run["version"],
                 Path(str(run["model"])).name,
-                f"{run['mode']} {run['arch']}",
+                run["mode"],
                 f"{run['epochs_done']}/{run['epochs']}",
                 run["selected_epoch"] or "-",
                 "-" if overall is None else f"{overall:.4f}",

@@ -19,7 +19,12 @@ def simulate(
     rows: int = typer.Option(
         60_000, "--rows", help="Teacher calls (3 per user request); ~0.2 % duplicated or broken records come on top."
     ),
-    intents: int = typer.Option(3_000, "--intents", help="Number of distinct intents."),
+    intents: int = typer.Option(
+        3_000,
+        "--intents",
+        help="Distinct intents to draw requests from. Popularity is Zipf-like, so part of the long tail is never "
+        "requested: with the defaults 2068 of the 3000 appear in the logs (snapshot's 'intents seen').",
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same logs)."),
 ) -> None:
     """Write simulated teacher-call logs (deterministic, offline).

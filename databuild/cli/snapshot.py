@@ -90,6 +90,20 @@ def snapshot(
             print_json(report)
         else:
             _print_report(report)
+            if result.accounting["quarantined"].get("schema_violation"):
+                _print_first_violation(result.published.path, options)
+
+
+def _print_first_violation(version_dir: Path, options: Any) -> None:
+    """On stderr: the first schema violation's key and value, and the pack file that lists the valid ones."""
+    import polars as pl
+
+    from pipelines.violations import first_violation, pack_file_label
+
+    quarantine = pl.scan_parquet(version_dir / "quarantine.parquet").filter(pl.col("reason") == "schema_violation")
+    hint = first_violation(quarantine.head(1).collect(), options.pack(), pack_file_label(options.tools))
+    if hint:
+        typer.echo(hint, err=True)
 
 
 def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:

@@ -114,14 +114,17 @@ def train(
 
 
 def _print_table(result: dict) -> None:
+    from rich import box
     from rich.table import Table
 
     from databuild.cli.common import stdout_console
     from databuild.display import rich_text
 
-    table = Table(title=rich_text(f"{result['run_dir']} ({result['version']})"))
-    for column in ("epoch", "train loss", "overall", "invalid", "train s", "tokens/s", "generation s", "selected"):
-        table.add_column(column, justify="right")
+    # short headers on a light box: the table fits 80 columns (loss: train loss; tok/s: train tokens per second;
+    # train s / gen s: seconds training / generating; chosen: the selected epoch)
+    table = Table(title=rich_text(f"{result['run_dir']} ({result['version']})"), box=box.SIMPLE_HEAD)
+    for column in ("epoch", "loss", "overall", "invalid", "train s", "tok/s", "gen s", "chosen"):
+        table.add_column(column, justify="right", no_wrap=True)
     for entry in result["epochs"]:
         overall = entry.get("overall")
         table.add_row(
