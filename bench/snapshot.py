@@ -38,9 +38,10 @@ print(con.execute('''
 """
 
 
-def timed(command: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one child process (running this checkout's code)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def timed(command: list[str], code_root: Path = ROOT) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one child process running the code of `code_root` (default: this
+    checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -48,7 +49,7 @@ def timed(command: list[str]) -> tuple[float, float, str]:
     stdout = proc.stdout.read() if proc.stdout else ""
     stderr = proc.stderr.read() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{stderr[-2000:]}")
+        raise SystemExit(f"failed: {' '.join(command[:6])} …\n{stderr[-2000:]}")
     return wall, usage.ru_maxrss / 1024, stdout
 
 

@@ -16,14 +16,15 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DAILY = ROOT / "bench" / "out" / "daily"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from snapshot import timed  # noqa: E402  (one way to time a child process, in bench/snapshot.py)
 
 
 def daily_logs(days: int, rows_per_day: int) -> list[Path]:
@@ -52,20 +53,6 @@ def snapshot(store: Path, logs: list[Path], *extra: str) -> tuple[float, float, 
     command += [a for path in logs for a in ("--logs", str(path))]
     wall, rss, stdout = timed(command)
     return wall, rss, json.loads(stdout)
-
-
-def timed(command: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one child process running this checkout's code."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stdout = proc.stdout.read() if proc.stdout else ""
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command[:6])} …\n{stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout
 
 
 def measure(days: int, rows_per_day: int) -> dict[str, object]:

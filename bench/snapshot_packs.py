@@ -118,15 +118,9 @@ def snapshot_seconds(code_root: Path, logs_path: Path, memory_limit: str, tools:
                "--memory-limit", memory_limit, "--format", "json"]  # fmt: skip
     if tools is not None:
         command += ["--tools", str(tools)]
-    env_path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(code_root)
     try:
-        wall, _, _ = timed(command)
+        wall, _, _ = timed(command, code_root)
     finally:
-        if env_path is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = env_path
         shutil.rmtree(store, ignore_errors=True)
     return wall
 
