@@ -105,7 +105,6 @@ class SnapshotOptions:
     tools: str | None = None  # a tool pack file; None: the built-in colour pack
     full: bool = False  # ignore the per-file cache: read every file again (and refresh its entries)
     lock_timeout: float | None = None
-    extra_parameters: dict[str, Any] = field(default_factory=dict)
 
     def pack(self) -> ToolPack:
         return load_pack(self.tools) if self.tools else colour_pack()
@@ -127,7 +126,6 @@ class SnapshotResult:
     accounting: dict[str, Any]
     intents: dict[str, Any]
     used_all: dict[str, dict[str, Any]]
-    inputs: list[dict[str, Any]]
     reuse: dict[str, int] = field(default_factory=dict)  # files_read, files_reused, rows_read, rows_reused
 
 
@@ -408,7 +406,7 @@ def _finish(
     ]
     manifest = {
         "command": command,
-        "parameters": {**options.shaping(), "logs": options.logs, "tools": options.tools, **options.extra_parameters},
+        "parameters": {**options.shaping(), "logs": options.logs, "tools": options.tools},
         "inputs": input_records,
         "sql": sql_hashes(),
         "accounting": accounting,
@@ -434,7 +432,7 @@ def _finish(
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)
-    return SnapshotResult(published, accounting, intents, used_all(rows, pack), input_records, reuse)
+    return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
 
 
 def _reuse(plan: list[FilePlan], input_records: list[dict[str, Any]]) -> dict[str, int]:
