@@ -14,7 +14,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -407,6 +407,50 @@ def _start_tracking(report_to: str, run_dir: Path, record: dict[str, Any], start
         raise
 
 
+@dataclass
+class _Session:
+    """What one training session holds; `_execute` fills it in, one step after the other."""
+
+    store: Store
+    plan: Plan
+    accelerator: Any
+    say: Log
+    run_dir: Path
+    start_epoch: int
+    checkpoint: Path | None
+    session_start: float
+    pack: ToolPack
+    tokenizer: Any = None
+    examples: list[Any] = field(default_factory=list)
+    generation_tokens: int = 0
+    truth: Any = None
+    eval_intents: list[str] = field(default_factory=list)
+    data_record: dict[str, Any] = field(default_factory=dict)
+    model: Any = None
+    unwrapped: Any = None
+    trainable: list[Any] = field(default_factory=list)
+    optimizer: Any = None
+    scheduler: Any = None
+    steps_per_epoch: int = 0
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+    previous_wall: float = 0.0
+    tracker: Tracker = field(default_factory=NoTracker)
+
+    @property
+    def is_main(self) -> bool:
+        return bool(self.accelerator.is_main_process)
+
+    def epoch_loader(self, epoch: int) -> Any:
+        from torch.utils.data import DataLoader
+
+        options = self.plan.options
+        ordered: Any = _EpochOrder(self.examples, options.seed, epoch)  # a map-style dataset
+        collator = TrainCollator(self.tokenizer.pad_token_id, self.plan.model.arch)
+        loader: Any = DataLoader(ordered, batch_size=options.batch_size, collate_fn=collator)
+        return self.accelerator.prepare_data_loader(loader)
+
+
 def _execute(
     store: Store,
     plan: Plan,
@@ -416,31 +460,40 @@ def _execute(
     log: Log,
     beat: Callable[[Path], None],
 ) -> dict[str, Any] | None:
-    import numpy as np
-    import polars as pl
+    """setup → data → model → resume → record → per epoch: train, evaluate, checkpoint → select."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
+    session = _setup(store, plan, output, resumed, log)
+    _load_data(session)
+    _build_training(session)
+    _restore(session)
+    _open_record(session, resumed, beat)
+    for epoch in range(session.start_epoch + 1, plan.options.epochs + 1):
+        trained = _train_epoch(session, epoch)
+        prediction_rows, generation_seconds = _evaluate_epoch(session, epoch)
+        if session.is_main:
+            _record_epoch(session, epoch, trained, prediction_rows, generation_seconds)
+        session.accelerator.wait_for_everyone()
+        if on_epoch_end is not None and session.is_main:
+            on_epoch_end(session.epochs[-1])
+    return _select(session)
+
+
+def _setup(store: Store, plan: Plan, output: Path | None, resumed: dict[str, Any] | None, log: Log) -> _Session:
+    """The accelerator (one process or several), the run directory and the epoch to start from."""
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import broadcast_object_list, gather_object, set_seed
-    from torch.utils.data import DataLoader
-    from transformers import get_linear_schedule_with_warmup
+    from accelerate.utils import broadcast_object_list, set_seed
 
-    from databuild.contracts import predictions_schema
-    from databuild.evaluation import evaluate
-
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
     session_start = time.perf_counter()
     options = plan.options
-    arch = plan.model.arch
     # accelerate only sets up CPU data parallelism (gloo) when asked for the CPU explicitly.
     accelerator = Accelerator(mixed_precision=_mixed_precision(options.precision), cpu=not torch.cuda.is_available())
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched != accelerator.num_processes:
         raise DatabuildError(f"launched as {launched} processes but accelerate set up {accelerator.num_processes}")
-    is_main = accelerator.is_main_process
-    say: Log = log if is_main else (lambda _message: None)
-
+    say: Log = log if accelerator.is_main_process else (lambda _message: None)
     if output is None:
-        chosen = [runs.new_run_id(store.runs_dir, plan.version, options.model) if is_main else None]
+        chosen = [runs.new_run_id(store.runs_dir, plan.version, options.model) if accelerator.is_main_process else None]
         if accelerator.num_processes > 1:
             broadcast_object_list(chosen)
         run_dir = store.runs_dir / str(chosen[0])
@@ -448,48 +501,79 @@ def _execute(
         run_dir = output
     start_epoch = _resume_point(run_dir, len(runs.read_metrics(run_dir)["epochs"])) if resumed else 0
     checkpoint = runs.checkpoint_dir(run_dir, start_epoch) if start_epoch else None
-
     set_seed(options.seed)
-    tokenizer = load_tokenizer(checkpoint or plan.model.source)
-    prompts_train, completions_train, taken = _training_data(store, plan)
+    pack = store.pack(plan.version)
+    return _Session(store, plan, accelerator, say, run_dir, start_epoch, checkpoint, session_start, pack)
+
+
+def _load_data(session: _Session) -> None:
+    """Tokenized training examples, the generation budget and the evaluation intents."""
+    plan, options = session.plan, session.plan.options
+    arch = plan.model.arch
+    session.tokenizer = load_tokenizer(session.checkpoint or plan.model.source)
+    prompts_train, completions_train, taken = _training_data(session.store, plan)
     chat = options.prompt_format == "version"
     examples, truncated = encode_examples(
-        tokenizer, arch, prompts_train, completions_train, options.max_source_tokens, chat
+        session.tokenizer, arch, prompts_train, completions_train, options.max_source_tokens, chat
     )
     if truncated:
-        say(f"warning: {truncated} of {len(examples)} prompts cut to their last {options.max_source_tokens} tokens")
-    longest = longest_completion_tokens(tokenizer, arch, prompts_train, completions_train, chat)
-    generation_tokens = min(options.max_new_tokens, longest + GENERATION_MARGIN_TOKENS)
-    truth = _eval_truth(store, plan.version, options.eval_limit)
-    eval_intents = truth["intent"].to_list()
+        session.say(
+            f"warning: {truncated} of {len(examples)} prompts cut to their last {options.max_source_tokens} tokens"
+        )
+    longest = longest_completion_tokens(session.tokenizer, arch, prompts_train, completions_train, chat)
+    session.examples = examples
+    session.generation_tokens = min(options.max_new_tokens, longest + GENERATION_MARGIN_TOKENS)
+    session.truth = _eval_truth(session.store, plan.version, options.eval_limit)
+    session.eval_intents = session.truth["intent"].to_list()
+    session.data_record = {
+        **taken,
+        "train_examples": len(examples),
+        "mean_example_tokens": round(sum(len(e.input_ids) for e in examples) / len(examples), 1),
+        "truncated_prompts": truncated,
+        "longest_completion_tokens": longest,
+        "eval_split": "test",
+        "eval_intents": len(session.eval_intents),
+    }
 
-    dtype = compute_dtype(accelerator.device.type)
-    model = _build_model(plan, accelerator.device, dtype, checkpoint)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=plan.lr, weight_decay=options.weight_decay)
-    collator = TrainCollator(tokenizer.pad_token_id, arch)
 
-    def epoch_loader(epoch: int) -> Any:
-        ordered: Any = _EpochOrder(examples, options.seed, epoch)  # a map-style dataset
-        loader: Any = DataLoader(ordered, batch_size=options.batch_size, collate_fn=collator)
-        return accelerator.prepare_data_loader(loader)
+def _build_training(session: _Session) -> None:
+    """The model (from the checkpoint when resuming), its optimizer and the learning-rate schedule."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
 
-    steps_per_epoch = len(epoch_loader(1))
-    total_steps = steps_per_epoch * options.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(options.warmup_ratio * total_steps), total_steps)
-    model, optimizer = accelerator.prepare(model, optimizer)
+    options = session.plan.options
+    accelerator = session.accelerator
+    model = _build_model(session.plan, accelerator.device, compute_dtype(accelerator.device.type), session.checkpoint)
+    session.trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(session.trainable, lr=session.plan.lr, weight_decay=options.weight_decay)
+    session.steps_per_epoch = len(session.epoch_loader(1))
+    total_steps = session.steps_per_epoch * options.epochs
+    warmup = int(options.warmup_ratio * total_steps)
+    session.scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+    session.model, session.optimizer = accelerator.prepare(model, optimizer)
+    session.unwrapped = accelerator.unwrap_model(session.model)
 
-    epochs: list[dict[str, Any]] = []
-    if checkpoint is not None:
-        state = torch.load(checkpoint / runs.TRAINING_STATE_FILE, map_location="cpu", weights_only=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
-        torch.set_rng_state(state["rng"]["torch"])
-        epochs = runs.read_metrics(run_dir)["epochs"][:start_epoch]
-        say(f"resuming {run_dir} after epoch {start_epoch}/{options.epochs}")
 
+def _restore(session: _Session) -> None:
+    """Resuming: the optimizer, schedule and random states of the checkpoint, and the epochs already scored."""
+    if session.checkpoint is None:
+        return
+    import numpy as np
+    import torch
+
+    state = torch.load(session.checkpoint / runs.TRAINING_STATE_FILE, map_location="cpu", weights_only=False)
+    session.optimizer.load_state_dict(state["optimizer"])
+    session.scheduler.load_state_dict(state["scheduler"])
+    random.setstate(state["rng"]["python"])
+    np.random.set_state(state["rng"]["numpy"])
+    torch.set_rng_state(state["rng"]["torch"])
+    session.epochs = runs.read_metrics(session.run_dir)["epochs"][: session.start_epoch]
+    session.say(f"resuming {session.run_dir} after epoch {session.start_epoch}/{session.plan.options.epochs}")
+
+
+def _open_record(session: _Session, resumed: dict[str, Any] | None, beat: Callable[[Path], None]) -> None:
+    """run.json (status running), the pack beside it, and the experiment tracker."""
+    plan, options, accelerator, run_dir = session.plan, session.plan.options, session.accelerator, session.run_dir
     record: dict[str, Any] = dict(resumed or {})
     record.update(
         {
@@ -498,150 +582,167 @@ def _execute(
             "created_at": record.get("created_at") or runs.now_iso(),
             "version": plan.version,
             "fingerprint": plan.fingerprint,
-            "store": str(store.root.resolve()),
+            "store": str(session.store.root.resolve()),
             "model_source": plan.model.source,
             "model_type": plan.model.model_type,
-            "arch": arch,
+            "arch": plan.model.arch,
             "mode": plan.mode,
             "options": asdict(options) | {"lr": plan.lr, "lora_target": plan.lora_target},
-            "trainable_parameters": sum(p.numel() for p in trainable),
-            "data": {
-                **taken,
-                "train_examples": len(examples),
-                "mean_example_tokens": round(sum(len(e.input_ids) for e in examples) / len(examples), 1),
-                "steps_per_epoch": steps_per_epoch,  # per process
-                "truncated_prompts": truncated,
-                "longest_completion_tokens": longest,
-                "eval_split": "test",
-                "eval_intents": len(eval_intents),
-            },
-            "generation": {"max_new_tokens": generation_tokens, "greedy": True},
+            "trainable_parameters": sum(p.numel() for p in session.trainable),
+            "data": session.data_record | {"steps_per_epoch": session.steps_per_epoch},  # steps per process
+            "generation": {"max_new_tokens": session.generation_tokens, "greedy": True},
             "library_versions": runs.library_versions(),
             "device": runs.device_description(accelerator.device, accelerator.num_processes),
             "mixed_precision": accelerator.mixed_precision,
-            "epochs_done": start_epoch,
+            "epochs_done": session.start_epoch,
             **runs.process_fields(),
         }
     )
-    previous_wall = float(record.get("wall_seconds") or 0.0)
-    pack = store.pack(plan.version)
-    tracker: Tracker = NoTracker()
-    if is_main:
-        tracker = _start_tracking(options.report_to, run_dir, record, start_epoch * steps_per_epoch)
-        record["tracking"] = tracker.description
+    session.record = record
+    session.previous_wall = float(record.get("wall_seconds") or 0.0)
+    if session.is_main:
+        start_step = session.start_epoch * session.steps_per_epoch
+        session.tracker = _start_tracking(options.report_to, run_dir, record, start_step)
+        record["tracking"] = session.tracker.description
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / PACK_FILE).write_bytes(pack.raw)  # the student answers with the version's tools
+        (run_dir / PACK_FILE).write_bytes(session.pack.raw)  # the student answers with the version's tools
         runs.write_json(run_dir / runs.RUN_FILE, record)
         beat(run_dir / runs.RUN_FILE)
-        say(f"training {plan.mode} {arch} {options.model} on {plan.version} -> {run_dir}")
-    unwrapped = accelerator.unwrap_model(model)
+        session.say(f"training {plan.mode} {plan.model.arch} {options.model} on {plan.version} -> {run_dir}")
 
-    for epoch in range(start_epoch + 1, options.epochs + 1):
-        model.train()
-        loader = epoch_loader(epoch)
-        loss_sum, batches, tokens = 0.0, 0, 0
-        started = time.perf_counter()
-        bar = Progress(f"epoch {epoch}/{options.epochs}", total=len(loader), unit="steps", enabled=is_main)
-        for batch in loader:
-            with accelerator.autocast():
-                loss = model(**batch).loss
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step_loss = float(loss.detach())
-            loss_sum += step_loss
-            batches += 1
-            tracker.log({"train/step_loss": step_loss}, (epoch - 1) * steps_per_epoch + batches)
-            tokens += count_tokens(batch, arch)
-            bar.update(batches, note=f"loss {loss_sum / batches:.4f}")
-        bar.close()
-        totals = accelerator.reduce(torch.tensor([loss_sum, batches, tokens], device=accelerator.device), "sum")
-        train_seconds = time.perf_counter() - started
-        train_loss = float(totals[0] / max(float(totals[1]), 1.0))
-        train_tokens = int(totals[2])
 
-        model.eval()
-        generation_started = time.perf_counter()
-        with (
-            accelerator.split_between_processes(eval_intents) as my_intents,
-            accelerator.autocast(),
-            _evaluation_progress(epoch, options.epochs, len(my_intents), accelerator) as on_progress,
-        ):
-            my_rows = _generate_for_eval(
-                unwrapped,
-                tokenizer,
-                plan,
-                list(my_intents),
-                generation_tokens,
-                accelerator.device,
-                pack,
-                on_progress.update,
-            )
-        prediction_rows = gather_object(my_rows) if accelerator.num_processes > 1 else my_rows
-        accelerator.wait_for_everyone()
-        generation_seconds = time.perf_counter() - generation_started
+def _train_epoch(session: _Session, epoch: int) -> dict[str, Any]:
+    """One pass over the shuffled examples: the mean loss, tokens and seconds (summed over the processes)."""
+    import torch
 
-        if is_main:
-            metrics = None
-            if eval_intents:
-                predictions = pl.DataFrame(prediction_rows, schema=predictions_schema(pack))
-                metrics = evaluate(truth, predictions, plan.version, "test", pack)
-            entry = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "overall": metrics["subsets"]["all"]["overall"] if metrics else None,
-                "invalid_outputs": sum(metrics["invalid_outputs"].values()) if metrics else None,
-                "train_seconds": round(train_seconds, 3),
-                "train_tokens": train_tokens,
-                "train_tokens_per_second": round(train_tokens / train_seconds, 1) if train_seconds > 0 else None,
-                "generation_seconds": round(generation_seconds, 3),
-                "eval_intents": len(eval_intents),
-                "eval": metrics,
-            }
-            epochs.append(entry)
-            tracker.log(epoch_scalars(entry), epoch * steps_per_epoch)
-            _save_checkpoint(run_dir, epoch, unwrapped, tokenizer, optimizer, scheduler)
-            runs.write_json(
-                run_dir / runs.METRICS_FILE,
-                {"version": plan.version, "fingerprint": plan.fingerprint, "epochs": epochs, "selected_epoch": None},
-            )
-            overall_so_far = [e["overall"] for e in epochs]
-            _prune_checkpoints(run_dir, checkpoints_to_keep(overall_so_far, options.epochs, options.select_last), epoch)
-            record["epochs_done"] = epoch
-            record["wall_seconds"] = round(previous_wall + time.perf_counter() - session_start, 3)
-            runs.write_json(run_dir / runs.RUN_FILE, record)
-            overall_text = "n/a" if entry["overall"] is None else f"{entry['overall']:.4f}"
-            say(
-                f"epoch {epoch}/{options.epochs}: train loss {train_loss:.4f}, overall {overall_text} "
-                f"({train_seconds:.1f} s training, {generation_seconds:.1f} s generation)"
-            )
-        accelerator.wait_for_everyone()
-        if on_epoch_end is not None and is_main:
-            on_epoch_end(epochs[-1])
+    options, accelerator, arch = session.plan.options, session.accelerator, session.plan.model.arch
+    session.model.train()
+    loader = session.epoch_loader(epoch)
+    loss_sum, batches, tokens = 0.0, 0, 0
+    started = time.perf_counter()
+    bar = Progress(f"epoch {epoch}/{options.epochs}", total=len(loader), unit="steps", enabled=session.is_main)
+    for batch in loader:
+        with accelerator.autocast():
+            loss = session.model(**batch).loss
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(session.trainable, 1.0)
+        session.optimizer.step()
+        session.scheduler.step()
+        session.optimizer.zero_grad(set_to_none=True)
+        step_loss = float(loss.detach())
+        loss_sum += step_loss
+        batches += 1
+        session.tracker.log({"train/step_loss": step_loss}, (epoch - 1) * session.steps_per_epoch + batches)
+        tokens += count_tokens(batch, arch)
+        bar.update(batches, note=f"loss {loss_sum / batches:.4f}")
+    bar.close()
+    totals = accelerator.reduce(torch.tensor([loss_sum, batches, tokens], device=accelerator.device), "sum")
+    return {
+        "loss": float(totals[0] / max(float(totals[1]), 1.0)),
+        "tokens": int(totals[2]),
+        "seconds": time.perf_counter() - started,
+    }
 
-    selected = select_epoch([e["overall"] for e in epochs], options.select_last) if is_main else None
-    if is_main and selected is not None:
+
+def _evaluate_epoch(session: _Session, epoch: int) -> tuple[list[dict[str, str]], float]:
+    """Every process answers its share of the eval intents; the main process gets all the rows."""
+    from accelerate.utils import gather_object
+
+    accelerator = session.accelerator
+    session.model.eval()
+    started = time.perf_counter()
+    with (
+        accelerator.split_between_processes(session.eval_intents) as my_intents,
+        accelerator.autocast(),
+        _evaluation_progress(epoch, session.plan.options.epochs, len(my_intents), accelerator) as on_progress,
+    ):
+        my_rows = _generate_for_eval(
+            session.unwrapped,
+            session.tokenizer,
+            session.plan,
+            list(my_intents),
+            session.generation_tokens,
+            accelerator.device,
+            session.pack,
+            on_progress.update,
+        )
+    rows = gather_object(my_rows) if accelerator.num_processes > 1 else my_rows
+    accelerator.wait_for_everyone()
+    return rows, time.perf_counter() - started
+
+
+def _record_epoch(
+    session: _Session, epoch: int, trained: dict[str, Any], prediction_rows: list[Any], generation_seconds: float
+) -> None:
+    """Score the epoch, log it, checkpoint it, keep the checkpoints that can still be selected, update the run."""
+    import polars as pl
+
+    from databuild.contracts import predictions_schema
+    from databuild.evaluation import evaluate
+
+    plan, options, run_dir = session.plan, session.plan.options, session.run_dir
+    metrics = None
+    if session.eval_intents:
+        predictions = pl.DataFrame(prediction_rows, schema=predictions_schema(session.pack))
+        metrics = evaluate(session.truth, predictions, plan.version, "test", session.pack)
+    seconds = trained["seconds"]
+    entry = {
+        "epoch": epoch,
+        "train_loss": trained["loss"],
+        "overall": metrics["subsets"]["all"]["overall"] if metrics else None,
+        "invalid_outputs": sum(metrics["invalid_outputs"].values()) if metrics else None,
+        "train_seconds": round(seconds, 3),
+        "train_tokens": trained["tokens"],
+        "train_tokens_per_second": round(trained["tokens"] / seconds, 1) if seconds > 0 else None,
+        "generation_seconds": round(generation_seconds, 3),
+        "eval_intents": len(session.eval_intents),
+        "eval": metrics,
+    }
+    session.epochs.append(entry)
+    session.tracker.log(epoch_scalars(entry), epoch * session.steps_per_epoch)
+    _save_checkpoint(run_dir, epoch, session.unwrapped, session.tokenizer, session.optimizer, session.scheduler)
+    runs.write_json(
+        run_dir / runs.METRICS_FILE,
+        {"version": plan.version, "fingerprint": plan.fingerprint, "epochs": session.epochs, "selected_epoch": None},
+    )
+    overall_so_far = [e["overall"] for e in session.epochs]
+    _prune_checkpoints(run_dir, checkpoints_to_keep(overall_so_far, options.epochs, options.select_last), epoch)
+    session.record["epochs_done"] = epoch
+    session.record["wall_seconds"] = round(session.previous_wall + time.perf_counter() - session.session_start, 3)
+    runs.write_json(run_dir / runs.RUN_FILE, session.record)
+    overall_text = "n/a" if entry["overall"] is None else f"{entry['overall']:.4f}"
+    session.say(
+        f"epoch {epoch}/{options.epochs}: train loss {trained['loss']:.4f}, overall {overall_text} "
+        f"({seconds:.1f} s training, {generation_seconds:.1f} s generation)"
+    )
+
+
+def _select(session: _Session) -> dict[str, Any] | None:
+    """The best overall of the last `select_last` epochs: kept with the last one, recorded; the session closed."""
+    import torch
+
+    plan, options, run_dir, epochs = session.plan, session.plan.options, session.run_dir, session.epochs
+    selected = select_epoch([e["overall"] for e in epochs], options.select_last) if session.is_main else None
+    if session.is_main and selected is not None:
         _prune_checkpoints(run_dir, {selected, options.epochs}, options.epochs)
         runs.write_json(
             run_dir / runs.METRICS_FILE,
             {"version": plan.version, "fingerprint": plan.fingerprint, "epochs": epochs, "selected_epoch": selected},
         )
-        record.update(
+        session.record.update(
             {
                 "status": "complete",
                 "finished_at": runs.now_iso(),
                 "selected_epoch": selected,
                 "selected_checkpoint": str(runs.checkpoint_dir(Path("."), selected)),
                 "selected_overall": epochs[selected - 1]["overall"],
-                "wall_seconds": round(previous_wall + time.perf_counter() - session_start, 3),
+                "wall_seconds": round(session.previous_wall + time.perf_counter() - session.session_start, 3),
             }
         )
-        runs.write_json(run_dir / runs.RUN_FILE, record)
-        say(f"selected epoch {selected} (best overall of the last {options.select_last}); run in {run_dir}")
-    tracker.close()
-    accelerator.wait_for_everyone()
-    if accelerator.num_processes > 1 and torch.distributed.is_initialized():
+        runs.write_json(run_dir / runs.RUN_FILE, session.record)
+        session.say(f"selected epoch {selected} (best overall of the last {options.select_last}); run in {run_dir}")
+    session.tracker.close()
+    session.accelerator.wait_for_everyone()
+    if session.accelerator.num_processes > 1 and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
-    return _summary(run_dir, record, epochs, selected) if is_main else None
+    return _summary(run_dir, session.record, epochs, selected) if session.is_main else None
