@@ -42,6 +42,15 @@ def rich_text(value: Any, style: str = "") -> Any:
     return Text(visible(value), style=style)
 
 
+def setting_text(value: Any) -> str:
+    """A manifest value as a person reads it: text as it is, anything else as compact JSON, None as `(unset)`."""
+    if value is None:
+        return "(unset)"
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def used_share(used: int, total: int) -> str:
     """The Used/All cell: `963 / 1060 (91%)` (no share of an empty split)."""
     return f"{used} / {total}" + (f" ({used / total:.0%})" if total else "")

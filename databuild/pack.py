@@ -242,6 +242,14 @@ def load_pack(path: Path | str) -> ToolPack:
     return parse_pack(raw, str(path), default_name=path.stem if path != COLOUR_PACK_FILE else "colour")
 
 
+def stored_pack(path: Path, name: str | None) -> ToolPack:
+    """The pack stored beside a version or a run (`pack.json`, byte for byte); the colour pack where there is none
+    (written before tool packs). `name`: the pack's recorded name (a bare list has none of its own)."""
+    if not path.is_file():
+        return colour_pack()
+    return parse_pack(path.read_bytes(), str(path), default_name=name or "pack")
+
+
 def parse_pack(raw: bytes, source: str, default_name: str) -> ToolPack:
     try:
         document = json.loads(raw.decode("utf-8"))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from databuild.errors import DatabuildError
-from databuild.pack import ToolPack, colour_pack, parse_pack
+from databuild.pack import ToolPack, stored_pack
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
 PACK_FILE = "pack.json"
@@ -155,10 +155,8 @@ class Store:
     def pack(self, name: str) -> ToolPack:
         """The tool pack a version was built with (every command reads it from the version, never from a flag)."""
         path = self.version_dir(name) / PACK_FILE
-        if not path.is_file():
-            return colour_pack()
-        recorded = self.manifest(name).get("pack") or {}
-        return parse_pack(path.read_bytes(), str(path), default_name=str(recorded.get("name") or "pack"))
+        recorded = (self.manifest(name).get("pack") or {}) if path.is_file() else {}
+        return stored_pack(path, recorded.get("name"))
 
     def find_fingerprint(self, fingerprint: str) -> str | None:
         for name in self.version_names():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from databuild.contracts import SPLITS
-from databuild.display import rich_text, visible
+from databuild.display import rich_text, setting_text, visible
 from databuild.pack import Tool
 from pipelines.diff import VersionDiff, parameter_changes
 
@@ -27,12 +27,6 @@ _RELATION_TEXT = {
     "same": "A and B are the same version",
     "unrelated": "{a} and {b} share no lineage",
 }
-
-
-def _setting_value(value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _used_text(a_used: bool, b_used: bool) -> str:
@@ -121,7 +115,7 @@ class _DiffView:
         return f"test split: CHANGED ({counts})"
 
     def settings_table(self) -> _Table:
-        rows = [(s.key, _setting_value(s.a), _setting_value(s.b)) for s in self.diff.settings]
+        rows = [(s.key, setting_text(s.a), setting_text(s.b)) for s in self.diff.settings]
         return _Table("Settings that differ", ("setting", self.a, self.b), rows, len(rows), (False,) * 3)
 
     def counts_table(self) -> _Table:

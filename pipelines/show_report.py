@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from databuild.display import rich_text, used_share
-
-
-def _setting_value(value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+from databuild.display import rich_text, setting_text, used_share
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -34,7 +27,7 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
 
     def pairs(items: list[tuple[str, Any]]) -> None:
         for key, value in items:
-            console.print(rich_text(f"  {key}: {_setting_value(value)}"))
+            console.print(rich_text(f"  {key}: {setting_text(value)}"))
 
     console.print(rich_text(f"databuild version {manifest.get('name')}", "bold"))
     pairs(
@@ -56,7 +49,7 @@ def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Pat
         if isinstance(inputs, list):
             for item in inputs:
                 if isinstance(item, dict):
-                    console.print(rich_text("  - " + ", ".join(f"{k}: {_setting_value(v)}" for k, v in item.items())))
+                    console.print(rich_text("  - " + ", ".join(f"{k}: {setting_text(v)}" for k, v in item.items())))
                 else:
                     console.print(rich_text(f"  - {item}"))
         else:

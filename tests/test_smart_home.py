@@ -194,6 +194,10 @@ def test_the_whole_flow_through_the_cli(built: tuple[Store, str], tmp_path: Path
         )  # fmt: skip
         assert summary["selected_epoch"] == 1
         assert (run / "pack.json").read_bytes() == PACK.read_bytes()
+        assert json.loads((run / "run.json").read_text())["pack"]["name"] == "smart_home"
+        from train.student import TrainedStudent
+
+        assert TrainedStudent(run).pack.name == "smart_home"  # the run's pack keeps its name
         predictions = tmp_path / "run.jsonl"
         ok("predict", *s, "--version", v1, "--student", run, "--output", predictions)
         if v2 != v1:  # a trained student predicts its own version by default, not the newest

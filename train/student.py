@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from databuild.errors import DatabuildError
-from databuild.pack import ToolPack, colour_pack, parse_pack
+from databuild.pack import stored_pack
 from databuild.store import PACK_FILE
 from train import runs
 
@@ -49,7 +49,7 @@ class TrainedStudent:
         options = record["options"]
         self.name = f"run:{record.get('run_id', self.run_dir.name)}"
         self.version = record.get("version")
-        self.pack = _run_pack(self.run_dir)
+        self.pack = stored_pack(self.run_dir / PACK_FILE, (record.get("pack") or {}).get("name"))
         self.arch: str = record["arch"]
         self.max_new_tokens: int = int(record["generation"]["max_new_tokens"])
         self.max_source_tokens: int = int(options["max_source_tokens"])
@@ -114,11 +114,3 @@ class TrainedStudent:
         self.last_request_latencies = latencies
         self.last_latency_seconds = sum(latencies) / len(latencies) if latencies else None
         return answers
-
-
-def _run_pack(run_dir: Path) -> ToolPack:
-    """The tool pack of the version the run trained on (stored in the run; runs from before packs: colour)."""
-    path = run_dir / PACK_FILE
-    if not path.is_file():
-        return colour_pack()
-    return parse_pack(path.read_bytes(), str(path), default_name="pack")

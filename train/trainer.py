@@ -587,6 +587,7 @@ def _open_record(session: _Session, resumed: dict[str, Any] | None, beat: Callab
             "model_type": plan.model.model_type,
             "arch": plan.model.arch,
             "mode": plan.mode,
+            "pack": session.pack.manifest_entry(),
             "options": asdict(options) | {"lr": plan.lr, "lora_target": plan.lora_target},
             "trainable_parameters": sum(p.numel() for p in session.trainable),
             "data": session.data_record | {"steps_per_epoch": session.steps_per_epoch},  # steps per process
