@@ -248,7 +248,7 @@ def _quality(tool: Tool, rows: pl.DataFrame) -> pl.Series:
     else:
         struct = canonical_struct(tool)
         left, right = truth.str.json_decode(struct).struct, predicted.str.json_decode(struct).struct
-        same = pl.Series([True] * len(truth), dtype=pl.Boolean)
+        same = pl.repeat(True, len(truth), dtype=pl.Boolean, eager=True)
         for key in tool.exact_keys:
             same = same & (left.field(key) == right.field(key)).fill_null(False)
         scores[both_used] = same.cast(pl.Float64).to_numpy()
