@@ -113,6 +113,16 @@ class Store:
         return self.cache_dir / "models"
 
     @property
+    def snapshot_cache_dir(self) -> Path:
+        """The snapshot's per-input-file state (`pipelines/snapshot_cache.py`)."""
+        return self.cache_dir / "snapshot"
+
+    @property
+    def input_hashes_path(self) -> Path:
+        """The sha256 of the input files seen, by their identity and metadata: a build hashes only new files."""
+        return self.snapshot_cache_dir / "input_hashes.json"
+
+    @property
     def sample_path(self) -> Path:
         """The embedded simulated sample (`make run`, `snapshot` without --logs)."""
         return self.cache_dir / "sample" / "teacher_logs.jsonl.gz"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import gzip
-import hashlib
 import os
 import stat
 import zlib
@@ -20,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from databuild.errors import DatabuildError
+from pipelines.input_hashes import InputHashes
 
 REQUIRED_FIELDS = ("event_id", "request_id", "ts", "intent", "tool", "response", "exported")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
@@ -34,9 +34,13 @@ class InputFile:
     order: int
 
 
-def resolve_inputs(patterns: list[str]) -> list[InputFile]:
-    """Expand globs in order, drop repeats, and check each file's kind and basic readability."""
+def resolve_inputs(patterns: list[str], hashes: InputHashes | None = None) -> list[InputFile]:
+    """Expand globs in order, drop repeats, and check each file's kind and basic readability.
+
+    `hashes` knows the sha256 of files hashed before (the store's memo); without it every file is read whole."""
+    hashes = hashes or InputHashes(None)
     paths: list[Path] = []
+    seen: set[Path] = set()
     for pattern in patterns:
         # a path that exists as written is that file, even when it holds glob characters (`a[1].jsonl`)
         literal = os.path.lexists(pattern) or not glob.has_magic(pattern)
@@ -46,9 +50,10 @@ def resolve_inputs(patterns: list[str]) -> list[InputFile]:
         for match in matches:
             path = Path(match)
             _check_regular(path)
-            if path.resolve() not in {p.resolve() for p in paths}:
+            if (resolved := path.resolve()) not in seen:
+                seen.add(resolved)
                 paths.append(path)
-    return [_check_file(path, order) for order, path in enumerate(paths, start=1)]
+    return [_check_file(path, order, hashes) for order, path in enumerate(paths, start=1)]
 
 
 def _check_regular(path: Path) -> None:
@@ -74,13 +79,10 @@ def _kind(path: Path) -> str:
     raise DatabuildError(f"{path}: unsupported file type (expected .jsonl, .jsonl.gz or .parquet)")
 
 
-def _check_file(path: Path, order: int) -> InputFile:
+def _check_file(path: Path, order: int, hashes: InputHashes) -> InputFile:
     kind = _kind(path)
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        sha256 = hashes.sha256(path)
     except OSError as exc:
         raise DatabuildError(f"cannot read {path}: {exc.strerror or exc}") from None
     if path.stat().st_size == 0:
@@ -89,7 +91,7 @@ def _check_file(path: Path, order: int) -> InputFile:
         _check_parquet(path)
     else:
         _check_jsonl_head(path)
-    return InputFile(path, kind, digest.hexdigest(), order)
+    return InputFile(path, kind, sha256, order)
 
 
 def _check_parquet(path: Path) -> None:

@@ -25,6 +25,7 @@ from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
 from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
+from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.snapshot_cache import cache_keys, entry_dir, valid_entry, write_entries
 
@@ -201,7 +202,9 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     pack = options.pack()
-    inputs = resolve_inputs(options.logs)
+    hashes = InputHashes(store.input_hashes_path, warn)
+    inputs = resolve_inputs(options.logs, hashes)
+    hashes.save()
     import duckdb
 
     plan = _plan(store, inputs, pack, since, until, options.full, warn)
