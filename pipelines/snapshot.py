@@ -378,23 +378,8 @@ def _finish(
     if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
         quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
         raise _nothing_kept(store, options, pack, accounting, intents, quarantine)
-    pool = (
-        con.table("intent_stats")
-        .pl()
-        .filter(pl.col("exclusion").is_not_null())
-        .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
-        .sort("intent")
-    )
-    rows_per_file = _counts(counts, "read")
-    input_records = [
-        {
-            "path": str(p.item.path),
-            "format": p.item.kind,
-            "sha256": p.item.sha256,
-            "rows": int(rows_per_file.get(str(p.item.path), 0)),
-        }
-        for p in plan
-    ]
+    pool = _intent_pool(con)
+    input_records = _input_records(plan, _counts(counts, "read"))
     manifest = {
         "command": command,
         "parameters": {**options.shaping(), "logs": options.logs, "tools": options.tools},
@@ -424,6 +409,30 @@ def _finish(
         _repair_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+
+
+def _intent_pool(con: Any) -> pl.DataFrame:
+    """The version's intent pool: the intents it leaves out, with their exclusion reason and n_calls."""
+    return (
+        con.table("intent_stats")
+        .pl()
+        .filter(pl.col("exclusion").is_not_null())
+        .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
+        .sort("intent")
+    )
+
+
+def _input_records(plan: list[FilePlan], rows_per_file: dict[str, int]) -> list[dict[str, Any]]:
+    """The manifest's inputs: each --logs file with its format, sha256 and the rows read from it."""
+    return [
+        {
+            "path": str(p.item.path),
+            "format": p.item.kind,
+            "sha256": p.item.sha256,
+            "rows": int(rows_per_file.get(str(p.item.path), 0)),
+        }
+        for p in plan
+    ]
 
 
 def _reuse(plan: list[FilePlan], input_records: list[dict[str, Any]]) -> dict[str, int]:
