@@ -13,4 +13,5 @@ CREATE OR REPLACE MACRO cached_table(table_file) AS TABLE
     FROM read_parquet(
         list_transform(getvariable('cached_entries'), lambda d: d || '/' || table_file), filename = true, union_by_name = true
     ) t
-    JOIN build_files b ON b.cached AND t.filename = b.entry_dir || '/' || table_file;
+    JOIN build_files b ON b.cached AND t.filename = b.entry_dir || '/' || table_file
+    WHERE len(getvariable('cached_entries')) > 1;  -- the placeholder alone: empty, known when the query is planned

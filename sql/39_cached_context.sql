@@ -10,4 +10,5 @@ CREATE OR REPLACE MACRO cached_context(table_file) AS TABLE
     FROM read_parquet(
         list_transform(getvariable('cached_contexts'), lambda d: d || '/' || table_file), filename = true, union_by_name = true
     ) t
-    JOIN build_files b ON b.context_cached AND t.filename = b.context_dir || '/' || table_file;
+    JOIN build_files b ON b.context_cached AND t.filename = b.context_dir || '/' || table_file
+    WHERE len(getvariable('cached_contexts')) > 1;  -- the placeholder alone: empty, known when the query is planned
