@@ -23,7 +23,7 @@ def parse_tool_outputs(
         raise ValueError("at most one marker besides 'JSON:' is supported")
     con = connect(pack=pack)
     con.from_arrow(frame.select("tool", "text").unique().to_arrow()).create("output_texts")
-    run_model(con, "20_outputs", alt_marker=extra[0] if extra else JSON_MARKER)
+    run_model(con, "20_parsed_outputs", alt_marker=extra[0] if extra else JSON_MARKER)
     parsed = con.table("parsed_outputs").pl().select("tool", "text", "reason", "canonical", "used")
     con.close()
     return frame.join(parsed, on=["tool", "text"], how="left", nulls_equal=False)

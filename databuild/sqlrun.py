@@ -45,13 +45,16 @@ def connect(
 
 
 def run_model(con: duckdb.DuckDBPyConnection, name: str, **values: Any) -> None:
-    """Execute `sql/<name>.sql`, binding the `$parameters` it uses from `values`."""
+    """Execute `sql/<name>.sql`, binding the `$parameters` it uses from `values` (statement by statement: DuckDB
+    binds parameters in one statement at a time)."""
     sql = read_sql(name)
     wanted = set(_PARAMETER.findall(_strip_comments(sql)))
     missing = wanted - values.keys()
     if missing:
         raise ValueError(f"model {name} needs parameters {sorted(missing)}")
-    con.execute(sql, {k: values[k] for k in wanted} if wanted else None)
+    for statement in con.extract_statements(sql):
+        used = statement.named_parameters
+        con.execute(statement.query, {k: values[k] for k in used} if used else None)
 
 
 def sql_hashes() -> dict[str, str]:

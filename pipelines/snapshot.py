@@ -27,7 +27,7 @@ from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
-from pipelines.snapshot_cache import cache_keys, entry_dir, valid_entry, write_entries
+from pipelines.snapshot_cache import cache_keys, entry_dir, valid_entry, write_entries, write_placeholders
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -44,50 +44,50 @@ QUARANTINE_REASONS = (
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
-PARQUET_ONLY = ("06_raw_parquet", "38_file_quarantine_parquet")
-NO_PARQUET_ONLY = ("07_raw_parquet_none",)
-# models with a `_none` variant, run when nothing is cached (read_parquet needs at least one file)
-CACHE_READERS = {"32_cached_files": "cached", "39_cached_contexts": "context_cached"}
-# models with an `_all` variant, run when no file's context is cached: one grouping instead of a join of the new
-# files with all files (the same result; cheaper when every file is new)
-ALL_TARGETS = ("34_corrections", "41_first_pairs")
-# (model, what it reads -> what it writes): the pipeline, top to bottom. Models up to 31 read the input files
-# that are not cached (per file: nothing depends on the other files); 32-41 join them with the cached state of
-# the others and find what the order of the files adds (repeats of earlier files' events, first requests); 44-80
-# merge every file's state into the version.
+# (model, what it reads -> what it writes): the pipeline, top to bottom. Each file `sql/NN_<name>.sql` writes the one
+# table, view, macro or variable <name> (tests/test_architecture.py checks it). Models up to 31 read the input files
+# that are not cached (per file: nothing depends on the other files); 32-42 join them with the cached state of the
+# others and find what the order of the files adds (repeats of earlier files' events, first requests); 44-80 merge
+# every file's state into the version.
 STEPS = (
-    ("01_inputs", "--logs (the files read now) -> parquet_files"),
-    ("02_input_helpers", "parquet_files -> parquet_globs, iso_instant()"),
+    ("01_parquet_files", "--logs (the Parquet files read now) -> parquet_files"),
+    ("02_parquet_globs", "parquet_files (or an empty file) -> parquet_globs"),
+    ("03_iso_instant", "-> iso_instant()"),
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
-    ("07_raw_parquet_none", "(no parquet files) -> raw_parquet, empty"),
     ("09_raw", "raw_jsonl, raw_parquet -> raw"),
     ("10_calls", "raw -> calls"),
     ("15_output_texts", "calls -> output_texts (distinct json tails)"),
-    ("20_outputs", "output_texts -> parsed_outputs"),
+    ("20_parsed_outputs", "output_texts -> parsed_outputs"),
     ("22_intents", "calls -> intents (normalized, with ids)"),
-    ("25_valid_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls (duplicates within a file)"),
+    ("25_checked_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls (duplicates within a file)"),
     ("26_file_candidates", "checked_calls, intents, parsed_outputs -> file_candidates"),
     ("27_file_requests", "checked_calls, intents -> file_requests"),
     ("28_file_events", "calls -> file_events"),
     ("29_file_surfaces", "checked_calls, intents -> file_surfaces"),
     ("31_file_accounting", "raw, checked_calls -> file_accounting"),
-    ("32_cached_files", "build_files, cache entries -> cached_table()"),
-    ("33_all_files", "cached_table(), file_* -> all_* views"),
-    ("34_corrections", "all_events -> corrections (repeats of an earlier file's event)"),
+    ("32_cached_table", "build_files, cache entries -> cached_table()"),
+    ("32_no_context_cached", "build_files -> no_context_cached"),
+    ("33_all_candidates", "cached_table(), file_candidates -> all_candidates"),
+    ("33_all_requests", "cached_table(), file_requests -> all_requests"),
+    ("33_all_events", "cached_table(), file_events -> all_events"),
+    ("33_all_surfaces", "cached_table(), file_surfaces -> all_surfaces"),
+    ("33_all_accounting", "cached_table(), file_accounting -> all_accounting"),
+    ("34_corrections", "all_events, no_context_cached -> corrections (repeats of an earlier file's event)"),
     ("35_correction_rows", "corrections, checked_calls -> correction_rows"),
     ("36_rejected", "checked_calls, corrections -> rejected"),
-    ("37_file_quarantine", "rejected, raw_jsonl -> file_quarantine"),
-    ("38_file_quarantine_parquet", "rejected, parquet files -> file_quarantine"),
-    ("39_cached_contexts", "build_files, cache entries -> cached_context()"),
-    ("40_all_contexts", "cached_context(), correction_rows, file_quarantine -> all_corrections, …"),
-    ("41_first_pairs", "all_requests, all_corrections -> first_pairs"),
+    ("37_file_quarantine", "rejected, raw_jsonl, parquet files -> file_quarantine"),
+    ("39_cached_context", "build_files, cache entries -> cached_context()"),
+    ("40_all_corrections", "cached_context(), correction_rows -> all_corrections"),
+    ("40_all_correction_quarantine", "cached_context(), file_quarantine -> all_correction_quarantine"),
+    ("41_first_pairs", "all_requests, all_corrections, no_context_cached -> first_pairs"),
+    ("42_all_first_pairs", "cached_context(), first_pairs -> all_first_pairs"),
     ("44_candidates", "all_candidates, all_corrections -> candidates"),
     ("45_intent_stats", "candidates, all_surfaces, all_corrections, all_first_pairs -> intent_stats"),
     ("47_ground_truth", "candidates, intent_stats -> ground_truth"),
     ("50_split", "intent_stats -> split"),
     ("60_rows", "ground_truth, intent_stats, split -> rows"),
-    ("70_quarantine", "all files' quarantine, all_corrections -> quarantine"),
+    ("70_quarantine", "cached_table(), file_quarantine, all_corrections, all_correction_quarantine -> quarantine"),
     ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
 MODELS = [model for model, _ in STEPS]
@@ -221,7 +221,8 @@ def build_snapshot(
             return con
 
         try:
-            con = _merge_state(store, options, plan, since, until, open_session, on_step)
+            placeholders = write_placeholders(spill_dir / "placeholders")
+            con = _merge_state(store, options, plan, (since, until), placeholders, open_session, on_step)
             return _finish(store, options, pack, command, on_step, con, plan)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
@@ -280,8 +281,8 @@ def _merge_state(
     store: Store,
     options: SnapshotOptions,
     plan: list[FilePlan],
-    since: datetime | None,
-    until: datetime | None,
+    window: tuple[datetime | None, datetime | None],
+    placeholders: dict[str, str],
     open_session: Callable[[], Any],
     on_step: Callable[[str], None],
 ) -> Any:
@@ -292,10 +293,10 @@ def _merge_state(
     while True:
         con = open_session()
         _register_normalizer(con)
-        values = _values(options, plan, since, until)
+        values = _values(options, plan, *window) | placeholders
         load_jsonl_lines(con, [p.item for p in plan if p.read])
         con.register("build_files", _build_files(store, plan))
-        _run(con, plan, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
+        _run(con, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
         corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
         again = [p for p in plan if not p.read and p.item.order in corrected]
         if not again:
@@ -303,13 +304,13 @@ def _merge_state(
         con.close()
         for item in again:
             item.read = True
-    _run(con, plan, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_contexts")])
+    _run(con, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_context")])
     new_files = {p.item.order: p.key for p in plan if p.read and p.entry is None}
     write_entries(con, store, "files", new_files, overwrite=options.full)
-    _run(con, plan, values, on_step, MODELS[MODELS.index("39_cached_contexts") : MODELS.index("44_candidates")])
+    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("44_candidates")])
     new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
     write_entries(con, store, "contexts", new_contexts, overwrite=options.full)
-    _run(con, plan, values, on_step, MODELS[MODELS.index("44_candidates") :])
+    _run(con, values, on_step, MODELS[MODELS.index("44_candidates") :])
     return con
 
 
@@ -352,19 +353,9 @@ def _build_files(store: Store, plan: list[FilePlan]) -> pl.DataFrame:
     )
 
 
-def _run(
-    con: Any, plan: list[FilePlan], values: dict[str, Any], on_step: Callable[[str], None], models: list[str]
-) -> None:
-    has_parquet = bool(values["files"])
+def _run(con: Any, values: dict[str, Any], on_step: Callable[[str], None], models: list[str]) -> None:
     for model in models:
-        if (model in PARQUET_ONLY and not has_parquet) or (model in NO_PARQUET_ONLY and has_parquet):
-            continue
         on_step(model)
-        nothing_cached = {"cached": all(p.read for p in plan), "context_cached": all(p.context is None for p in plan)}
-        if nothing_cached.get(CACHE_READERS.get(model, ""), False):
-            model += "_none"
-        elif model in ALL_TARGETS and nothing_cached["context_cached"]:
-            model += "_all"
         run_model(con, model, **values)
         if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
             raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
@@ -390,23 +381,8 @@ def _finish(
     if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
         quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
         raise _nothing_kept(store, options, pack, accounting, intents, quarantine)
-    pool = (
-        con.table("intent_stats")
-        .pl()
-        .filter(pl.col("exclusion").is_not_null())
-        .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
-        .sort("intent")
-    )
-    rows_per_file = _counts(counts, "read")
-    input_records = [
-        {
-            "path": str(p.item.path),
-            "format": p.item.kind,
-            "sha256": p.item.sha256,
-            "rows": int(rows_per_file.get(str(p.item.path), 0)),
-        }
-        for p in plan
-    ]
+    pool = _intent_pool(con)
+    input_records = _input_records(plan, _counts(counts, "read"))
     manifest = {
         "command": command,
         "parameters": {**options.shaping(), "logs": options.logs, "tools": options.tools},
@@ -436,6 +412,30 @@ def _finish(
         _repair_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+
+
+def _intent_pool(con: Any) -> pl.DataFrame:
+    """The version's intent pool: the intents it leaves out, with their exclusion reason and n_calls."""
+    return (
+        con.table("intent_stats")
+        .pl()
+        .filter(pl.col("exclusion").is_not_null())
+        .select("intent", "intent_text", pl.col("exclusion").alias("reason"), "n_calls")
+        .sort("intent")
+    )
+
+
+def _input_records(plan: list[FilePlan], rows_per_file: dict[str, int]) -> list[dict[str, Any]]:
+    """The manifest's inputs: each --logs file with its format, sha256 and the rows read from it."""
+    return [
+        {
+            "path": str(p.item.path),
+            "format": p.item.kind,
+            "sha256": p.item.sha256,
+            "rows": int(rows_per_file.get(str(p.item.path), 0)),
+        }
+        for p in plan
+    ]
 
 
 def _reuse(plan: list[FilePlan], input_records: list[dict[str, Any]]) -> dict[str, int]:

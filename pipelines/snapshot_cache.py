@@ -26,10 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 import databuild
 from databuild.display import visible
 from databuild.sqlrun import sql_hashes
 from databuild.store import Store
+from pipelines.inputs import REQUIRED_FIELDS
 
 CACHE_FORMAT = 1
 ENTRY_FILE = "entry.json"
@@ -177,6 +180,19 @@ def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tab
 
 def _kept_columns(columns: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns if c not in DROPPED_COLUMNS)
+
+
+def write_placeholders(folder: Path) -> dict[str, str]:
+    """Empty Parquet files for the models' read_parquet lists, which must name at least one file: `no_logs`, the raw
+    fields as text (parquet_globs when no Parquet file is read), and `no_entry`, a folder with an entry's tables of
+    one column `no_entry` (the last item of every list of cache entries)."""
+    entry = folder / "no_entry"
+    entry.mkdir(parents=True, exist_ok=True)
+    for name in {**FILE_TABLES, **CONTEXT_TABLES}:
+        pl.DataFrame(schema={"no_entry": pl.Boolean}).write_parquet(entry / f"{name}.parquet")
+    logs = folder / "no_logs.parquet"
+    pl.DataFrame(schema=dict.fromkeys(REQUIRED_FIELDS, pl.String)).write_parquet(logs)
+    return {"no_logs": str(logs), "no_entry": str(entry)}
 
 
 def human_bytes(n: int) -> str:

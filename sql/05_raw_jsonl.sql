@@ -16,7 +16,7 @@ SELECT
     json_type(obj, '$.event_id') AS event_id_type, obj ->> '$.event_id' AS event_id,
     json_type(obj, '$.request_id') AS request_id_type, obj ->> '$.request_id' AS request_id,
     json_type(obj, '$.ts') AS ts_type,
-    CASE WHEN json_type(obj, '$.ts') = 'VARCHAR' THEN iso_instant(obj ->> '$.ts') END AS ts,  -- 01_inputs
+    CASE WHEN json_type(obj, '$.ts') = 'VARCHAR' THEN iso_instant(obj ->> '$.ts') END AS ts,  -- 03_iso_instant
     json_type(obj, '$.intent') AS intent_type, obj ->> '$.intent' AS intent,
     json_type(obj, '$.tool') AS tool_type, obj ->> '$.tool' AS tool,
     json_type(obj, '$.response') AS response_type, obj ->> '$.response' AS response,

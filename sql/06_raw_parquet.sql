@@ -1,6 +1,8 @@
--- raw_parquet: the Parquet files of 01_inputs (each has the required columns: checked before this runs), in the
--- shape of raw_jsonl. Column types map to the JSON type names the checks use; a NULL cell is 'NULL'
+-- raw_parquet: the Parquet files of parquet_globs (each has the required columns: checked before this runs), in
+-- the shape of raw_jsonl. Column types map to the JSON type names the checks use; a NULL cell is 'NULL'
 -- (missing_field). A view: the files are read where the records are needed, never copied whole into memory.
+-- With no Parquet file in the build it reads the empty file of 02_parquet_globs: no rows.
+-- Reads: parquet_globs, parquet_files, iso_instant(). Writes: raw_parquet (view).
 CREATE OR REPLACE VIEW raw_parquet AS
 SELECT
     filename AS source_file,
@@ -22,5 +24,5 @@ SELECT
     CAST(response AS VARCHAR) AS response,
     CASE WHEN exported IS NULL THEN 'NULL' ELSE typeof(exported) END AS exported_type,
     CAST(exported AS VARCHAR) AS exported,
-    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (38_file_quarantine_parquet)
+    CAST(NULL AS VARCHAR) AS record  -- rebuilt for quarantined rows only (37_file_quarantine)
 FROM read_parquet(getvariable('parquet_globs'), filename = true, file_row_number = true, union_by_name = true)

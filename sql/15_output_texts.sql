@@ -1,5 +1,5 @@
 -- output_texts: the distinct (tool, JSON tail) pairs of the calls whose record is well-typed; only these short
--- texts are parsed (20_outputs), however many rows share them. (Calls rejected later for a record-level reason
+-- texts are parsed (20_parsed_outputs), however many rows share them. (Calls rejected later for a record-level reason
 -- may add a text or two: parsing a text decides nothing about a row by itself.)
 -- Texts are grouped by their 64-bit hash; `hash_collision` flags a hash shared by two different texts, which the
 -- caller treats as an error rather than ever joining a call to the wrong output.

@@ -1,5 +1,5 @@
 -- file_candidates: per file read and (intent, tool, canonical output) of its valid calls, how often the teacher
--- gave it and how often the user exported the result (the file's share of 40_candidates). Rows are counted on
+-- gave it and how often the user exported the result (the file's share of 44_candidates). Rows are counted on
 -- integer ids first; only the groups meet the strings.
 -- Reads: checked_calls, intents, parsed_outputs. Writes: file_candidates.
 CREATE OR REPLACE TABLE file_candidates AS

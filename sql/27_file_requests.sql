@@ -1,6 +1,6 @@
 -- file_requests: per file read, its distinct (intent, request_id) pairs of valid calls with how many valid calls
--- each has there; n_calls (distinct requests per intent) is counted over all files from these (39_first_pairs).
--- A pair is keyed by two 64-bit hashes of differently arranged texts (a 128-bit key; 34_correction_rows computes
+-- each has there; n_calls (distinct requests per intent) is counted over all files from these (41_first_pairs).
+-- A pair is keyed by two 64-bit hashes of differently arranged texts (a 128-bit key; 35_correction_rows computes
 -- the same key): files are matched by it without carrying the request ids.
 -- Reads: checked_calls, intents. Writes: file_requests(file_order, intent, pair_a, pair_b, n).
 CREATE OR REPLACE TABLE file_requests AS

@@ -1,5 +1,5 @@
 -- file_surfaces: per file read and normalized intent, how many valid calls use each stripped surface form (what
--- intent_text counts in 41_intent_stats).
+-- intent_text counts in 45_intent_stats).
 -- Reads: checked_calls, intents. Writes: file_surfaces(file_order, intent, surface, uses).
 CREATE OR REPLACE TABLE file_surfaces AS
 SELECT v.file_order, i.intent, i.surface, CAST(sum(v.n) AS BIGINT) AS uses

@@ -1,8 +1,18 @@
--- file_quarantine: every rejected JSON Lines row of the files read now with its reason, its line, its fields and
--- the original line. (Rejected Parquet rows are added by 38_file_quarantine_parquet, in one more scan of those
--- files.) The file's path is added when the build's quarantine is assembled (70_quarantine).
--- Reads: rejected, raw_jsonl. Writes: file_quarantine.
+-- file_quarantine: every rejected row of the files read now with its reason, its line, its fields and the
+-- original record: for JSON Lines the line itself; for Parquet the whole original row (extra columns too) as JSON,
+-- from one more scan of those files in which the rows are picked first, so only they are encoded (with no Parquet
+-- file, parquet_globs holds an empty one: no rows). The file's path is added when the build's quarantine is
+-- assembled (70_quarantine).
+-- Reads: rejected, raw_jsonl, the Parquet files of parquet_globs, parquet_files. Writes: file_quarantine.
 CREATE OR REPLACE TABLE file_quarantine AS
+WITH parquet_hits AS (
+    SELECT *,
+           CAST(getvariable('parquet_files')[filename] AS INTEGER) AS hit_file_order,
+           file_row_number + 1 AS hit_line
+    FROM read_parquet(getvariable('parquet_globs'), filename = true, file_row_number = true, union_by_name = true)
+    WHERE (CAST(getvariable('parquet_files')[filename] AS INTEGER), file_row_number + 1)
+          IN (SELECT (file_order, source_line) FROM rejected)
+)
 SELECT
     r.file_order, q.corrected, r.source_line,
     q.reason,
@@ -12,3 +22,13 @@ SELECT
     r.record
 FROM raw_jsonl r
 JOIN rejected q ON q.file_order = r.file_order AND q.source_line = r.source_line
+UNION ALL
+SELECT
+    q.file_order, q.corrected, h.hit_line, q.reason,
+    CAST(h.event_id AS VARCHAR), CAST(h.request_id AS VARCHAR),
+    CAST(CASE WHEN typeof(h.ts) = 'VARCHAR' THEN iso_instant(CAST(h.ts AS VARCHAR)) ELSE TRY_CAST(h.ts AS TIMESTAMPTZ) END
+         AS VARCHAR),
+    CAST(h.intent AS VARCHAR), CAST(h.tool AS VARCHAR), CAST(h.exported AS VARCHAR), CAST(h.response AS VARCHAR),
+    CAST(to_json(struct_pack(*COLUMNS(h.* EXCLUDE (filename, file_row_number, hit_file_order, hit_line)))) AS VARCHAR)
+FROM parquet_hits h
+JOIN rejected q ON q.file_order = h.hit_file_order AND q.source_line = h.hit_line

@@ -173,8 +173,7 @@ INSTANTS = [
 
 def test_iso_instant_reads_iso_8601_and_nothing_else() -> None:
     con = connect()
-    run_model(con, "01_inputs", files=[], orders=[])
-    run_model(con, "02_input_helpers")
+    run_model(con, "03_iso_instant")
     texts = [text for text, _ in INSTANTS]
     got = con.execute("SELECT CAST(iso_instant(t) AS VARCHAR) FROM unnest($t) AS u(t)", {"t": texts}).fetchall()
     assert [row[0] for row in got] == [expected for _, expected in INSTANTS]

@@ -4,7 +4,7 @@
 -- Rows carry small ids (raw intent, output), not strings: this table has one row per input row.
 -- Everything here depends on the row's own file only (the per-file state is cached by the file's sha256): a
 -- repeated event_id keeps its first line WITHIN the file; a repeat of an event from an earlier file is found by
--- 33_corrections. Repeats are found by hashing the ids first and comparing the strings of colliding hashes only.
+-- 34_corrections. Repeats are found by hashing the ids first and comparing the strings of colliding hashes only.
 -- Reads: calls, intents, output_texts, parsed_outputs, pack_tools. Params: $max_intent_chars. Writes: checked_calls.
 CREATE OR REPLACE TABLE checked_calls AS
 WITH repeated_hashes AS (

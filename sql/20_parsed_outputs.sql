@@ -1,4 +1,4 @@
--- outputs: parse, validate and canonicalize every distinct (tool, text) of `output_texts`.
+-- parsed_outputs: parse, validate and canonicalize every distinct (tool, text) of `output_texts`.
 -- The object is the first balanced JSON object after the last 'JSON:' marker of the text (or, with no marker,
 -- the first one in the text). It is validated against the tool's JSON Schema from the tool pack, which arrives as
 -- tables (databuild.sqlrun.pack_tables): pack_tools (per tool, its slots' layout as lists in canonical order),

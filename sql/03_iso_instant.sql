@@ -1,14 +1,8 @@
--- input helpers: the Parquet paths as read_parquet patterns, and `iso_instant`, the one reading of a timestamp
--- written as text. Reads: parquet_files (01_inputs: path -> file_order). Writes: parquet_globs (variable),
--- iso_instant (macro).
--- read_parquet expands globs, so `a[1].parquet` would read `a1.parquet`: the characters * ? [ are escaped as
--- [*] [?] [[] (Python's glob.escape), and the files are read under the names given.
-SET VARIABLE parquet_globs = list_transform(
-    map_keys(getvariable('parquet_files')), lambda f: regexp_replace(f, '([*?\[])', '[\1]', 'g')
-);
--- An ISO-8601 instant, extended (2024-03-06T02:08:07.5+01:00, or a date) or basic (20240306T020807Z), as
+-- iso_instant: the one reading of a timestamp written as text (raw_jsonl, raw_parquet, file_quarantine): an
+-- ISO-8601 instant, extended (2024-03-06T02:08:07.5+01:00, or a date) or basic (20240306T020807Z), as
 -- TIMESTAMPTZ; NULL for anything else: DuckDB's own cast also reads 'epoch', 'infinity', time zone names and
 -- unpadded fields, none of which the raw log contract accepts (bad_type).
+-- Writes: iso_instant (macro).
 CREATE OR REPLACE MACRO iso_instant(t) AS CASE
     WHEN regexp_full_match(t, '\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?')
         THEN TRY_CAST(t AS TIMESTAMPTZ)
