@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import StoreOption, check_choice, print_json, stdout_console, store_path, user_errors
 
 EVAL_FORMATS = ("table", "json", "markdown")
 EVAL_SPLITS = ("train", "test")
@@ -19,7 +19,7 @@ def eval_command(
     version: str | None = typer.Option(None, "--version", help="Dataset version (default: the newest)."),
     split: str = typer.Option("test", "--split", help="train or test."),
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
-    store: Path | None = STORE_OPTION,
+    store: StoreOption = None,
 ) -> None:
     """Score predictions per tool (selection, quality, final) and overall, on all / r3 / r5 intents.
 

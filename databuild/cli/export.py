@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, store_path, user_errors
+from databuild.cli.common import StoreOption, store_path, user_errors
 
 
 @app.command("export")
@@ -16,7 +16,7 @@ def export_command(
     file_format: str | None = typer.Option(None, "--format", help="parquet, jsonl or csv."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Directory for the files (created if missing)."),
     what: str = typer.Option("rows", "--what", help="rows, sft (one file per split) or quarantine (one file)."),
-    store: Path | None = STORE_OPTION,
+    store: StoreOption = None,
 ) -> None:
     """Write a version's rows, sft or quarantine as plain files: one per split, same columns and order.
 

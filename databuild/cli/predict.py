@@ -9,7 +9,7 @@ import typer
 from databuild.cli.app import app
 from databuild.cli.common import (
     FORMATS_TABLE_JSON,
-    STORE_OPTION,
+    StoreOption,
     check_choice,
     print_json,
     stderr_console,
@@ -32,7 +32,7 @@ def predict_command(
     split: str = typer.Option("test", "--split", help="train or test (train: kNN is leave-one-out)."),
     student: str = typer.Option("knn", "--student", help="'knn' (embedded) or a trained run directory / run id."),
     output_format: str = typer.Option("table", "--format", help="table or json (the summary)."),
-    store: Path | None = STORE_OPTION,
+    store: StoreOption = None,
 ) -> None:
     """Answer every intent of a split with a student, as a predictions file for `databuild eval`.
 

@@ -7,13 +7,21 @@ from pathlib import Path
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice, print_json, store_path, user_errors
+from databuild.cli.common import (
+    FORMATS_TABLE_JSON,
+    StoreOption,
+    TableOrJsonOption,
+    check_choice,
+    print_json,
+    store_path,
+    user_errors,
+)
 
 
 @app.command()
 def runs(
-    store: Path | None = STORE_OPTION,
-    output_format: str = typer.Option("table", "--format", help="table or json."),
+    store: StoreOption = None,
+    output_format: TableOrJsonOption = "table",
 ) -> None:
     """List training runs (STORE/runs/): version, model, mode, epochs, selected score (all fields: --format json).
 

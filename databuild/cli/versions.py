@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import StoreOption, check_choice, print_json, stdout_console, store_path, user_errors
 
 
 @app.command()
 def versions(
-    store: Path = STORE_OPTION,
+    store: StoreOption = None,
     output_format: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
     """List dataset versions: name, created, parent, train/test rows, fingerprint.
