@@ -113,6 +113,17 @@ class Store:
         return self.cache_dir / "models"
 
     @property
+    def snapshot_cache_dir(self) -> Path:
+        """The snapshot's per-file cache (`snapshot --full` ignores it)."""
+        return self.cache_dir / "snapshot"
+
+    @property
+    def last_failed_quarantine_path(self) -> Path:
+        """The quarantine of the last build that failed; `last-failed/` is no work directory, so the tmp sweep
+        leaves it alone."""
+        return self.tmp_dir / "last-failed" / "quarantine.parquet"
+
+    @property
     def sample_path(self) -> Path:
         """The embedded simulated sample (`make run`, `snapshot` without --logs)."""
         return self.cache_dir / "sample" / "teacher_logs.jsonl.gz"

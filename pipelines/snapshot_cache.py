@@ -57,7 +57,7 @@ class CacheKeys:
 
 
 def cache_root(store: Store) -> Path:
-    return store.cache_dir / "snapshot"
+    return store.snapshot_cache_dir
 
 
 def cache_keys(
