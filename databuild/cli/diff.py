@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -15,17 +15,23 @@ DIFF_FORMATS = ("table", "markdown", "json", "html")
 
 @app.command()
 def diff(
-    version_a: str | None = typer.Argument(
-        None, metavar="A", help="Old version (default: B's parent; given alone, B is the newest)."
-    ),
-    version_b: str | None = typer.Argument(None, metavar="B", help="New version (default: the newest)."),
+    version_a: Annotated[
+        str | None,
+        typer.Argument(metavar="A", help="Old version (default: B's parent; given alone, B is the newest)."),
+    ] = None,
+    version_b: Annotated[str | None, typer.Argument(metavar="B", help="New version (default: the newest).")] = None,
     store: StoreOption = None,
-    output_format: str = typer.Option("table", "--format", help="table, markdown, json or html."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically)."),
-    limit: int = typer.Option(20, "--limit", help="Rows per table in table/markdown/html (0: all; json: all)."),
-    fail_on_test_change: bool = typer.Option(
-        False, "--fail-on-test-change", help="Exit 1 when the test split differs at all (for dataset CI)."
-    ),
+    output_format: Annotated[str, typer.Option("--format", help="table, markdown, json or html.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file (atomically).")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Rows per table in table/markdown/html (0: all; json: all).")
+    ] = 20,
+    fail_on_test_change: Annotated[
+        bool,
+        typer.Option("--fail-on-test-change", help="Exit 1 when the test split differs at all (for dataset CI)."),
+    ] = False,
 ) -> None:
     """Compare two versions: relation, settings, Used/All counts, added/removed/changed intents, split moves.
 

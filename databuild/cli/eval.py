@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,10 +16,12 @@ EVAL_SPLITS = ("train", "test")
 
 @app.command("eval")
 def eval_command(
-    predictions: Path | None = typer.Option(None, "--predictions", help="Predictions JSONL (see `databuild predict`)."),
-    version: str | None = typer.Option(None, "--version", help="Dataset version (default: the newest)."),
-    split: str = typer.Option("test", "--split", help="train or test."),
-    output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
+    predictions: Annotated[
+        Path | None, typer.Option("--predictions", help="Predictions JSONL (see `databuild predict`).")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Dataset version (default: the newest).")] = None,
+    split: Annotated[str, typer.Option("--split", help="train or test.")] = "test",
+    output_format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
     store: StoreOption = None,
 ) -> None:
     """Score predictions per tool (selection, quality, final) and overall, on all / r3 / r5 intents.

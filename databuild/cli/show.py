@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from databuild.cli.app import app
@@ -10,9 +12,9 @@ from databuild.cli.common import FORMATS_TABLE_JSON, StoreOption, check_choice, 
 
 @app.command()
 def show(
-    version: str | None = typer.Argument(None, help="Version name (default: the newest)."),
+    version: Annotated[str | None, typer.Argument(help="Version name (default: the newest).")] = None,
     store: StoreOption = None,
-    output_format: str = typer.Option("table", "--format", help="table or json (the manifest)."),
+    output_format: Annotated[str, typer.Option("--format", help="table or json (the manifest).")] = "table",
 ) -> None:
     """Show a version: lineage, command, inputs, accounting, Used/All, augmentation, card.
 

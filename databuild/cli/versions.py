@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from databuild.cli.app import app
@@ -11,7 +13,7 @@ from databuild.cli.common import StoreOption, check_choice, print_json, stdout_c
 @app.command()
 def versions(
     store: StoreOption = None,
-    output_format: str = typer.Option("table", "--format", help="table | json"),
+    output_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """List dataset versions: name, created, parent, train/test rows, fingerprint.
 
