@@ -149,6 +149,25 @@ class Store:
             raise DatabuildError(f"no version {name!r} in store {self.root} (have: {', '.join(names)})")
         return name
 
+    def version_summaries(self) -> list[dict[str, Any]]:
+        """Per version, oldest first: name, created_at, parent, train_rows, test_rows, fingerprint (from its
+        manifest; null where a manifest lacks one)."""
+        summaries = []
+        for name in self.version_names():
+            manifest = self.manifest(name)
+            used = manifest.get("used_all", {})
+            summaries.append(
+                {
+                    "name": name,
+                    "created_at": manifest.get("created_at"),
+                    "parent": manifest.get("parent"),
+                    "train_rows": used.get("train", {}).get("rows"),
+                    "test_rows": used.get("test", {}).get("rows"),
+                    "fingerprint": manifest.get("fingerprint"),
+                }
+            )
+        return summaries
+
     def manifest(self, name: str) -> dict[str, Any]:
         path = self.version_dir(name) / "manifest.json"
         manifest = read_json_object(path)
