@@ -211,23 +211,13 @@ async def _complete_all(
     accounting: CallAccounting,
     on_done: Callable[[], None] | None,
 ) -> dict[str, CachedResponse]:
+    """Answer every request: from the cache, else from the endpoint (at most `endpoint.concurrency` in flight,
+    each retried by the one policy); a request that still fails is counted in `accounting`, not raised."""
     import openai
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-    answers: dict[str, CachedResponse] = {}
-    pending: list[LLMRequest] = []
-    for request in requests:
-        hit = cache.get(request.key)
-        if hit is not None:
-            answers[request.key] = hit
-            accounting.cached += 1
-            if on_done:
-                on_done()
-        else:
-            pending.append(request)
+    answers, pending = _cached_answers(requests, cache, accounting, on_done)
     if not pending:
         return answers
-
     client = openai.AsyncOpenAI(
         api_key=endpoint.api_key, base_url=endpoint.base_url, timeout=endpoint.timeout, max_retries=0
     )
@@ -236,21 +226,7 @@ async def _complete_all(
     async def one(request: LLMRequest) -> None:
         accounting.made += 1
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(endpoint.max_retries + 1),
-                wait=_wait_strategy(endpoint),
-                retry=retry_if_exception(is_retryable),
-                reraise=True,
-            ):
-                with attempt:
-                    async with semaphore:
-                        accounting.attempts += 1
-                        completion = await client.chat.completions.create(
-                            model=endpoint.model,
-                            messages=request.messages,  # type: ignore[arg-type]
-                            **request.sampling,
-                        )
-            response = _usable(completion)
+            response = _usable(await _create_with_retries(client, semaphore, endpoint, request, accounting))
             cache.put(request.key, endpoint.model, response)
             answers[request.key] = response
             accounting.prompt_tokens += response.prompt_tokens
@@ -270,6 +246,51 @@ async def _complete_all(
     finally:
         await client.close()
     return answers
+
+
+def _cached_answers(
+    requests: Sequence[LLMRequest],
+    cache: ResponseCache,
+    accounting: CallAccounting,
+    on_done: Callable[[], None] | None,
+) -> tuple[dict[str, CachedResponse], list[LLMRequest]]:
+    """The answers the cache already holds (each counted as cached and done), and the requests still to send."""
+    answers: dict[str, CachedResponse] = {}
+    pending: list[LLMRequest] = []
+    for request in requests:
+        hit = cache.get(request.key)
+        if hit is not None:
+            answers[request.key] = hit
+            accounting.cached += 1
+            if on_done:
+                on_done()
+        else:
+            pending.append(request)
+    return answers, pending
+
+
+async def _create_with_retries(
+    client: Any, semaphore: asyncio.Semaphore, endpoint: Endpoint, request: LLMRequest, accounting: CallAccounting
+) -> Any:
+    """One chat completion, retried on rate limits, timeouts and 5xx (`is_retryable`) with the endpoint's waits;
+    each attempt holds a place of the semaphore while in flight."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(endpoint.max_retries + 1),
+        wait=_wait_strategy(endpoint),
+        retry=retry_if_exception(is_retryable),
+        reraise=True,
+    ):
+        with attempt:
+            async with semaphore:
+                accounting.attempts += 1
+                completion = await client.chat.completions.create(
+                    model=endpoint.model,
+                    messages=request.messages,
+                    **request.sampling,
+                )
+    return completion
 
 
 def complete_all(

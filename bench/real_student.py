@@ -53,7 +53,7 @@ def token_costs(store_root: Path, version: str) -> list[tuple[str, float]]:
     from train.sft_data import load_sft, student_prompt
 
     store = open_store(store_root)
-    tokenizer = load_tokenizer(gguf_checkpoint("smollm2-135m", store.cache_dir))
+    tokenizer = load_tokenizer(gguf_checkpoint("smollm2-135m", store.models_dir))
     rows = load_sft(store, version, "train")
 
     def count(text: str) -> int:

@@ -74,24 +74,55 @@ def read_predictions(path: Path, pack: ToolPack | None = None) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=schema)
 
 
+SCORE_COLUMNS = (
+    "intent",
+    "n_calls",
+    "tool",
+    "truth_used",
+    "predicted",
+    "reason",
+    "predicted_canonical",
+    "predicted_used",
+    "quality",
+)
+
+
 def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame, pack: ToolPack | None = None) -> pl.DataFrame:
     """One row per (truth intent, tool): what the truth and the prediction say, and the row's quality score.
 
     Columns: `intent`, `n_calls`, `tool`, `truth_used`, `predicted` (bool: the intent has a prediction line),
     `reason` (why the prediction's output is invalid, or null), `predicted_canonical`, `predicted_used`, `quality`
     (cosine or name match where both use the tool, else null). Augment mines its mistakes from this frame.
+
+    Steps: normalize the predicted intents (refusing repeats), join them to the truth by intent, parse every
+    predicted text with the snapshot's model, then score each tool's rows.
     """
     from databuild.outputs import parse_tool_outputs
 
     pack = pack or colour_pack()
-    names = pack.names
+    joined = _truth_with_predictions(truth, _normalized_predictions(predictions), pack.names)
+    texts = pl.concat(
+        [joined.select("key", pl.lit(tool).alias("tool"), pl.col(f"{tool}_text").alias("text")) for tool in pack.names]
+    )
+    parsed = parse_tool_outputs(texts.filter(pl.col("text").is_not_null()), markers=PREDICTION_MARKERS, pack=pack)
+    per_tool = [_scored_tool_rows(joined, parsed, pack.tool(tool)) for tool in pack.names]
+    return pl.concat(per_tool).sort("key", "tool").select(*SCORE_COLUMNS)
+
+
+def _normalized_predictions(predictions: pl.DataFrame) -> pl.DataFrame:
+    """`predictions` with normalized intents; an intent that repeats after normalization is a user error."""
     normalized = [normalize_intent(text) for text in predictions.get_column("intent").to_list()]
     predictions = predictions.with_columns(pl.Series("intent", normalized, dtype=pl.String))
     duplicated = predictions.filter(pl.col("intent").is_duplicated()).get_column("intent").unique().sort()
     if duplicated.len():
         shown = ", ".join(repr(intent) for intent in duplicated.head(3).to_list())
         raise DatabuildError(f"duplicate intents in the predictions: {shown} ({duplicated.len()} in all)")
-    joined = (
+    return predictions
+
+
+def _truth_with_predictions(truth: pl.DataFrame, predictions: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """Each truth row (numbered `key`) with its prediction's texts (`<tool>_text`) and `predicted`."""
+    return (
         truth.select("intent", "n_calls", *names, *(f"{tool}_used" for tool in names))
         .with_row_index("key")
         .with_columns(pl.col("key").cast(pl.Int64))
@@ -104,46 +135,29 @@ def score_rows(truth: pl.DataFrame, predictions: pl.DataFrame, pack: ToolPack | 
         )
         .with_columns(pl.col("predicted").fill_null(False))
     )
-    texts = pl.concat(
-        [joined.select("key", pl.lit(tool).alias("tool"), pl.col(f"{tool}_text").alias("text")) for tool in names]
+
+
+def _scored_tool_rows(joined: pl.DataFrame, parsed: pl.DataFrame, tool: Tool) -> pl.DataFrame:
+    """One tool's rows: truth and parsed prediction side by side, `predicted_used` and the row's quality."""
+    rows = joined.select(
+        "key",
+        "intent",
+        "n_calls",
+        "predicted",
+        pl.lit(tool.name).alias("tool"),
+        pl.col(tool.name).alias("truth_canonical"),
+        pl.col(f"{tool.name}_used").alias("truth_used"),
+    ).join(
+        parsed.filter(pl.col("tool") == tool.name).select(
+            "key", "reason", pl.col("canonical").alias("predicted_canonical"), pl.col("used").alias("parsed_used")
+        ),
+        on="key",
+        how="left",
     )
-    parsed = parse_tool_outputs(texts.filter(pl.col("text").is_not_null()), markers=PREDICTION_MARKERS, pack=pack)
-    per_tool = []
-    for tool in names:
-        rows = joined.select(
-            "key",
-            "intent",
-            "n_calls",
-            "predicted",
-            pl.lit(tool).alias("tool"),
-            pl.col(tool).alias("truth_canonical"),
-            pl.col(f"{tool}_used").alias("truth_used"),
-        ).join(
-            parsed.filter(pl.col("tool") == tool).select(
-                "key", "reason", pl.col("canonical").alias("predicted_canonical"), pl.col("used").alias("parsed_used")
-            ),
-            on="key",
-            how="left",
-        )
-        rows = rows.with_columns(
-            (pl.col("reason").is_null() & pl.col("parsed_used").fill_null(False)).alias("predicted_used")
-        )
-        per_tool.append(rows.with_columns(_quality(pack.tool(tool), rows)).drop("parsed_used"))
-    return (
-        pl.concat(per_tool)
-        .sort("key", "tool")
-        .select(
-            "intent",
-            "n_calls",
-            "tool",
-            "truth_used",
-            "predicted",
-            "reason",
-            "predicted_canonical",
-            "predicted_used",
-            "quality",
-        )
+    rows = rows.with_columns(
+        (pl.col("reason").is_null() & pl.col("parsed_used").fill_null(False)).alias("predicted_used")
     )
+    return rows.with_columns(_quality(tool, rows)).drop("parsed_used")
 
 
 def evaluate(

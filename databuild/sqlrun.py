@@ -80,70 +80,15 @@ def pack_tables(pack: ToolPack) -> tuple[dict[str, pl.DataFrame], dict[str, list
     picks its positions from it)."""
     slot_paths = list(dict.fromkeys(slot.path for tool in pack.tools for slot in tool.slots))
     object_paths = list(dict.fromkeys(f'$."{key}"' for tool in pack.tools for key in tool.objects))
-    tools: list[dict[str, Any]] = []
-    keys: list[dict[str, Any]] = []
-    objects: list[dict[str, Any]] = []
-    slots: list[dict[str, Any]] = []
-    enums: list[dict[str, Any]] = []
-    for tool in pack.tools:
-        prefixes, suffixes = canonical_layout(tool)
-        tools.append(
-            {
-                "tool": tool.name,
-                "tool_no": len(tools) + 1,
-                "strict": tool.strict,
-                "path_indexes": [slot_paths.index(slot.path) + 1 for slot in tool.slots],
-                "kinds": [slot.kind for slot in tool.slots],
-                "steps": [float(slot.step) for slot in tool.slots],
-                "decimals": [slot.decimals for slot in tool.slots],
-                "defaults": [dumps(slot.default) for slot in tool.slots],
-                "neutral_if": [_neutral_text(tool, slot) for slot in tool.slots],
-                "prefixes": prefixes,
-                "suffixes": suffixes,
-                "neutral": dumps(tool.neutral()),
-            }
-        )
-        keys += [{"tool": tool.name, "key": key, "required": key in tool.required} for key in tool.keys]
-        objects += [
-            {
-                "tool": tool.name,
-                "object_index": object_paths.index(f'$."{key}"') + 1,
-                "subs": list(subs),
-                "strict": key in tool.strict_objects,
-            }
-            for key, subs in tool.objects.items()
-        ]
-        for position, slot in enumerate(tool.slots):
-            slots.append(
-                {
-                    "tool": tool.name,
-                    "slot": position + 1,
-                    "kind": slot.kind,
-                    "minimum": slot.minimum,
-                    "maximum": slot.maximum,
-                }
-            )
-            enums += [{"tool": tool.name, "slot": position + 1, "value": v, "value_json": dumps(v)} for v in slot.enum]
+    tools = [_tool_row(tool, number, slot_paths) for number, tool in enumerate(pack.tools, start=1)]
     tables = {
         "pack_tools": pl.DataFrame(tools, schema=PACK_TOOLS_SCHEMA),
-        "pack_keys": pl.DataFrame(keys, schema={"tool": pl.String, "key": pl.String, "required": pl.Boolean}),
+        "pack_keys": pl.DataFrame([row for tool in pack.tools for row in _key_rows(tool)], schema=PACK_KEYS_SCHEMA),
         "pack_objects": pl.DataFrame(
-            objects,
-            schema={"tool": pl.String, "object_index": pl.Int64, "subs": pl.List(pl.String), "strict": pl.Boolean},
+            [row for tool in pack.tools for row in _object_rows(tool, object_paths)], schema=PACK_OBJECTS_SCHEMA
         ),
-        "pack_slots": pl.DataFrame(
-            slots,
-            schema={
-                "tool": pl.String,
-                "slot": pl.Int64,
-                "kind": pl.String,
-                "minimum": pl.Float64,
-                "maximum": pl.Float64,
-            },
-        ),
-        "pack_enums": pl.DataFrame(
-            enums, schema={"tool": pl.String, "slot": pl.Int64, "value": pl.String, "value_json": pl.String}
-        ),
+        "pack_slots": pl.DataFrame([row for tool in pack.tools for row in _slot_rows(tool)], schema=PACK_SLOTS_SCHEMA),
+        "pack_enums": pl.DataFrame([row for tool in pack.tools for row in _enum_rows(tool)], schema=PACK_ENUMS_SCHEMA),
     }
     return tables, {"slot_paths": slot_paths, "object_paths": object_paths}
 
@@ -162,6 +107,71 @@ PACK_TOOLS_SCHEMA: dict[str, Any] = {
     "suffixes": pl.List(pl.String),
     "neutral": pl.String,
 }
+PACK_KEYS_SCHEMA: dict[str, Any] = {"tool": pl.String, "key": pl.String, "required": pl.Boolean}
+PACK_OBJECTS_SCHEMA: dict[str, Any] = {
+    "tool": pl.String,
+    "object_index": pl.Int64,
+    "subs": pl.List(pl.String),
+    "strict": pl.Boolean,
+}
+PACK_SLOTS_SCHEMA: dict[str, Any] = {
+    "tool": pl.String,
+    "slot": pl.Int64,
+    "kind": pl.String,
+    "minimum": pl.Float64,
+    "maximum": pl.Float64,
+}
+PACK_ENUMS_SCHEMA: dict[str, Any] = {"tool": pl.String, "slot": pl.Int64, "value": pl.String, "value_json": pl.String}
+
+
+def _tool_row(tool: Tool, tool_no: int, slot_paths: list[str]) -> dict[str, Any]:
+    """A `pack_tools` row: the tool's slots as parallel lists, in slot order, and its canonical layout."""
+    prefixes, suffixes = canonical_layout(tool)
+    return {
+        "tool": tool.name,
+        "tool_no": tool_no,
+        "strict": tool.strict,
+        "path_indexes": [slot_paths.index(slot.path) + 1 for slot in tool.slots],
+        "kinds": [slot.kind for slot in tool.slots],
+        "steps": [float(slot.step) for slot in tool.slots],
+        "decimals": [slot.decimals for slot in tool.slots],
+        "defaults": [dumps(slot.default) for slot in tool.slots],
+        "neutral_if": [_neutral_text(tool, slot) for slot in tool.slots],
+        "prefixes": prefixes,
+        "suffixes": suffixes,
+        "neutral": dumps(tool.neutral()),
+    }
+
+
+def _key_rows(tool: Tool) -> list[dict[str, Any]]:
+    return [{"tool": tool.name, "key": key, "required": key in tool.required} for key in tool.keys]
+
+
+def _object_rows(tool: Tool, object_paths: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tool": tool.name,
+            "object_index": object_paths.index(f'$."{key}"') + 1,
+            "subs": list(subs),
+            "strict": key in tool.strict_objects,
+        }
+        for key, subs in tool.objects.items()
+    ]
+
+
+def _slot_rows(tool: Tool) -> list[dict[str, Any]]:
+    return [
+        {"tool": tool.name, "slot": position, "kind": slot.kind, "minimum": slot.minimum, "maximum": slot.maximum}
+        for position, slot in enumerate(tool.slots, start=1)
+    ]
+
+
+def _enum_rows(tool: Tool) -> list[dict[str, Any]]:
+    return [
+        {"tool": tool.name, "slot": position, "value": value, "value_json": dumps(value)}
+        for position, slot in enumerate(tool.slots, start=1)
+        for value in slot.enum
+    ]
 
 
 def _neutral_text(tool: Tool, slot: Slot) -> str | None:

@@ -123,6 +123,12 @@ class Store:
         return self.snapshot_cache_dir / "input_hashes.json"
 
     @property
+    def last_failed_quarantine_path(self) -> Path:
+        """The quarantine of the last build that failed; `last-failed/` is no work directory, so the tmp sweep
+        leaves it alone."""
+        return self.tmp_dir / "last-failed" / "quarantine.parquet"
+
+    @property
     def sample_path(self) -> Path:
         """The embedded simulated sample (`make run`, `snapshot` without --logs)."""
         return self.cache_dir / "sample" / "teacher_logs.jsonl.gz"
@@ -147,6 +153,25 @@ class Store:
         if name not in names:
             raise DatabuildError(f"no version {name!r} in store {self.root} (have: {', '.join(names)})")
         return name
+
+    def version_summaries(self) -> list[dict[str, Any]]:
+        """Per version, oldest first: name, created_at, parent, train_rows, test_rows, fingerprint (from its
+        manifest; null where a manifest lacks one)."""
+        summaries = []
+        for name in self.version_names():
+            manifest = self.manifest(name)
+            used = manifest.get("used_all", {})
+            summaries.append(
+                {
+                    "name": name,
+                    "created_at": manifest.get("created_at"),
+                    "parent": manifest.get("parent"),
+                    "train_rows": used.get("train", {}).get("rows"),
+                    "test_rows": used.get("test", {}).get("rows"),
+                    "fingerprint": manifest.get("fingerprint"),
+                }
+            )
+        return summaries
 
     def manifest(self, name: str) -> dict[str, Any]:
         path = self.version_dir(name) / "manifest.json"

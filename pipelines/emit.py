@@ -106,19 +106,7 @@ def publish_version(
         return Published(existing, fp, True, store.version_dir(existing))
     sft = build_sft(rows, pack)
     with store.staging() as staging:
-        datasets_info = {
-            "rows": _save_dataset_dict(_to_dataset_dict(rows, list(schema)), staging / "rows"),
-            "sft": _save_dataset_dict(
-                _to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft"
-            ),
-        }
-        if isinstance(quarantine, pl.DataFrame):
-            quarantine.write_parquet(staging / "quarantine.parquet")
-        elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
-            quarantine(staging / "quarantine.parquet")
-        (staging / PACK_FILE).write_bytes(pack.raw)
-        for file_name, table in (tables or {}).items():
-            table.write_parquet(staging / file_name)
+        datasets_info = _stage_files(staging, rows, sft, pack, quarantine, tables or {})
         with store.lock(timeout=lock_timeout):
             store.sweep_tmp()  # work directories that killed builds left behind
             existing = store.find_fingerprint(fp)
@@ -131,10 +119,7 @@ def publish_version(
                 "parent": _parent(store, parent, parent_is_newest, parent_from_logs),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 **manifest,
-                "pack": pack.manifest_entry(),
-                "used_all": used_all(rows, pack),
-                "sft_rows": {split: int((sft["split"] == split).sum()) for split in SPLITS},
-                "prompt_templates_sha256": pack.prompts_sha256(),
+                **_derived_fields(rows, sft, pack),
             }
             (staging / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
             (staging / "README.md").write_text(render_card(full, pack, datasets_info), encoding="utf-8")
@@ -143,3 +128,37 @@ def publish_version(
             os.rename(staging, final)
             staging.mkdir()  # the context manager removes an (empty) staging dir on exit
     return Published(name, fp, False, final)
+
+
+def _stage_files(
+    staging: Path,
+    rows: pl.DataFrame,
+    sft: pl.DataFrame,
+    pack: ToolPack,
+    quarantine: pl.DataFrame | Callable[[Path], None] | None,
+    tables: dict[str, pl.DataFrame],
+) -> dict[str, Any]:
+    """Write the version's data files into `staging` (everything but the manifest and the card, which need the
+    version's name); returns the datasets' info for the card."""
+    datasets_info = {
+        "rows": _save_dataset_dict(_to_dataset_dict(rows, list(row_schema(pack))), staging / "rows"),
+        "sft": _save_dataset_dict(_to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft"),
+    }
+    if isinstance(quarantine, pl.DataFrame):
+        quarantine.write_parquet(staging / "quarantine.parquet")
+    elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
+        quarantine(staging / "quarantine.parquet")
+    (staging / PACK_FILE).write_bytes(pack.raw)
+    for file_name, table in tables.items():
+        table.write_parquet(staging / file_name)
+    return datasets_info
+
+
+def _derived_fields(rows: pl.DataFrame, sft: pl.DataFrame, pack: ToolPack) -> dict[str, Any]:
+    """The manifest fields computed from the data, after the caller's (they win over a caller's same key)."""
+    return {
+        "pack": pack.manifest_entry(),
+        "used_all": used_all(rows, pack),
+        "sft_rows": {split: int((sft["split"] == split).sum()) for split in SPLITS},
+        "prompt_templates_sha256": pack.prompts_sha256(),
+    }

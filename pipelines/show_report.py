@@ -18,76 +18,98 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def render_manifest(manifest: dict[str, Any], lineage: list[str], card_path: Path, console: Any) -> None:
-    """`databuild show`: a version's manifest as a reviewer reads it."""
-    from rich.table import Table
+    """`databuild show`: a version's manifest as a reviewer reads it.
 
-    def heading(text: str) -> None:
-        console.print()
-        console.print(rich_text(text, "bold"))
+    Sections, in order: name and lineage, tool pack, command, inputs, input accounting, intents, Used / All (with
+    the SFT row count), augmentation, the dataset card's path. A section the manifest lacks is left out.
+    """
+    _print_identity(manifest, lineage, console)
+    _print_pack_and_command(manifest, console)
+    _print_inputs(manifest.get("inputs"), console)
+    _print_counts("Input accounting", manifest.get("accounting"), "quarantined", console)
+    _print_counts("Intents", manifest.get("intents"), "excluded", console)
+    _print_used_all(manifest.get("used_all") or {}, console)
+    if manifest.get("sft_rows"):
+        _pairs([("sft rows", manifest["sft_rows"])], console)
+    augmentation = manifest.get("augmentation")
+    if augmentation:
+        _heading("Augmentation", console)
+        _pairs(_flatten(augmentation), console)
+    _heading("Dataset card", console)
+    console.print(rich_text(f"  {card_path}"), soft_wrap=True)
 
-    def pairs(items: list[tuple[str, Any]]) -> None:
-        for key, value in items:
-            console.print(rich_text(f"  {key}: {setting_text(value)}"))
 
+def _heading(text: str, console: Any) -> None:
+    console.print()
+    console.print(rich_text(text, "bold"))
+
+
+def _pairs(items: list[tuple[str, Any]], console: Any) -> None:
+    for key, value in items:
+        console.print(rich_text(f"  {key}: {setting_text(value)}"))
+
+
+def _print_identity(manifest: dict[str, Any], lineage: list[str], console: Any) -> None:
     console.print(rich_text(f"databuild version {manifest.get('name')}", "bold"))
-    pairs(
+    _pairs(
         [
             ("created", manifest.get("created_at")),
             ("fingerprint", manifest.get("fingerprint")),
             ("parent", manifest.get("parent")),
             ("lineage", " ← ".join(lineage)),
-        ]
+        ],
+        console,
     )
+
+
+def _print_pack_and_command(manifest: dict[str, Any], console: Any) -> None:
     pack = manifest.get("pack") or {"name": "colour (built before tool packs)"}
-    heading("Tool pack")
-    pairs([(key, ", ".join(value) if key == "tools" else value) for key, value in pack.items()])
-    heading("Command")
-    pairs([("command", manifest.get("command"))] + _flatten(manifest.get("parameters") or {}, "parameters"))
-    inputs = manifest.get("inputs")
-    if inputs:
-        heading("Inputs")
-        if isinstance(inputs, list):
-            for item in inputs:
-                if isinstance(item, dict):
-                    console.print(rich_text("  - " + ", ".join(f"{k}: {setting_text(v)}" for k, v in item.items())))
-                else:
-                    console.print(rich_text(f"  - {item}"))
+    _heading("Tool pack", console)
+    _pairs([(key, ", ".join(value) if key == "tools" else value) for key, value in pack.items()], console)
+    _heading("Command", console)
+    _pairs([("command", manifest.get("command"))] + _flatten(manifest.get("parameters") or {}, "parameters"), console)
+
+
+def _print_inputs(inputs: Any, console: Any) -> None:
+    """The inputs: a list (one line per file, its fields on the line) or, in older manifests, a mapping."""
+    if not inputs:
+        return
+    _heading("Inputs", console)
+    if not isinstance(inputs, list):
+        _pairs(_flatten(inputs), console)
+        return
+    for item in inputs:
+        if isinstance(item, dict):
+            console.print(rich_text("  - " + ", ".join(f"{k}: {setting_text(v)}" for k, v in item.items())))
         else:
-            pairs(_flatten(inputs))
-    accounting = manifest.get("accounting")
-    if accounting:
-        heading("Input accounting")
-        pairs([(k, v) for k, v in accounting.items() if k != "quarantined"])
-        for reason, count in (accounting.get("quarantined") or {}).items():
-            console.print(rich_text(f"  quarantined {reason}: {count}"))
-    intents = manifest.get("intents")
-    if intents:
-        heading("Intents")
-        pairs([(k, v) for k, v in intents.items() if k != "excluded"])
-        for reason, count in (intents.get("excluded") or {}).items():
-            console.print(rich_text(f"  excluded {reason}: {count}"))
-    used = manifest.get("used_all") or {}
-    if used:
-        table = Table(title="Used / All", title_justify="left")
-        table.add_column("split")
-        table.add_column("rows", justify="right")
-        tools = [key.removesuffix("_used") for key in next(iter(used.values())) if key != "rows"]
-        for tool in tools:
-            table.add_column(f"{tool} used", justify="right")
-        for split, counts in used.items():
-            total = counts.get("rows", 0)
-            cells = []
-            for tool in tools:
-                n = counts.get(f"{tool}_used", 0)
-                cells.append(used_share(n, total))
-            table.add_row(rich_text(split), rich_text(total), *(rich_text(cell) for cell in cells))
-        console.print()
-        console.print(table)
-    if manifest.get("sft_rows"):
-        pairs([("sft rows", manifest["sft_rows"])])
-    augmentation = manifest.get("augmentation")
-    if augmentation:
-        heading("Augmentation")
-        pairs(_flatten(augmentation))
-    heading("Dataset card")
-    console.print(rich_text(f"  {card_path}"), soft_wrap=True)
+            console.print(rich_text(f"  - {item}"))
+
+
+def _print_counts(title: str, counts: dict[str, Any] | None, by_reason: str, console: Any) -> None:
+    """A section of counts, then one line per reason of the `by_reason` mapping (`quarantined <reason>: n`)."""
+    if not counts:
+        return
+    _heading(title, console)
+    _pairs([(k, v) for k, v in counts.items() if k != by_reason], console)
+    for reason, count in (counts.get(by_reason) or {}).items():
+        console.print(rich_text(f"  {by_reason} {reason}: {count}"))
+
+
+def _print_used_all(used: dict[str, Any], console: Any) -> None:
+    """The Used / All table: per split, its rows and each tool's used share."""
+    if not used:
+        return
+    from rich.table import Table
+
+    table = Table(title="Used / All", title_justify="left")
+    table.add_column("split")
+    table.add_column("rows", justify="right")
+    tools = [key.removesuffix("_used") for key in next(iter(used.values())) if key != "rows"]
+    for tool in tools:
+        table.add_column(f"{tool} used", justify="right")
+    for split, counts in used.items():
+        total = counts.get("rows", 0)
+        cells = [used_share(counts.get(f"{tool}_used", 0), total) for tool in tools]
+        table.add_row(rich_text(split), rich_text(total), *(rich_text(cell) for cell in cells))
+    console.print()
+    console.print(table)

@@ -12,7 +12,6 @@ import polars as pl
 from databuild.pack import ToolPack
 from databuild.store import Store, replacing
 
-LAST_FAILED_DIR = "last-failed"  # in STORE/tmp/; not a work directory, so the tmp sweep leaves it alone
 MARKER = "JSON:"
 MAX_VALUE_CHARS = 60
 
@@ -68,7 +67,7 @@ def _explain(pack: ToolPack, tool_name: Any, response: Any) -> str | None:
 
 def keep_failed_quarantine(store: Store, quarantine: pl.DataFrame) -> Path:
     """Write a failed build's quarantine to `STORE/tmp/last-failed/quarantine.parquet` (replacing the last one)."""
-    path = store.tmp_dir / LAST_FAILED_DIR / "quarantine.parquet"
+    path = store.last_failed_quarantine_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path) as handle:
         quarantine.write_parquet(handle)

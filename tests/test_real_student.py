@@ -43,12 +43,14 @@ def test_packaged_model_converts_once_and_answers(cache: Path) -> None:
 
     from train.modeling import generate_completions, load_base_model, load_tokenizer
 
-    checkpoint = gguf_checkpoint("smollm2-135m", cache)
-    assert checkpoint.parent == cache.resolve() / "models" and checkpoint.name.startswith("SmolLM2-135M-Instruct")
+    checkpoint = gguf_checkpoint("smollm2-135m", cache / "models")
+    assert checkpoint.parent == (cache / "models").resolve() and checkpoint.name.startswith("SmolLM2-135M-Instruct")
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == [checkpoint.name]  # no staging left behind
     weights = checkpoint / "model.safetensors"
     written = weights.stat().st_mtime_ns
-    assert gguf_checkpoint("smollm2-135m", cache) == checkpoint and weights.stat().st_mtime_ns == written  # reused
+    assert (
+        gguf_checkpoint("smollm2-135m", cache / "models") == checkpoint and weights.stat().st_mtime_ns == written
+    )  # reused
 
     model = load_base_model(checkpoint, "causal", False, "cpu", torch.float32).eval()
     assert type(model).__name__ == "LlamaForCausalLM" and model.config.num_hidden_layers == 30
@@ -68,7 +70,7 @@ def test_one_lora_step_lowers_the_loss(cache: Path) -> None:
     from train.modeling import load_base_model, load_tokenizer, wrap_lora
     from train.sft_data import TrainCollator, encode_examples, student_prompt
 
-    checkpoint = gguf_checkpoint("smollm2-135m", cache)
+    checkpoint = gguf_checkpoint("smollm2-135m", cache / "models")
     tokenizer = load_tokenizer(checkpoint)
     base = load_base_model(checkpoint, "causal", False, "cpu", torch.float32)
     lora = {"rank": 8, "alpha": 16, "dropout": 0.0, "targets": "all-linear"}

@@ -66,12 +66,13 @@ def packaged_gguf(name: str) -> Path:
     )
 
 
-def gguf_checkpoint(name: str, cache_dir: Path) -> Path:
-    """The converted checkpoint directory for `name` (packaged model or `.gguf` path), converting it once."""
+def gguf_checkpoint(name: str, models_dir: Path) -> Path:
+    """The converted checkpoint directory for `name` (packaged model or `.gguf` path) in `models_dir` (the store's
+    `Store.models_dir`), converting it once."""
     path = packaged_gguf(name) if name in PACKAGED_MODELS else Path(name).expanduser().resolve()
     if not path.is_file():
         raise DatabuildError(f"model not found: no file {path}")
-    target = cache_dir.resolve() / "models" / f"{path.stem}-{file_sha256(path)[:16]}"
+    target = models_dir.resolve() / f"{path.stem}-{file_sha256(path)[:16]}"
     if not (target / "config.json").is_file():
         convert_gguf(path, target)
     return target

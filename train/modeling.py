@@ -250,19 +250,8 @@ def generate_ids(
     outputs: list[list[int]] = [[] for _ in encoded]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        width = max(len(encoded[i]) for i in rows)
-        if static_cache:
-            width = -(-width // STATIC_CACHE_WIDTH) * STATIC_CACHE_WIDTH
-        input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for row, index in enumerate(rows):
-            ids = torch.tensor(list(encoded[index]), dtype=torch.long)
-            if arch == "causal":
-                input_ids[row, width - len(ids) :] = ids
-                attention_mask[row, width - len(ids) :] = 1
-            else:
-                input_ids[row, : len(ids)] = ids
-                attention_mask[row, : len(ids)] = 1
+        input_ids, attention_mask = _padded_batch([encoded[i] for i in rows], arch, pad_token_id, static_cache)
+        width = input_ids.shape[1]
         stopping = closing_brace_stop(*brace_stop, len(rows)) if brace_stop is not None else None
         with torch.inference_mode():
             generated = model.generate(
@@ -283,6 +272,27 @@ def generate_ids(
         if on_progress is not None:
             on_progress(start + len(rows))
     return outputs
+
+
+def _padded_batch(prompts: Sequence[Sequence[int]], arch: str, pad_token_id: int, static_cache: bool) -> Any:
+    """`(input_ids, attention_mask)` of a batch of prompt ids, padded to its longest (to a multiple of
+    `STATIC_CACHE_WIDTH` with a static cache): causal prompts on the left, seq2seq ones on the right."""
+    import torch
+
+    width = max(len(prompt) for prompt in prompts)
+    if static_cache:
+        width = -(-width // STATIC_CACHE_WIDTH) * STATIC_CACHE_WIDTH
+    input_ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids = torch.tensor(list(prompt), dtype=torch.long)
+        if arch == "causal":
+            input_ids[row, width - len(ids) :] = ids
+            attention_mask[row, width - len(ids) :] = 1
+        else:
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+    return input_ids, attention_mask
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:

@@ -149,7 +149,7 @@ def plan_run(store: Store, options: TrainOptions) -> Plan:
     version = store.resolve(options.version)
     fingerprint = store.manifest(version)["fingerprint"]
     # a packaged or .gguf model becomes a normal checkpoint in the store's cache (converted once)
-    local = str(gguf_checkpoint(options.model, store.cache_dir)) if is_gguf_model(options.model) else options.model
+    local = str(gguf_checkpoint(options.model, store.models_dir)) if is_gguf_model(options.model) else options.model
     model = resolve_model(local, options.arch)
     if options.load_in_4bit:
         try:

@@ -6,7 +6,7 @@ accepted anywhere on the command line; `databuild --version` prints the installe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -53,9 +53,11 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _global_options(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors (also after the command)."),
-    show_version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-    ),
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors (also after the command).")
+    ] = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     del debug  # listed for -h only: `_WorkflowGroup.parse_args` takes `--debug` out wherever it stands

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from databuild.cli.app import app
 from databuild.cli.common import (
-    STORE_OPTION,
+    StoreOption,
+    TableOrJsonOption,
     check_choice,
+    options_from,
     print_json,
     recorded_command,
     stdout_console,
@@ -59,27 +61,51 @@ class _RichProgress:
         self.console.print(rich_text(message))
 
 
+# The options, named like `augment.loop.AugmentOptions`' fields (the command builds its options from them).
+_Version = Annotated[str | None, typer.Option("--version", help="Version to start from (default: the newest).")]
+_Iterations = Annotated[int, typer.Option("--iterations", help="Mine → generate → filter → add rounds.")]
+_Student = Annotated[
+    str | None, typer.Option("--student", help="'knn' (default; embedded, leave-one-out) or a trained run.")
+]
+_Predictions = Annotated[
+    Path | None,
+    typer.Option(
+        "--predictions", help="A student's predictions on the train split (eval format); --iterations 1 only."
+    ),
+]
+_Sample = Annotated[int, typer.Option("--sample", help="Teacher train rows mined per iteration (seeded).")]
+_PerMistake = Annotated[int, typer.Option("--per-mistake", help="Candidates generated per mistaken intent.")]
+_Generator = Annotated[str, typer.Option("--generator", help="auto, openai or neighbors (offline).")]
+_Model = Annotated[str, typer.Option("--model", help="Model name sent to the OpenAI-compatible endpoint.")]
+_BaseUrl = Annotated[str | None, typer.Option("--base-url", help="Endpoint (default: $OPENAI_BASE_URL or OpenAI).")]
+_Concurrency = Annotated[int, typer.Option("--concurrency", help="Requests in flight at most.")]
+_MaxRetries = Annotated[int, typer.Option("--max-retries", help="Retries of a rate-limited / timed-out / 5xx request.")]
+_Timeout = Annotated[float, typer.Option("--timeout", help="Seconds before one request attempt times out.")]
+_NearDup = Annotated[float, typer.Option("--near-dup", help="Reject candidates this close (cosine) to a test intent.")]
+_MinSimilarity = Annotated[float, typer.Option("--min-similarity", help="neighbors: least cosine to the source.")]
+_Seed = Annotated[int, typer.Option("--seed", help="Seed of the mined sample and of the generation requests.")]
+
+
 @app.command()
 def augment(
-    store: Path | None = STORE_OPTION,
-    version: str | None = typer.Option(None, "--version", help="Version to start from (default: the newest)."),
-    iterations: int = typer.Option(1, "--iterations", help="Mine → generate → filter → add rounds."),
-    student: str = typer.Option(None, "--student", help="'knn' (default; embedded, leave-one-out) or a trained run."),
-    predictions: Path | None = typer.Option(
-        None, "--predictions", help="A student's predictions on the train split (eval format); --iterations 1 only."
-    ),
-    sample: int = typer.Option(1000, "--sample", help="Teacher train rows mined per iteration (seeded)."),
-    per_mistake: int = typer.Option(1, "--per-mistake", help="Candidates generated per mistaken intent."),
-    generator: str = typer.Option("auto", "--generator", help="auto, openai or neighbors (offline)."),
-    model: str = typer.Option("gpt-4", "--model", help="Model name sent to the OpenAI-compatible endpoint."),
-    base_url: str | None = typer.Option(None, "--base-url", help="Endpoint (default: $OPENAI_BASE_URL or OpenAI)."),
-    concurrency: int = typer.Option(16, "--concurrency", help="Requests in flight at most."),
-    max_retries: int = typer.Option(6, "--max-retries", help="Retries of a rate-limited / timed-out / 5xx request."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds before one request attempt times out."),
-    near_dup: float = typer.Option(0.95, "--near-dup", help="Reject candidates this close (cosine) to a test intent."),
-    min_similarity: float = typer.Option(0.6, "--min-similarity", help="neighbors: least cosine to the source."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the mined sample and of the generation requests."),
-    output_format: str = typer.Option("table", "--format", help="table or json."),
+    ctx: typer.Context,
+    store: StoreOption = None,
+    version: _Version = None,
+    iterations: _Iterations = 1,
+    student: _Student = None,
+    predictions: _Predictions = None,
+    sample: _Sample = 1000,
+    per_mistake: _PerMistake = 1,
+    generator: _Generator = "auto",
+    model: _Model = "gpt-4",
+    base_url: _BaseUrl = None,
+    concurrency: _Concurrency = 16,
+    max_retries: _MaxRetries = 6,
+    timeout: _Timeout = 60.0,
+    near_dup: _NearDup = 0.95,
+    min_similarity: _MinSimilarity = 0.6,
+    seed: _Seed = 0,
+    output_format: TableOrJsonOption = "table",
 ) -> None:
     """Grow the train split where the student fails: one new dataset version per iteration.
 
@@ -98,23 +124,7 @@ def augment(
 
         check_choice("--format", output_format, AUGMENT_FORMATS)
         check_choice("--generator", generator, AUGMENT_GENERATORS)
-        options = AugmentOptions(
-            version=version,
-            iterations=iterations,
-            student=student,
-            predictions=predictions,
-            sample=sample,
-            per_mistake=per_mistake,
-            generator=generator,
-            model=model,
-            base_url=base_url,
-            concurrency=concurrency,
-            max_retries=max_retries,
-            timeout=timeout,
-            seed=seed,
-            near_dup=near_dup,
-            min_similarity=min_similarity,
-        )
+        options = options_from(AugmentOptions, ctx.params)
         command = recorded_command({base_url: redact_url(base_url) or ""} if base_url else None)
         opened = open_store(store_path(store))
 
@@ -125,14 +135,17 @@ def augment(
         note = generator_note(generator, loop.generator_name)
         if note:
             typer.echo(note, err=True)
-        results = loop.run()
-        if output_format == "json":
-            for result in results:
-                if result.unchanged:
-                    typer.echo(f"iteration {result.iteration}: unchanged: identical to {result.version}", err=True)
-            print_json({"iterations": [result.as_json() for result in results]})
-            return
-        _print_table(results)
+        _print_results(loop.run(), output_format)
+
+
+def _print_results(results: list[Any], output_format: str) -> None:
+    if output_format == "json":
+        for result in results:
+            if result.unchanged:
+                typer.echo(f"iteration {result.iteration}: unchanged: identical to {result.version}", err=True)
+        print_json({"iterations": [result.as_json() for result in results]})
+        return
+    _print_table(results)
 
 
 def _print_table(results: list[Any]) -> None:

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: the error handler, output helpers and the store option."""
+"""Shared CLI plumbing: the error handler, output helpers, and the options several commands share."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -22,7 +23,19 @@ def default_store() -> Path:
     return Path(os.environ.get("DATABUILD_STORE") or "store")
 
 
-STORE_OPTION = typer.Option(None, "--store", help="Store directory (default: $DATABUILD_STORE or ./store).")
+StoreOption = Annotated[
+    Path | None, typer.Option("--store", help="Store directory (default: $DATABUILD_STORE or ./store).")
+]
+TableOrJsonOption = Annotated[str, typer.Option("--format", help="table or json.")]
+
+_Options = TypeVar("_Options")
+
+
+def options_from(options_type: type[_Options], params: dict[str, Any], **given: Any) -> _Options:
+    """A library's options dataclass from a command's parsed parameters (`ctx.params`), which are named like its
+    fields; `given` sets (or replaces) fields the command computes itself."""
+    names = {field.name for field in fields(options_type)}  # type: ignore[arg-type]
+    return options_type(**{**{name: value for name, value in params.items() if name in names}, **given})
 
 
 def store_path(store: Path | None) -> Path:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import StoreOption, check_choice, print_json, stdout_console, store_path, user_errors
 
 EVAL_FORMATS = ("table", "json", "markdown")
 EVAL_SPLITS = ("train", "test")
@@ -15,11 +16,13 @@ EVAL_SPLITS = ("train", "test")
 
 @app.command("eval")
 def eval_command(
-    predictions: Path | None = typer.Option(None, "--predictions", help="Predictions JSONL (see `databuild predict`)."),
-    version: str | None = typer.Option(None, "--version", help="Dataset version (default: the newest)."),
-    split: str = typer.Option("test", "--split", help="train or test."),
-    output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
-    store: Path | None = STORE_OPTION,
+    predictions: Annotated[
+        Path | None, typer.Option("--predictions", help="Predictions JSONL (see `databuild predict`).")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Dataset version (default: the newest).")] = None,
+    split: Annotated[str, typer.Option("--split", help="train or test.")] = "test",
+    output_format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
+    store: StoreOption = None,
 ) -> None:
     """Score predictions per tool (selection, quality, final) and overall, on all / r3 / r5 intents.
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, store_path, user_errors
+from databuild.cli.common import StoreOption, store_path, user_errors
 
 
 @app.command("export")
 def export_command(
-    version: str = typer.Argument(..., help="Version to export (v1, v2, …)."),
-    file_format: str | None = typer.Option(None, "--format", help="parquet, jsonl or csv."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Directory for the files (created if missing)."),
-    what: str = typer.Option("rows", "--what", help="rows, sft (one file per split) or quarantine (one file)."),
-    store: Path | None = STORE_OPTION,
+    version: Annotated[str, typer.Argument(help="Version to export (v1, v2, …).")],
+    file_format: Annotated[str | None, typer.Option("--format", help="parquet, jsonl or csv.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Directory for the files (created if missing).")
+    ] = None,
+    what: Annotated[
+        str, typer.Option("--what", help="rows, sft (one file per split) or quarantine (one file).")
+    ] = "rows",
+    store: StoreOption = None,
 ) -> None:
     """Write a version's rows, sft or quarantine as plain files: one per split, same columns and order.
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from databuild.cli.app import app
 from databuild.cli.common import (
     FORMATS_TABLE_JSON,
-    STORE_OPTION,
+    StoreOption,
     check_choice,
     print_json,
     stderr_console,
@@ -23,16 +24,22 @@ PREDICT_SPLITS = ("train", "test")
 
 @app.command("predict")
 def predict_command(
-    output: Path | None = typer.Option(None, "--output", "-o", help="Predictions JSONL to write (replaced whole)."),
-    version: str | None = typer.Option(
-        None,
-        "--version",
-        help="Dataset version (default: the run's own version for a trained student, else the newest).",
-    ),
-    split: str = typer.Option("test", "--split", help="train or test (train: kNN is leave-one-out)."),
-    student: str = typer.Option("knn", "--student", help="'knn' (embedded) or a trained run directory / run id."),
-    output_format: str = typer.Option("table", "--format", help="table or json (the summary)."),
-    store: Path | None = STORE_OPTION,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Predictions JSONL to write (replaced whole).")
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="Dataset version (default: the run's own version for a trained student, else the newest).",
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="train or test (train: kNN is leave-one-out).")] = "test",
+    student: Annotated[
+        str, typer.Option("--student", help="'knn' (embedded) or a trained run directory / run id.")
+    ] = "knn",
+    output_format: Annotated[str, typer.Option("--format", help="table or json (the summary).")] = "table",
+    store: StoreOption = None,
 ) -> None:
     """Answer every intent of a split with a student, as a predictions file for `databuild eval`.
 

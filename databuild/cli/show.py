@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice, print_json, store_path, user_errors
+from databuild.cli.common import FORMATS_TABLE_JSON, StoreOption, check_choice, print_json, store_path, user_errors
 
 
 @app.command()
 def show(
-    version: str | None = typer.Argument(None, help="Version name (default: the newest)."),
-    store: Path | None = STORE_OPTION,
-    output_format: str = typer.Option("table", "--format", help="table or json (the manifest)."),
+    version: Annotated[str | None, typer.Argument(help="Version name (default: the newest).")] = None,
+    store: StoreOption = None,
+    output_format: Annotated[str, typer.Option("--format", help="table or json (the manifest).")] = "table",
 ) -> None:
     """Show a version: lineage, command, inputs, accounting, Used/All, augmentation, card.
 

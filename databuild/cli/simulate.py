@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,17 +16,22 @@ MAX_INTENTS = 10_000_000
 
 @app.command()
 def simulate(
-    out: Path = typer.Option(..., "--out", "--output", "-o", help="Output file: .jsonl, .jsonl.gz or .parquet."),
-    rows: int = typer.Option(
-        60_000, "--rows", help="Teacher calls (3 per user request); ~0.2 % duplicated or broken records come on top."
-    ),
-    intents: int = typer.Option(
-        3_000,
-        "--intents",
-        help="Distinct intents to draw requests from. Popularity is Zipf-like, so part of the long tail is never "
-        "requested: with the defaults 2068 of the 3000 appear in the logs (snapshot's 'intents seen').",
-    ),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same logs)."),
+    out: Annotated[Path, typer.Option("--out", "--output", "-o", help="Output file: .jsonl, .jsonl.gz or .parquet.")],
+    rows: Annotated[
+        int,
+        typer.Option(
+            "--rows", help="Teacher calls (3 per user request); ~0.2 % duplicated or broken records come on top."
+        ),
+    ] = 60_000,
+    intents: Annotated[
+        int,
+        typer.Option(
+            "--intents",
+            help="Distinct intents to draw requests from. Popularity is Zipf-like, so part of the long tail is never "
+            "requested: with the defaults 2068 of the 3000 appear in the logs (snapshot's 'intents seen').",
+        ),
+    ] = 3_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")] = 0,
 ) -> None:
     """Write simulated teacher-call logs (deterministic, offline).
 

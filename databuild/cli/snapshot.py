@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from databuild.cli.app import app
 from databuild.cli.common import (
-    STORE_OPTION,
+    StoreOption,
     check_choice,
+    options_from,
     print_json,
     recorded_command,
     stdout_console,
@@ -18,31 +19,50 @@ from databuild.cli.common import (
     user_errors,
 )
 
-
-@app.command()
-def snapshot(
-    logs: list[str] = typer.Option(
-        None,
+# The options, named like `pipelines.snapshot.SnapshotOptions`' fields (the command builds its options from them).
+_Logs = Annotated[
+    list[str] | None,
+    typer.Option(
         "--logs",
         help="JSONL / JSONL.gz / Parquet files or globs (repeatable). Default: the embedded simulated sample.",
     ),
-    store: Path = STORE_OPTION,
-    since: str = typer.Option(None, "--since", help="Only calls at or after this ISO date."),
-    until: str = typer.Option(None, "--until", help="Only calls up to this ISO date (inclusive)."),
-    rank: str = typer.Option("raw", "--rank", help="Rank candidates by the 'raw' export rate or its 'wilson' bound."),
-    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of intents in the test split (0..1)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the stable split."),
-    memory_limit: str = typer.Option(
-        None, "--memory-limit", help="DuckDB memory limit, e.g. 1GB (default: a quarter of RAM, at most 800MB)."
-    ),
-    tools: Path = typer.Option(
-        None, "--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."
-    ),
-    full: bool = typer.Option(False, "--full", help="Read every file again instead of reusing the per-file cache."),
-    lock_timeout: float = typer.Option(
-        None, "--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."
-    ),
-    output_format: str = typer.Option("table", "--format", help="table | json"),
+]
+_Since = Annotated[str | None, typer.Option("--since", help="Only calls at or after this ISO date.")]
+_Until = Annotated[str | None, typer.Option("--until", help="Only calls up to this ISO date (inclusive).")]
+_Rank = Annotated[str, typer.Option("--rank", help="Rank candidates by the 'raw' export rate or its 'wilson' bound.")]
+_TestFraction = Annotated[float, typer.Option("--test-fraction", help="Share of intents in the test split (0..1).")]
+_Seed = Annotated[int, typer.Option("--seed", help="Seed of the stable split.")]
+_MemoryLimit = Annotated[
+    str | None,
+    typer.Option("--memory-limit", help="DuckDB memory limit, e.g. 1GB (default: a quarter of RAM, at most 800MB)."),
+]
+_Tools = Annotated[
+    Path | None,
+    typer.Option("--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."),
+]
+_Full = Annotated[bool, typer.Option("--full", help="Read every file again instead of reusing the per-file cache.")]
+_LockTimeout = Annotated[
+    float | None,
+    typer.Option("--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."),
+]
+_Format = Annotated[str, typer.Option("--format", help="table | json")]
+
+
+@app.command()
+def snapshot(
+    ctx: typer.Context,
+    logs: _Logs = None,
+    store: StoreOption = None,
+    since: _Since = None,
+    until: _Until = None,
+    rank: _Rank = "raw",
+    test_fraction: _TestFraction = 0.1,
+    seed: _Seed = 0,
+    memory_limit: _MemoryLimit = None,
+    tools: _Tools = None,
+    full: _Full = False,
+    lock_timeout: _LockTimeout = None,
+    output_format: _Format = "table",
 ) -> None:
     """Build a dataset version from teacher logs.
 
@@ -51,47 +71,47 @@ def snapshot(
     with user_errors():
         from databuild.pack import load_pack
         from databuild.store import open_store
-        from pipelines.snapshot import SnapshotOptions, default_sample
+        from pipelines.snapshot import SnapshotOptions
 
         check_choice("--format", output_format, ("table", "json"))
         if tools is not None:
             load_pack(tools)  # a bad pack is refused before any work
         the_store = open_store(store_path(store))
-        log_patterns = list(logs or [])
-        if not log_patterns:
-            sample = default_sample(the_store)
-            typer.echo(f"no --logs given: using the embedded simulated sample {sample}", err=True)
-            log_patterns = [str(sample)]
-        options = SnapshotOptions(
-            logs=log_patterns,
-            since=since,
-            until=until,
-            rank=rank,
-            test_fraction=test_fraction,
-            seed=seed,
-            memory_limit=memory_limit,
-            tools=str(tools) if tools is not None else None,
-            full=full,
-            lock_timeout=lock_timeout,
-        )
-        command = recorded_command()
-        result = _run_with_progress(the_store, options, command)
-        report = {
-            "version": result.published.name,
-            "unchanged": result.published.unchanged,
-            "fingerprint": result.published.fingerprint,
-            "path": str(result.published.path),
-            "accounting": result.accounting,
-            "intents": result.intents,
-            "used_all": result.used_all,
-            "reuse": result.reuse,
-        }
+        tools_file = str(tools) if tools is not None else None
+        options = options_from(SnapshotOptions, ctx.params, logs=_log_patterns(logs, the_store), tools=tools_file)
+        result = _run_with_progress(the_store, options, recorded_command())
+        report = _report(result)
         if output_format == "json":
             print_json(report)
         else:
             _print_report(report)
             if result.accounting["quarantined"].get("schema_violation"):
                 _print_first_violation(result.published.path, options)
+
+
+def _log_patterns(logs: list[str] | None, the_store: Any) -> list[str]:
+    """The `--logs` given, or the store's embedded simulated sample (said on stderr)."""
+    from pipelines.snapshot import default_sample
+
+    if logs:
+        return list(logs)
+    sample = default_sample(the_store)
+    typer.echo(f"no --logs given: using the embedded simulated sample {sample}", err=True)
+    return [str(sample)]
+
+
+def _report(result: Any) -> dict[str, Any]:
+    """The `--format json` object of a snapshot (the table is rendered from it too)."""
+    return {
+        "version": result.published.name,
+        "unchanged": result.published.unchanged,
+        "fingerprint": result.published.fingerprint,
+        "path": str(result.published.path),
+        "accounting": result.accounting,
+        "intents": result.intents,
+        "used_all": result.used_all,
+        "reuse": result.reuse,
+    }
 
 
 def _print_first_violation(version_dir: Path, options: Any) -> None:

@@ -3,60 +3,112 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import FORMATS_TABLE_JSON, STORE_OPTION, check_choice, print_json, store_path, user_errors
+from databuild.cli.common import (
+    FORMATS_TABLE_JSON,
+    StoreOption,
+    TableOrJsonOption,
+    check_choice,
+    options_from,
+    print_json,
+    store_path,
+    user_errors,
+)
+
+# The options, named like `train.trainer.TrainOptions`' fields (the command builds its options from them).
+_Version = Annotated[str | None, typer.Option("--version", help="Dataset version to train on (default: newest).")]
+_Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model directory, Hugging Face id in the local cache, a .gguf file, or smollm2-135m (pip package).",
+    ),
+]
+_Arch = Annotated[str, typer.Option("--arch", help="auto (from the model config), seq2seq or causal.")]
+_Lora = Annotated[bool, typer.Option("--lora/--no-lora", help="Train LoRA adapters (peft) instead of all weights.")]
+_LoadIn4bit = Annotated[bool, typer.Option("--load-in-4bit", help="Quantize the base to NF4 (QLoRA; needs --lora).")]
+_Epochs = Annotated[int, typer.Option("--epochs", help="Training epochs.")]
+_SelectLast = Annotated[int, typer.Option("--select-last", help="Keep the best overall score of the last N epochs.")]
+_BatchSize = Annotated[int, typer.Option("--batch-size", help="Examples per step and per process.")]
+_Lr = Annotated[
+    float | None, typer.Option("--lr", help="Learning rate [default: 2e-4 LoRA, 3e-4 seq2seq, 2e-5 causal].")
+]
+_MaxSourceTokens = Annotated[int, typer.Option("--max-source-tokens", help="Longest prompt (keeps its end).")]
+_MaxNewTokens = Annotated[int, typer.Option("--max-new-tokens", help="Generation cap (fitted to the completions).")]
+_EvalLimit = Annotated[int | None, typer.Option("--eval-limit", help="Evaluate on the first N test intents only.")]
+_EvalBatchSize = Annotated[
+    int | None,
+    typer.Option(
+        "--eval-batch-size", help="Prompts generated together when evaluating [default: max(batch size, 24)]."
+    ),
+]
+_TrainLimit = Annotated[
+    int | None,
+    typer.Option("--train-limit", help="Train on a seeded sample of N train intents (all their tools)."),
+]
+_PromptFormat = Annotated[
+    str,
+    typer.Option("--prompt", help="version (the version's per-tool prompts) or short ('<tool>: <intent>')."),
+]
+_LoraRank = Annotated[int, typer.Option("--lora-rank", help="LoRA rank r.")]
+_LoraAlpha = Annotated[int, typer.Option("--lora-alpha", help="LoRA alpha.")]
+_LoraDropout = Annotated[float, typer.Option("--lora-dropout", help="LoRA dropout.")]
+_LoraTarget = Annotated[
+    str | None,
+    typer.Option(
+        "--lora-target", help="Comma-separated module names or all-linear [default: q,v seq2seq; all-linear]."
+    ),
+]
+_GradientCheckpointing = Annotated[bool, typer.Option("--gradient-checkpointing", help="Trade compute for memory.")]
+_Precision = Annotated[str, typer.Option("--precision", help="Mixed precision: auto (bf16 on GPU), no, bf16, fp16.")]
+_Seed = Annotated[int, typer.Option("--seed", help="Seed for initialization and data order.")]
+_ReportTo = Annotated[
+    str,
+    typer.Option(
+        "--report-to", help="Track the run: none, tensorboard (STORE/runs/<id>/tensorboard), wandb or mlflow."
+    ),
+]
+_Output = Annotated[Path | None, typer.Option("--output", "-o", help="Run directory [default: STORE/runs/<run-id>].")]
+_Resume = Annotated[
+    str | None,
+    typer.Option("--resume", help="Continue a killed run (its directory or run id) with its own options."),
+]
 
 
 @app.command()
 def train(
-    store: Path | None = STORE_OPTION,
-    version: str | None = typer.Option(None, "--version", help="Dataset version to train on (default: newest)."),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help="Model directory, Hugging Face id in the local cache, a .gguf file, or smollm2-135m (pip package).",
-    ),
-    arch: str = typer.Option("auto", "--arch", help="auto (from the model config), seq2seq or causal."),
-    lora: bool = typer.Option(False, "--lora/--no-lora", help="Train LoRA adapters (peft) instead of all weights."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="Quantize the base to NF4 (QLoRA; needs --lora)."),
-    epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
-    select_last: int = typer.Option(3, "--select-last", help="Keep the best overall score of the last N epochs."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Examples per step and per process."),
-    lr: float | None = typer.Option(
-        None, "--lr", help="Learning rate [default: 2e-4 LoRA, 3e-4 seq2seq, 2e-5 causal]."
-    ),
-    max_source_tokens: int = typer.Option(512, "--max-source-tokens", help="Longest prompt (keeps its end)."),
-    max_new_tokens: int = typer.Option(96, "--max-new-tokens", help="Generation cap (fitted to the completions)."),
-    eval_limit: int | None = typer.Option(None, "--eval-limit", help="Evaluate on the first N test intents only."),
-    eval_batch_size: int | None = typer.Option(
-        None, "--eval-batch-size", help="Prompts generated together when evaluating [default: max(batch size, 24)]."
-    ),
-    train_limit: int | None = typer.Option(
-        None, "--train-limit", help="Train on a seeded sample of N train intents (all their tools)."
-    ),
-    prompt_format: str = typer.Option(
-        "version", "--prompt", help="version (the version's per-tool prompts) or short ('<tool>: <intent>')."
-    ),
-    lora_rank: int = typer.Option(16, "--lora-rank", help="LoRA rank r."),
-    lora_alpha: int = typer.Option(32, "--lora-alpha", help="LoRA alpha."),
-    lora_dropout: float = typer.Option(0.05, "--lora-dropout", help="LoRA dropout."),
-    lora_target: str | None = typer.Option(
-        None, "--lora-target", help="Comma-separated module names or all-linear [default: q,v seq2seq; all-linear]."
-    ),
-    gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory."),
-    precision: str = typer.Option("auto", "--precision", help="Mixed precision: auto (bf16 on GPU), no, bf16, fp16."),
-    seed: int = typer.Option(0, "--seed", help="Seed for initialization and data order."),
-    report_to: str = typer.Option(
-        "none", "--report-to", help="Track the run: none, tensorboard (STORE/runs/<id>/tensorboard), wandb or mlflow."
-    ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Run directory [default: STORE/runs/<run-id>]."),
-    resume: str | None = typer.Option(
-        None, "--resume", help="Continue a killed run (its directory or run id) with its own options."
-    ),
-    output_format: str = typer.Option("table", "--format", help="table or json."),
+    ctx: typer.Context,
+    store: StoreOption = None,
+    version: _Version = None,
+    model: _Model = None,
+    arch: _Arch = "auto",
+    lora: _Lora = False,
+    load_in_4bit: _LoadIn4bit = False,
+    epochs: _Epochs = 10,
+    select_last: _SelectLast = 3,
+    batch_size: _BatchSize = 16,
+    lr: _Lr = None,
+    max_source_tokens: _MaxSourceTokens = 512,
+    max_new_tokens: _MaxNewTokens = 96,
+    eval_limit: _EvalLimit = None,
+    eval_batch_size: _EvalBatchSize = None,
+    train_limit: _TrainLimit = None,
+    prompt_format: _PromptFormat = "version",
+    lora_rank: _LoraRank = 16,
+    lora_alpha: _LoraAlpha = 32,
+    lora_dropout: _LoraDropout = 0.05,
+    lora_target: _LoraTarget = None,
+    gradient_checkpointing: _GradientCheckpointing = False,
+    precision: _Precision = "auto",
+    seed: _Seed = 0,
+    report_to: _ReportTo = "none",
+    output: _Output = None,
+    resume: _Resume = None,
+    output_format: TableOrJsonOption = "table",
 ) -> None:
     """Fine-tune a student on a dataset version; every epoch is scored on the test split.
 
@@ -67,7 +119,6 @@ def train(
     with user_errors():
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
         from databuild.store import open_store
-        from train.trainer import TrainOptions
         from train.trainer import resume as resume_run
         from train.trainer import train as train_run
 
@@ -75,42 +126,23 @@ def train(
         if resume is not None:
             result = resume_run(opened, resume, version=version)
         else:
-            if model is None:
-                from databuild.errors import DatabuildError
-
-                raise DatabuildError("--model is required (a model directory or a cached Hugging Face id)")
-            options = TrainOptions(
-                version=version or opened.resolve(None),
-                model=model,
-                arch=arch,
-                lora=lora,
-                load_in_4bit=load_in_4bit,
-                epochs=epochs,
-                select_last=select_last,
-                batch_size=batch_size,
-                lr=lr,
-                max_source_tokens=max_source_tokens,
-                max_new_tokens=max_new_tokens,
-                eval_limit=eval_limit,
-                eval_batch_size=eval_batch_size,
-                train_limit=train_limit,
-                prompt_format=prompt_format,
-                lora_rank=lora_rank,
-                lora_alpha=lora_alpha,
-                lora_dropout=lora_dropout,
-                lora_target=lora_target,
-                gradient_checkpointing=gradient_checkpointing,
-                precision=precision,
-                seed=seed,
-                report_to=report_to,
-            )
-            result = train_run(opened, options, output)
+            result = train_run(opened, _train_options(opened, ctx.params), output)
         if result is None:
             return
         if output_format == "json":
             print_json(result)
             return
         _print_table(result)
+
+
+def _train_options(opened: Any, params: dict[str, Any]) -> Any:
+    """The run's options from the command's parameters; `--model` is required, the version defaults to the newest."""
+    from databuild.errors import DatabuildError
+    from train.trainer import TrainOptions
+
+    if params["model"] is None:
+        raise DatabuildError("--model is required (a model directory or a cached Hugging Face id)")
+    return options_from(TrainOptions, params, version=params["version"] or opened.resolve(None))
 
 
 def _print_table(result: dict) -> None:

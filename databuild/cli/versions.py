@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import STORE_OPTION, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import StoreOption, check_choice, print_json, stdout_console, store_path, user_errors
 
 
 @app.command()
 def versions(
-    store: Path = STORE_OPTION,
-    output_format: str = typer.Option("table", "--format", help="table | json"),
+    store: StoreOption = None,
+    output_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """List dataset versions: name, created, parent, train/test rows, fingerprint.
 
@@ -25,41 +25,31 @@ def versions(
 
         check_choice("--format", output_format, ("table", "json"))
         the_store = open_store(store_path(store))
-        listing = []
-        for name in the_store.version_names():
-            manifest = the_store.manifest(name)
-            used = manifest.get("used_all", {})
-            listing.append(
-                {
-                    "name": name,
-                    "created_at": manifest.get("created_at"),
-                    "parent": manifest.get("parent"),
-                    "train_rows": used.get("train", {}).get("rows"),
-                    "test_rows": used.get("test", {}).get("rows"),
-                    "fingerprint": manifest.get("fingerprint"),
-                }
-            )
+        listing = the_store.version_summaries()
         if output_format == "json":
             print_json(listing)
-            return
-        if not listing:
+        elif not listing:
             typer.echo(f"no versions in {visible(the_store.root)}", err=True)
-            return
-        from rich.table import Table
+        else:
+            _print_table(listing)
 
-        from databuild.display import rich_text
 
-        table = Table()
-        for column in ("name", "created", "parent", "train", "test", "fingerprint"):
-            table.add_column(column)
-        for item in listing:
-            cells = (
-                item["name"],
-                item["created_at"],
-                item["parent"] or "-",
-                item["train_rows"],
-                item["test_rows"],
-                str(item["fingerprint"])[:23],
-            )
-            table.add_row(*(rich_text(cell) for cell in cells))
-        stdout_console().print(table)
+def _print_table(listing: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    from databuild.display import rich_text
+
+    table = Table()
+    for column in ("name", "created", "parent", "train", "test", "fingerprint"):
+        table.add_column(column)
+    for item in listing:
+        cells = (
+            item["name"],
+            item["created_at"],
+            item["parent"] or "-",
+            item["train_rows"],
+            item["test_rows"],
+            str(item["fingerprint"])[:23],
+        )
+        table.add_row(*(rich_text(cell) for cell in cells))
+    stdout_console().print(table)

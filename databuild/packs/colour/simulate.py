@@ -213,16 +213,47 @@ def _malformed(text: pl.Expr, kind: pl.Expr) -> pl.Expr:
     )
 
 
-def simulate(options: SimulationOptions) -> pl.DataFrame:
-    """Teacher-call log records (one per tool call) as a Polars frame, deterministic in `options`."""
-    rng = np.random.default_rng(options.seed)
-    n_intents = max(1, options.intents)
-    names, look_of, modifier_of = _intent_names(n_intents, rng)
-    n_requests = max(1, options.rows // 3)
+@dataclass(frozen=True)
+class _Intents:
+    """The simulated intents: their phrasings and, per intent and tool, the teacher's candidate outputs."""
 
-    # Candidate outputs: per intent and tool, 1-4 distinct outputs, each with its own export propensity.
-    # Semantics: an intent's parameters follow its look, shifted by its modifier ("warm", "dark", …), so similar
-    # phrasings have similar ground truth; tool use follows the look, with a few intents deviating.
+    names: list[str]
+    n_candidates: np.ndarray  # (intent, tool): how many distinct outputs, 1-4
+    outputs: dict[str, list[list[str]]]  # tool -> per intent its candidate output texts
+    quality: np.ndarray  # (intent, tool, candidate): the export propensity of each candidate
+
+
+@dataclass(frozen=True)
+class _Requests:
+    """The user requests: the intent of each, the candidate each of its three calls chose, and the export."""
+
+    intent: np.ndarray
+    choice: np.ndarray  # (request, tool)
+    exported: np.ndarray
+
+
+def simulate(options: SimulationOptions) -> pl.DataFrame:
+    """Teacher-call log records (one per tool call) as a Polars frame, deterministic in `options`.
+
+    Steps (one random generator, drawn in this order): the intents and their candidate outputs; the requests,
+    drawn by popularity; three call rows per request; the response texts (surface variants, breakages, the
+    chain-of-thought); the log records; a few bad records on top.
+    """
+    rng = np.random.default_rng(options.seed)
+    intents = _simulated_intents(max(1, options.intents), rng)
+    requests = _simulated_requests(intents, max(1, options.rows // 3), rng)
+    calls = _call_rows(intents, requests, options, rng)
+    records = _log_records(_with_responses(calls), options.seed)
+    return _with_bad_records(records, options, rng)
+
+
+def _simulated_intents(n_intents: int, rng: np.random.Generator) -> _Intents:
+    """Intents with, per tool, 1-4 distinct candidate outputs, each with its own export propensity.
+
+    Semantics: an intent's parameters follow its look, shifted by its modifier ("warm", "dark", …), so similar
+    phrasings have similar ground truth; tool use follows the look, with a few intents deviating.
+    """
+    names, look_of, modifier_of = _intent_names(n_intents, rng)
     look_anchors = rng.normal(0, 30, (len(LOOKS), 16))
     modifier_shift = rng.normal(0, 10, (len(MODIFIERS), 16))
     anchors = look_anchors[look_of] + modifier_shift[modifier_of] + rng.normal(0, 4, (n_intents, 16))
@@ -230,103 +261,145 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
     look_uses = {tool: rng.random(len(LOOKS)) < USED_SHARE[tool] for tool in TOOLS}
     used = {tool: look_uses[tool][look_of] ^ (rng.random(n_intents) < 0.08) for tool in TOOLS}
     n_candidates = rng.integers(1, 5, (n_intents, 3))
+    outputs = _candidate_outputs(used, anchors, look_presets[look_of], n_candidates, rng)
+    quality = rng.beta(2, 2, (n_intents, 3, 4))
+    return _Intents(names=names, n_candidates=n_candidates, outputs=outputs, quality=quality)
+
+
+def _candidate_outputs(
+    used: dict[str, np.ndarray],
+    anchors: np.ndarray,
+    presets: np.ndarray,
+    n_candidates: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, list[list[str]]]:
+    """Per tool and intent, the candidate output texts; a candidate after the first may use a tool the intent
+    does not (15 %)."""
     outputs: dict[str, list[list[str]]] = {tool: [] for tool in TOOLS}
     for tool_index, tool in enumerate(TOOLS):
-        for i in range(n_intents):
+        for i in range(len(anchors)):
             outputs[tool].append(
                 [
                     _random_output(
-                        tool,
-                        bool(used[tool][i]) or (k > 0 and rng.random() < 0.15),
-                        rng,
-                        anchors[i],
-                        int(look_presets[look_of[i]]),
+                        tool, bool(used[tool][i]) or (k > 0 and rng.random() < 0.15), rng, anchors[i], int(presets[i])
                     )
                     for k in range(n_candidates[i, tool_index])
                 ]
             )
-    quality = rng.beta(2, 2, (n_intents, 3, 4))
+    return outputs
 
-    # Requests: Zipf-like popularity over intents (a few very popular, a long tail seen once).
+
+def _simulated_requests(intents: _Intents, n_requests: int, rng: np.random.Generator) -> _Requests:
+    """Requests drawn by a Zipf-like popularity over intents (a few very popular, a long tail seen once); a
+    request is exported more often when its chosen candidates are good."""
+    n_intents = len(intents.names)
     popularity = 1.0 / np.arange(1, n_intents + 1) ** 1.1
     popularity = popularity[rng.permutation(n_intents)]
     request_intent = rng.choice(n_intents, size=n_requests, p=popularity / popularity.sum())
-    choice = np.minimum(
-        (rng.random((n_requests, 3)) * n_candidates[request_intent]).astype(int), n_candidates[request_intent] - 1
-    )
-    chosen_quality = quality[request_intent[:, None], np.arange(3)[None, :], choice].mean(axis=1)
+    n_candidates = intents.n_candidates[request_intent]
+    choice = np.minimum((rng.random((n_requests, 3)) * n_candidates).astype(int), n_candidates - 1)
+    chosen_quality = intents.quality[request_intent[:, None], np.arange(3)[None, :], choice].mean(axis=1)
     exported = rng.random(n_requests) < (0.05 + 0.6 * chosen_quality)
+    return _Requests(intent=request_intent, choice=choice, exported=exported)
 
-    # Rows: three tool calls per request.
+
+def _call_rows(
+    intents: _Intents, requests: _Requests, options: SimulationOptions, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Three tool calls per request: the intent's phrasing, the chosen output's text and what varies per call."""
+    n_requests = len(requests.intent)
     n_rows = n_requests * 3
     row_request = np.repeat(np.arange(n_requests), 3)
     row_tool = np.tile(np.arange(3), n_requests)
-    row_intent = request_intent[row_request]
-    row_choice = choice[row_request, row_tool]
-
-    # Output texts are gathered by index (Polars), never materialized as per-row Python objects.
-    flat_outputs = [text for tool in TOOLS for per_intent in outputs[tool] for text in per_intent]
-    counts = np.array([[len(outputs[tool][i]) for i in range(n_intents)] for tool in TOOLS]).ravel()
-    offset_table = (np.cumsum(counts) - counts).reshape(3, n_intents)
-    output_index = offset_table[row_tool, row_intent] + row_choice
-
+    row_intent = requests.intent[row_request]
+    output_index = _output_index(intents, row_tool, row_intent, requests.choice[row_request, row_tool])
     malformed = rng.random(n_rows) < options.malformed_share
     malformed_kind = np.where(malformed, rng.integers(0, 5, n_rows), -1)
     surface_kind = rng.integers(0, 10, n_requests)
     start = np.datetime64(options.start.replace("Z", ""))
     seconds = rng.integers(0, options.days * 86400, n_requests)[row_request]
-
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {
             "row": np.arange(n_rows),
             "request": row_request,
             "tool": pl.Series(TOOLS).gather(row_tool),
-            "base": pl.Series(names).gather(row_intent),
+            "base": pl.Series(intents.names).gather(row_intent),
             "surface_kind": surface_kind[row_request],
-            "json": pl.Series(flat_outputs).gather(output_index),
+            "json": pl.Series(_flat_outputs(intents)).gather(output_index),
             "malformed": malformed_kind,
             "cot": rng.integers(0, len(COTS), n_rows),
             "mid": rng.integers(0, len(COT_MIDDLES), n_rows),
             "noise": rng.integers(0, 1_000_000, n_rows),
-            "exported": exported[row_request],
+            "exported": requests.exported[row_request],
             "ts": (start + seconds.astype("timedelta64[s]")).astype("datetime64[ms]"),
             "user": rng.integers(0, max(1, n_requests // 3), n_requests)[row_request],
         }
     )
-    frame = frame.with_columns(
+
+
+def _flat_outputs(intents: _Intents) -> list[str]:
+    """Every candidate output text, by tool, then intent, then candidate."""
+    return [text for tool in TOOLS for per_intent in intents.outputs[tool] for text in per_intent]
+
+
+def _output_index(
+    intents: _Intents, row_tool: np.ndarray, row_intent: np.ndarray, row_choice: np.ndarray
+) -> np.ndarray:
+    """Each row's position in `_flat_outputs`: output texts are gathered by index (Polars), never materialized as
+    per-row Python objects."""
+    n_intents = len(intents.names)
+    counts = np.array([[len(intents.outputs[tool][i]) for i in range(n_intents)] for tool in TOOLS]).ravel()
+    offset_table = (np.cumsum(counts) - counts).reshape(3, n_intents)
+    return offset_table[row_tool, row_intent] + row_choice
+
+
+def _with_responses(calls: pl.DataFrame) -> pl.DataFrame:
+    """The calls with their breakages applied, the intent as the user typed it, and the teacher's response."""
+    calls = calls.with_columns(
         json=_malformed(pl.col("json"), pl.col("malformed")), with_marker=pl.col("malformed") != 3
     )
-    surface = (
-        pl.when(pl.col("surface_kind") == 0)
-        .then(pl.col("base").str.to_titlecase())
-        .when(pl.col("surface_kind") == 1)
-        .then(pl.concat_str([pl.lit(" "), pl.col("base"), pl.lit(" ")]))
-        .when(pl.col("surface_kind") == 2)
-        .then(pl.col("base").str.to_uppercase())
-        .when(pl.col("surface_kind") == 3)
-        .then(pl.col("base").str.replace_all(" ", "  "))
-        .otherwise(pl.col("base"))
+    calls = calls.with_columns(intent=_surface_variant(pl.col("base"), pl.col("surface_kind")))
+    return calls.with_columns(response=_response())
+
+
+def _surface_variant(base: pl.Expr, kind: pl.Expr) -> pl.Expr:
+    """One intent, typed differently: title case, padded, upper case, doubled spaces, or as is."""
+    return (
+        pl.when(kind == 0)
+        .then(base.str.to_titlecase())
+        .when(kind == 1)
+        .then(pl.concat_str([pl.lit(" "), base, pl.lit(" ")]))
+        .when(kind == 2)
+        .then(base.str.to_uppercase())
+        .when(kind == 3)
+        .then(base.str.replace_all(" ", "  "))
+        .otherwise(base)
     )
-    frame = frame.with_columns(intent=surface)
-    frame = frame.with_columns(
-        response=pl.concat_str(
-            [
-                pl.col("tool").replace_strict(PREFIX),
-                pl.col("cot").replace_strict(dict(enumerate(COTS)), return_dtype=pl.String),
-                pl.col("intent"),
-                pl.lit(". "),
-                pl.col("mid").replace_strict(dict(enumerate(COT_MIDDLES)), return_dtype=pl.String),
-                pl.lit("so after weighing "),
-                pl.col("noise").cast(pl.String),
-                pl.lit(" options I settle on these values. "),
-                pl.when(pl.col("with_marker")).then(pl.lit("JSON: ")).otherwise(pl.lit("Answer: ")),
-                pl.col("json"),
-            ]
-        )
+
+
+def _response() -> pl.Expr:
+    """The teacher's response: tool prefix, a chain-of-thought that differs per row, the marker, the JSON."""
+    return pl.concat_str(
+        [
+            pl.col("tool").replace_strict(PREFIX),
+            pl.col("cot").replace_strict(dict(enumerate(COTS)), return_dtype=pl.String),
+            pl.col("intent"),
+            pl.lit(". "),
+            pl.col("mid").replace_strict(dict(enumerate(COT_MIDDLES)), return_dtype=pl.String),
+            pl.lit("so after weighing "),
+            pl.col("noise").cast(pl.String),
+            pl.lit(" options I settle on these values. "),
+            pl.when(pl.col("with_marker")).then(pl.lit("JSON: ")).otherwise(pl.lit("Answer: ")),
+            pl.col("json"),
+        ]
     )
-    records = frame.select(
-        pl.concat_str([pl.lit(f"evt-{options.seed}-"), pl.col("row").cast(pl.String)]).alias("event_id"),
-        pl.concat_str([pl.lit(f"req-{options.seed}-"), pl.col("request").cast(pl.String)]).alias("request_id"),
+
+
+def _log_records(calls: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The raw log record columns, in their contract's order."""
+    return calls.select(
+        pl.concat_str([pl.lit(f"evt-{seed}-"), pl.col("row").cast(pl.String)]).alias("event_id"),
+        pl.concat_str([pl.lit(f"req-{seed}-"), pl.col("request").cast(pl.String)]).alias("request_id"),
         pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("ts"),
         pl.col("intent"),
         pl.col("tool"),
@@ -336,7 +409,6 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
         pl.lit("cot-v3").alias("prompt_version"),
         pl.concat_str([pl.lit("u"), pl.col("user").cast(pl.String)]).alias("user_id"),
     )
-    return _with_bad_records(records, options, rng)
 
 
 def _with_bad_records(records: pl.DataFrame, options: SimulationOptions, rng: np.random.Generator) -> pl.DataFrame:
