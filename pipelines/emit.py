@@ -40,7 +40,9 @@ def fingerprint(rows: pl.DataFrame, shaping_options: dict[str, Any], pack: ToolP
     return "sha256:" + digest.hexdigest()
 
 
-def _to_dataset_dict(frame: pl.DataFrame, columns: list[str]) -> Any:
+def _to_dataset_dict(frame: pl.DataFrame, columns: list[str], content: str) -> Any:
+    """One config's splits; each split's `datasets` fingerprint derives from the version's content fingerprint
+    (`datasets` would otherwise hash every table with dill: half a second for a big version)."""
     import datasets
 
     datasets.disable_progress_bars()
@@ -48,7 +50,8 @@ def _to_dataset_dict(frame: pl.DataFrame, columns: list[str]) -> Any:
     splits = {}
     for split in SPLITS:
         part = frame.filter(pl.col("split") == split).select(columns)
-        splits[split] = datasets.Dataset(part.to_arrow())
+        split_fingerprint = hashlib.sha256(f"{content}/{split}".encode()).hexdigest()[:16]
+        splits[split] = datasets.Dataset(part.to_arrow(), fingerprint=split_fingerprint)
     return datasets.DatasetDict(splits)
 
 
@@ -106,7 +109,7 @@ def publish_version(
         return Published(existing, fp, True, store.version_dir(existing))
     sft = build_sft(rows, pack)
     with store.staging() as staging:
-        datasets_info = _stage_files(staging, rows, sft, pack, quarantine, tables or {})
+        datasets_info = _stage_files(staging, rows, sft, pack, quarantine, tables or {}, fp)
         with store.lock(timeout=lock_timeout):
             store.sweep_tmp()  # work directories that killed builds left behind
             existing = store.find_fingerprint(fp)
@@ -137,12 +140,14 @@ def _stage_files(
     pack: ToolPack,
     quarantine: pl.DataFrame | Callable[[Path], None] | None,
     tables: dict[str, pl.DataFrame],
+    content: str,
 ) -> dict[str, Any]:
     """Write the version's data files into `staging` (everything but the manifest and the card, which need the
-    version's name); returns the datasets' info for the card."""
+    version's name); returns the datasets' info for the card. `content`: the version's fingerprint."""
+    sft_columns = ["intent", "tool", "prompt", "completion"]
     datasets_info = {
-        "rows": _save_dataset_dict(_to_dataset_dict(rows, list(row_schema(pack))), staging / "rows"),
-        "sft": _save_dataset_dict(_to_dataset_dict(sft, ["intent", "tool", "prompt", "completion"]), staging / "sft"),
+        "rows": _save_dataset_dict(_to_dataset_dict(rows, list(row_schema(pack)), f"{content}/rows"), staging / "rows"),
+        "sft": _save_dataset_dict(_to_dataset_dict(sft, sft_columns, f"{content}/sft"), staging / "sft"),
     }
     if isinstance(quarantine, pl.DataFrame):
         quarantine.write_parquet(staging / "quarantine.parquet")

@@ -44,6 +44,7 @@ QUARANTINE_REASONS = (
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
+QUARANTINE_BATCH_ROWS = 100_000
 # (model, what it reads -> what it writes): the pipeline, top to bottom. Each file `sql/NN_<name>.sql` writes the one
 # table, view, macro or variable <name> (tests/test_architecture.py checks it). Models up to 31 read the input files
 # that are not cached (per file: nothing depends on the other files); 32-42 join them with the cached state of the
@@ -392,16 +393,12 @@ def _finish(
         "intents": intents,
     }
     on_step("write version")
-
-    def write_quarantine(path: Path) -> None:  # from DuckDB straight to the file: the records never enter Python
-        con.table("quarantine").order("source_file, source_line").write_parquet(str(path))
-
     published = publish_version(
         store,
         rows,
         manifest,
         options.shaping(),
-        quarantine=write_quarantine,
+        quarantine=lambda path: _write_quarantine(con, path),
         tables={INTENT_POOL_FILE: pool},
         lock_timeout=options.lock_timeout,
         pack=pack,
@@ -412,6 +409,23 @@ def _finish(
         _repair_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+
+
+def _write_quarantine(con: Any, path: Path) -> None:
+    """The version's quarantine in (source_file, source_line) order, streamed from DuckDB to the file one input
+    file at a time: each file's rows are sorted alone. A sort of the whole history's rejected records at once
+    would spill past the memory limit and cost twice the CPU; the records never enter Python as a whole."""
+    import pyarrow.parquet as pq
+
+    sources = con.sql("SELECT DISTINCT source_file FROM quarantine ORDER BY source_file").fetchall()
+    schema = con.table("quarantine").limit(0).to_arrow_table().schema
+    with pq.ParquetWriter(path, schema) as writer:
+        for (source,) in sources:
+            rows = con.sql(
+                "SELECT * FROM quarantine WHERE source_file = $source ORDER BY source_line", params={"source": source}
+            )
+            for batch in rows.to_arrow_reader(QUARANTINE_BATCH_ROWS):
+                writer.write_batch(batch)
 
 
 def _intent_pool(con: Any) -> pl.DataFrame:

@@ -3,15 +3,20 @@
 -- in its file can be one: its later lines are duplicate_event within the file already (25_checked_calls).
 -- Two ways to the same rows, chosen by no_context_cached (the other branch is dropped by the planner):
 -- - some contexts cached: the target files' events are materialized first (target_events, a temp table of this
---   model), so the join builds its hash table on them (one new day's events, not every day's) and streams the
---   cached events past it once;
+--   model, from the files read now and, only when one is a target, the cached ones: a daily build never scans
+--   the history's events twice), so the join builds its hash table on them (one new day's events, not every
+--   day's) and streams the cached events past it once;
 -- - none cached (a first or full build): one grouping of every event key instead of a join of every file's
 --   events with every other file's: each key seen in two files keeps its earliest file, and the key's first line
 --   in every later file is a correction.
 -- Reads: all_events, build_files, no_context_cached. Writes: corrections(file_order, source_line).
+SET VARIABLE cached_targets = (SELECT count(*) > 0 FROM build_files WHERE cached AND NOT context_cached);
 CREATE OR REPLACE TEMP TABLE target_events AS
-SELECT e.* FROM all_events e SEMI JOIN build_files b ON b.file_order = e.file_order AND NOT b.context_cached
-WHERE NOT getvariable('no_context_cached');
+SELECT e.* FROM file_events e SEMI JOIN build_files b ON b.file_order = e.file_order AND NOT b.context_cached
+WHERE NOT getvariable('no_context_cached')
+UNION ALL BY NAME  -- a cached file in a new place (reordered --logs): its events come from its entry
+SELECT e.* FROM cached_table('events.parquet') e SEMI JOIN build_files b ON b.file_order = e.file_order AND NOT b.context_cached
+WHERE NOT getvariable('no_context_cached') AND getvariable('cached_targets');
 CREATE OR REPLACE TABLE corrections AS
 WITH repeated AS (  -- no context cached: each event key seen in two files, with its earliest file
     SELECT event_a, event_b, min(file_order) AS first_file
