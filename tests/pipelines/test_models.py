@@ -1,6 +1,6 @@
-"""SQL model unit tests as data (SQLMesh style): each `tests/models/<model>.yaml` gives small input tables and the
-expected output table of one model, run through the same runner as the snapshot (`databuild.sqlrun`, with the
-colour pack's tables registered)."""
+"""SQL model unit tests as data (SQLMesh style): each `tests/pipelines/models/<model>.yaml` gives small input tables
+and the expected output table of one model, run through the same runner as the snapshot (`databuild.sqlrun`, with
+the colour pack's tables registered)."""
 
 from __future__ import annotations
 

@@ -21,11 +21,11 @@ from typer.testing import CliRunner
 from databuild.cli import app
 from databuild.contracts import load_rows
 from databuild.store import open_store
-from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
+from tests.pipelines.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 
 TOOLS = ("adjust", "selective_adjust", "filter")
 
-FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "teacher_logs.jsonl"
 runner = CliRunner()
 
 
@@ -381,7 +381,7 @@ def test_snapshot_selects_what_a_plain_pandas_implementation_selects(tmp_path: P
     snapshot(tmp_path / "store", "--logs", str(logs))
     rows = load_rows(open_store(tmp_path / "store"), "v1")
     ours = {f"{r['intent']}\t{tool}": r[tool] for r in rows.iter_rows(named=True) for tool in TOOLS}
-    baseline = Path(__file__).parents[1] / "bench" / "pandas_baseline.py"
+    baseline = Path(__file__).parents[2] / "bench" / "pandas_baseline.py"
     subprocess.run([sys.executable, str(baseline), str(logs), str(tmp_path / "truth.json")], check=True)
     theirs = json.loads((tmp_path / "truth.json").read_text())
     assert len(ours) > 300 and ours == theirs

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from databuild.cli import app
 from databuild.cli.common import one_line
 
-FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "teacher_logs.jsonl"
 runner = CliRunner()
 
 

@@ -15,7 +15,7 @@ from databuild.normalize import normalize_intent
 from databuild.outputs import parse_tool_outputs
 from databuild.packs.colour.reference import TOOLS, canonical_object, dumps, load_schema, lut_names, params, sparse_json
 from pipelines.snapshot import test_threshold as split_threshold
-from tests.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
+from tests.pipelines.snapshot_helpers import ZERO_ADJUST, ZERO_SELECTIVE
 
 
 def parse(tool: str, *texts: str | None) -> list[tuple[str | None, str | None]]:

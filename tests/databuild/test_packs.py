@@ -18,7 +18,7 @@ from databuild.errors import DatabuildError
 from databuild.outputs import parse_tool_outputs
 from databuild.pack import colour_pack, dumps, load_pack, parse_pack
 
-FIXTURE_LOG = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+FIXTURE_LOG = Path(__file__).parents[1] / "fixtures" / "teacher_logs.jsonl"
 
 
 def function(name: str = "set_x", **extra: Any) -> dict[str, Any]:

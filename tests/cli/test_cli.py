@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from databuild.cli import app
 from databuild.store import open_store
 
-FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "teacher_logs.jsonl"
 WORKFLOW = ["simulate", "snapshot", "versions", "show", "predict", "eval", "augment", "diff", "export", "train", "runs"]
 
 

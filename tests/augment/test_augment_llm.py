@@ -38,7 +38,7 @@ from tests.augment_helpers import (
 )
 from tests.llm_server import BadUsage, Hang, Malformed, NoChoices, Reply, ScriptedLLMServer, Slow, Status, similar
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-SECRET-4242-do-not-store"
 
 

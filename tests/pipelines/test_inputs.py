@@ -24,7 +24,7 @@ import pipelines.inputs
 from databuild.cli import app
 from databuild.sqlrun import connect, run_model
 
-FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "teacher_logs.jsonl"
 GOLDEN = FIXTURE.read_bytes().split(b"\n")[:9]  # g1..g3 x adjust, selective_adjust, filter: 9 valid calls
 runner = CliRunner()
 

@@ -2,7 +2,7 @@
 the preview images, `--fail-on-test-change`, defaults and errors.
 
 Golden files are in tests/fixtures/diff/; regenerate them after an intended change with
-`DATABUILD_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_diff.py` and review the git diff.
+`DATABUILD_UPDATE_GOLDEN=1 .venv/bin/pytest tests/pipelines/test_diff.py` and review the git diff.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.diff_helpers import GOLDEN_ADJUST as GOLDEN_HOUR
 from tests.diff_helpers import VERSION_B_ROWS, frame, publish, publish_fixture_versions, row
 
 runner = CliRunner()
-GOLDEN = Path(__file__).parent / "fixtures" / "diff"
+GOLDEN = Path(__file__).parents[1] / "fixtures" / "diff"
 CHROMIUM = Path("/usr/bin/chromium")
 PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 

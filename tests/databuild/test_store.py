@@ -26,8 +26,8 @@ from tests.augment_helpers import build_store, write_predictions
 from tests.diff_helpers import publish, row
 from tests.llm_server import ScriptedLLMServer
 
-FIXTURE = Path(__file__).parent / "fixtures" / "teacher_logs.jsonl"
-REPO = Path(__file__).resolve().parents[1]
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "teacher_logs.jsonl"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_lineage_stops_at_the_snapshot_a_version_grew_from(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_a_build_with_violations_names_the_first_one(tmp_path: Path) -> None:
     log = write_log(tmp_path / "logs.jsonl", '{"name": "vivid", "intensity": 150}', ("golden hour",))
     good = write_log(tmp_path / "good.jsonl", '{"name": "vivid", "intensity": 50}', ("the matrix",))
     pack = tmp_path / "tools.json"  # the colour pack under another name: the message names the file given
-    pack.write_bytes((Path(__file__).parent.parent / "databuild/packs/colour/tools.json").read_bytes())
+    pack.write_bytes((Path(__file__).parents[2] / "databuild/packs/colour/tools.json").read_bytes())
     result = runner.invoke(
         app,
         ["snapshot", "--logs", str(log), "--logs", str(good), "--store", str(tmp_path / "s"), "--tools", str(pack)],
