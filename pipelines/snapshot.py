@@ -378,6 +378,7 @@ def _finish(
         raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
     if accounting["valid_rows"] == 0:
         raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
+    _release_per_row_tables(con)
     rows = spread_tools(con.table("rows").pl(), pack)
     if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
         quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
@@ -409,6 +410,16 @@ def _finish(
         _repair_intent_pool(store, published.name, pool)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+
+
+def _release_per_row_tables(con: Any) -> None:
+    """Drop the session's tables the version does not read (one row per input row, some holding every JSON tail),
+    so that their memory serves the version's rows and SFT texts instead of adding to them."""
+    kept = {"rows", "quarantine", "intent_stats", "accounting"}
+    tables = con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+    for (table,) in tables:
+        if table not in kept:
+            con.execute(f'DROP TABLE "{table}"')
 
 
 def _write_quarantine(con: Any, path: Path) -> None:
