@@ -108,6 +108,42 @@ def knn_row(store_root: Path, version: str, scratch: Path) -> dict[str, Any]:
     }
 
 
+def knn_on_sample_row(store_root: Path, version: str, train_limit: int, seed: int, scratch: Path) -> dict[str, Any]:
+    """The kNN student answering from the same seeded sample of train intents the SmolLM2 run learns from (the
+    sample `databuild train --train-limit` takes), on the same test split: the data-matched comparison."""
+    import random
+
+    import polars as pl
+
+    from databuild.students import KnnStudent, run_prediction
+
+    store = open_store(store_root)
+    student = KnnStudent(store, version, show_progress=False)
+    intents = sorted(set(student.train_intents.to_list()))
+    taken = set(random.Random(seed).sample(intents, train_limit)) if train_limit < len(intents) else set(intents)
+    keep = student.train_intents.is_in(list(taken))
+    student.train_intents = student.train_intents.filter(keep)
+    student.train_completions = student.train_completions.filter(pl.Series(keep))
+    predictions = scratch / "knn_sample.jsonl"
+    run_prediction(store, version, "test", student, predictions, show_progress=False)
+    result = json.loads(
+        databuild(
+            "eval",
+            "--store",
+            str(store_root),
+            "--version",
+            version,
+            "--split",
+            "test",
+            "--predictions",
+            str(predictions),
+            "--format",
+            "json",
+        )  # fmt: skip
+    )
+    return {"overall": result["subsets"]["all"]["overall"], "train_intents": len(taken)}
+
+
 def train_student(args: argparse.Namespace, store_root: Path, version: str, run_dir: Path) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     command = [
@@ -175,6 +211,7 @@ def render(args: argparse.Namespace, costs: list, knn: dict[str, Any], student: 
         )
     lines += [
         f"| kNN (all train intents) | | | {knn['overall']:.4f} | {knn['invalid']} | | {knn['seconds']:.0f} |",
+        f"| kNN (the same {knn['sample']['train_intents']} train intents) | | | {knn['sample']['overall']:.4f} | | | |",
         "",
         f"Whole run {student['wall_seconds']:.0f} s (conversion, loading, training, evaluation, checkpoints); "
         f"peak memory {student['peak_rss_mib']:.0f} MiB. Served (LoRA merged, {args.threads} thread(s), one request "
@@ -207,6 +244,7 @@ def main() -> None:
     version = open_store(store_root).resolve(args.version)
     costs = token_costs(store_root, version)
     knn = knn_row(store_root, version, scratch)
+    knn["sample"] = knn_on_sample_row(store_root, version, args.train_limit, args.seed, scratch)
     print(f"kNN: {knn}", file=sys.stderr, flush=True)
     student = train_student(args, store_root, version, scratch / "run")
     student["latency"] = request_latency(scratch / "run", store_root, version, args.latency_requests, args.threads)
