@@ -32,7 +32,7 @@ from augment.prompt import TEMPLATE_PATH, template_sha256
 from databuild.contracts import predictions_frame
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack
-from databuild.store import Store
+from databuild.store import REJECTED_FILE, Store
 from databuild.students import Student
 
 GENERATORS = ("auto", "openai", "neighbors")
@@ -228,7 +228,6 @@ def augmented_rows(accepted: pl.DataFrame, sources: pl.DataFrame, iteration: int
     )
 
 
-REJECTED_FILE = "rejected.parquet"
 # A rejected candidate as a reviewer reads it: what was proposed, for which intent, why not, and for `in_test` the
 # test intent it came too close to with their cosine (1.0 for an exact match after normalization).
 REJECTED_COLUMNS = ("intent_text", "intent", "source_intent", "reason", "near_test_intent", "near_test_cosine")

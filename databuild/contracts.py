@@ -124,8 +124,8 @@ def load_rows(store: Store, name: str) -> pl.DataFrame:
     import datasets
 
     frames = []
-    with reading(store.version_dir(name) / "rows"):  # a corrupt `rows/` is named in one Error line
-        dataset_dict = datasets.load_from_disk(str(store.version_dir(name) / "rows"))
+    with reading(store.rows_dir(name)):  # a corrupt `rows/` is named in one Error line
+        dataset_dict = datasets.load_from_disk(str(store.rows_dir(name)))
         for split in SPLITS:
             frame = pl.from_arrow(dataset_dict[split].data.table)
             assert isinstance(frame, pl.DataFrame)

@@ -29,9 +29,16 @@ from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, stored_pack
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
+# The files of a version directory (README "Store layout"); nothing else names them.
+ROWS_DIR = "rows"
+SFT_DIR = "sft"
+QUARANTINE_FILE = "quarantine.parquet"
+REJECTED_FILE = "rejected.parquet"
 PACK_FILE = "pack.json"
-LOCK_FILE = ".lock"
+MANIFEST_FILE = "manifest.json"
+CARD_FILE = "README.md"
 INTENT_POOL_FILE = "intent_pool.parquet"
+LOCK_FILE = ".lock"
 WORKSPACE_PREFIXES = ("build-", "duckdb-")  # the work directories of `tmp/` (see Store.workspace)
 SWEEP_MIN_AGE_S = 60.0
 # the manifest fields readers rely on, with the JSON types they must have when present
@@ -80,7 +87,7 @@ class Store:
         found = [
             (int(m.group(1)), p.name)
             for p in self.versions_dir.iterdir()
-            if (m := _VERSION_NAME.match(p.name)) and (p / "manifest.json").is_file()
+            if (m := _VERSION_NAME.match(p.name)) and (p / MANIFEST_FILE).is_file()
         ]
         return [name for _, name in sorted(found)]
 
@@ -97,6 +104,21 @@ class Store:
 
     def version_dir(self, name: str) -> Path:
         return self.versions_dir / name
+
+    def rows_dir(self, version: str) -> Path:
+        return self.version_dir(version) / ROWS_DIR
+
+    def sft_dir(self, version: str) -> Path:
+        return self.version_dir(version) / SFT_DIR
+
+    def quarantine_path(self, version: str) -> Path:
+        return self.version_dir(version) / QUARANTINE_FILE
+
+    def rejected_path(self, version: str) -> Path:
+        return self.version_dir(version) / REJECTED_FILE
+
+    def card_path(self, version: str) -> Path:
+        return self.version_dir(version) / CARD_FILE
 
     # Every path of the cache lives here (README "Store layout"); nothing else joins store paths by hand.
     @property
@@ -126,7 +148,7 @@ class Store:
     def last_failed_quarantine_path(self) -> Path:
         """The quarantine of the last build that failed; `last-failed/` is no work directory, so the tmp sweep
         leaves it alone."""
-        return self.tmp_dir / "last-failed" / "quarantine.parquet"
+        return self.tmp_dir / "last-failed" / QUARANTINE_FILE
 
     @property
     def sample_path(self) -> Path:
@@ -174,7 +196,7 @@ class Store:
         return summaries
 
     def manifest(self, name: str) -> dict[str, Any]:
-        path = self.version_dir(name) / "manifest.json"
+        path = self.version_dir(name) / MANIFEST_FILE
         manifest = read_json_object(path)
         for key, kinds in MANIFEST_FIELDS.items():
             if key in manifest and not isinstance(manifest[key], kinds):
@@ -203,7 +225,7 @@ class Store:
         """`name`, its parent, its parent's parent … up to the first version."""
         chain: list[str] = []
         current: str | None = name
-        while current and current not in chain and (self.version_dir(current) / "manifest.json").is_file():
+        while current and current not in chain and (self.version_dir(current) / MANIFEST_FILE).is_file():
             chain.append(current)
             current = self.manifest(current).get("parent")
         return chain

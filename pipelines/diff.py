@@ -117,7 +117,7 @@ def read_version_rows(store: Store, name: str) -> pl.DataFrame:
     schema = row_schema(store.pack(name))
     frames = []
     for split in SPLITS:
-        split_dir = store.version_dir(name) / "rows" / split
+        split_dir = store.rows_dir(name) / split
         with reading(split_dir):
             files = [entry["filename"] for entry in json.loads((split_dir / "state.json").read_text())["_data_files"]]
             parts = [pl.read_ipc_stream(split_dir / file) for file in files]
@@ -154,7 +154,7 @@ def diff_versions(store: Store, a: str, b: str) -> VersionDiff:
         setting_changes(store.manifest(a), store.manifest(b)),
         packs=(store.pack(a), store.pack(b)),
     )
-    rejected_file = store.version_dir(b) / "rejected.parquet"
+    rejected_file = store.rejected_path(b)
     if rejected_file.is_file():
         diff = replace(diff, rejected=pl.read_parquet(rejected_file))
     return diff

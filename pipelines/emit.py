@@ -18,7 +18,7 @@ import polars as pl
 
 from databuild.contracts import SPLITS, build_sft, row_schema, used_all
 from databuild.pack import ToolPack, colour_pack
-from databuild.store import PACK_FILE, Store
+from databuild.store import CARD_FILE, MANIFEST_FILE, PACK_FILE, QUARANTINE_FILE, ROWS_DIR, SFT_DIR, Store
 from pipelines.card import render_card
 
 
@@ -124,8 +124,8 @@ def publish_version(
                 **manifest,
                 **_derived_fields(rows, sft, pack),
             }
-            (staging / "manifest.json").write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
-            (staging / "README.md").write_text(render_card(full, pack, datasets_info), encoding="utf-8")
+            (staging / MANIFEST_FILE).write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
+            (staging / CARD_FILE).write_text(render_card(full, pack, datasets_info), encoding="utf-8")
             store.versions_dir.mkdir(parents=True, exist_ok=True)
             final = store.version_dir(name)
             os.rename(staging, final)
@@ -144,15 +144,15 @@ def _stage_files(
 ) -> dict[str, Any]:
     """Write the version's data files into `staging` (everything but the manifest and the card, which need the
     version's name); returns the datasets' info for the card. `content`: the version's fingerprint."""
-    sft_columns = ["intent", "tool", "prompt", "completion"]
+    columns = {ROWS_DIR: list(row_schema(pack)), SFT_DIR: ["intent", "tool", "prompt", "completion"]}
     datasets_info = {
-        "rows": _save_dataset_dict(_to_dataset_dict(rows, list(row_schema(pack)), f"{content}/rows"), staging / "rows"),
-        "sft": _save_dataset_dict(_to_dataset_dict(sft, sft_columns, f"{content}/sft"), staging / "sft"),
+        config: _save_dataset_dict(_to_dataset_dict(frame, columns[config], f"{content}/{config}"), staging / config)
+        for config, frame in ((ROWS_DIR, rows), (SFT_DIR, sft))
     }
     if isinstance(quarantine, pl.DataFrame):
-        quarantine.write_parquet(staging / "quarantine.parquet")
+        quarantine.write_parquet(staging / QUARANTINE_FILE)
     elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
-        quarantine(staging / "quarantine.parquet")
+        quarantine(staging / QUARANTINE_FILE)
     (staging / PACK_FILE).write_bytes(pack.raw)
     for file_name, table in tables.items():
         table.write_parquet(staging / file_name)

@@ -17,24 +17,22 @@ import polars as pl
 
 from databuild.contracts import SPLITS
 from databuild.errors import DatabuildError
-from databuild.store import Store
+from databuild.store import QUARANTINE_FILE, Store
 
 EXPORT_FORMATS = ("parquet", "jsonl", "csv")
 EXPORT_WHAT = ("rows", "sft", "quarantine")
-QUARANTINE_FILE = "quarantine.parquet"
 
 
 def export_frames(store: Store, version: str, what: str) -> dict[str, pl.DataFrame]:
     """The tables to export, by file stem: one per split of `rows` / `sft`, or the quarantine alone."""
-    version_dir = store.version_dir(version)
     if what == "quarantine":
-        path = version_dir / QUARANTINE_FILE
+        path = store.quarantine_path(version)
         if not path.is_file():
             raise DatabuildError(f"version {version} has no {QUARANTINE_FILE} (only snapshots of logs have one)")
         return {"quarantine": pl.read_parquet(path)}
     import datasets
 
-    dataset_dict = datasets.load_from_disk(str(version_dir / what))
+    dataset_dict = datasets.load_from_disk(str(store.rows_dir(version) if what == "rows" else store.sft_dir(version)))
     frames = {}
     for split in SPLITS:
         frame = pl.from_arrow(dataset_dict[split].data.table)

@@ -38,7 +38,7 @@ def load_sft(store: Store, version: str, split: str) -> pl.DataFrame:
     import datasets
     import polars as pl
 
-    dataset_dict = datasets.load_from_disk(str(store.version_dir(version) / "sft"))
+    dataset_dict = datasets.load_from_disk(str(store.sft_dir(version)))
     frame = pl.from_arrow(dataset_dict[split].data.table)
     assert isinstance(frame, pl.DataFrame)
     return frame

@@ -21,7 +21,7 @@ def version_texts(store: Store, version: str) -> list[str]:
     """Every prompt and completion of the version (both splits): the tokenizer's training text."""
     import datasets
 
-    sft = datasets.load_from_disk(str(store.version_dir(version) / "sft"))
+    sft = datasets.load_from_disk(str(store.sft_dir(version)))
     texts: list[str] = []
     for split in sft:
         texts += list(sft[split]["prompt"]) + list(sft[split]["completion"])

@@ -34,5 +34,5 @@ def show(
             print_json(manifest)
             return
         console = stdout_console()
-        render_manifest(manifest, opened.lineage(name), opened.version_dir(name) / "README.md", console)
+        render_manifest(manifest, opened.lineage(name), opened.card_path(name), console)
         console.print(cache_summary(opened), markup=False, soft_wrap=True, highlight=False)

@@ -86,7 +86,7 @@ def snapshot(
         else:
             _print_report(report)
             if result.accounting["quarantined"].get("schema_violation"):
-                _print_first_violation(result.published.path, options)
+                _print_first_violation(the_store.quarantine_path(result.published.name), options)
 
 
 def _log_patterns(logs: list[str] | None, the_store: Any) -> list[str]:
@@ -114,13 +114,13 @@ def _report(result: Any) -> dict[str, Any]:
     }
 
 
-def _print_first_violation(version_dir: Path, options: Any) -> None:
+def _print_first_violation(quarantine_file: Path, options: Any) -> None:
     """On stderr: the first schema violation's key and value, and the pack file that lists the valid ones."""
     import polars as pl
 
     from pipelines.violations import first_violation, pack_file_label
 
-    quarantine = pl.scan_parquet(version_dir / "quarantine.parquet").filter(pl.col("reason") == "schema_violation")
+    quarantine = pl.scan_parquet(quarantine_file).filter(pl.col("reason") == "schema_violation")
     hint = first_violation(quarantine.head(1).collect(), options.pack(), pack_file_label(options.tools))
     if hint:
         typer.echo(hint, err=True)
