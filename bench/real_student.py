@@ -80,27 +80,19 @@ def token_costs(store_root: Path, version: str) -> list[tuple[str, float]]:
     ]
 
 
+def eval_on_test(store_root: Path, version: str, predictions: Path) -> dict[str, Any]:
+    """`databuild eval --format json` of predictions for the test split."""
+    arguments = ["--store", str(store_root), "--version", version, "--split", "test", "--predictions", str(predictions)]
+    return json.loads(databuild("eval", *arguments, "--format", "json"))
+
+
 def knn_row(store_root: Path, version: str, scratch: Path) -> dict[str, Any]:
     predictions = scratch / "knn.jsonl"
     started = time.perf_counter()
     databuild("predict", "--store", str(store_root), "--version", version, "--split", "test", "--student", "knn",
               "--output", str(predictions))  # fmt: skip
     seconds = time.perf_counter() - started
-    result = json.loads(
-        databuild(
-            "eval",
-            "--store",
-            str(store_root),
-            "--version",
-            version,
-            "--split",
-            "test",
-            "--predictions",
-            str(predictions),
-            "--format",
-            "json",
-        )  # fmt: skip
-    )
+    result = eval_on_test(store_root, version, predictions)
     return {
         "overall": result["subsets"]["all"]["overall"],
         "invalid": sum(result["invalid_outputs"].values()),
@@ -126,21 +118,7 @@ def knn_on_sample_row(store_root: Path, version: str, train_limit: int, seed: in
     student.train_completions = student.train_completions.filter(pl.Series(keep))
     predictions = scratch / "knn_sample.jsonl"
     run_prediction(store, version, "test", student, predictions, show_progress=False)
-    result = json.loads(
-        databuild(
-            "eval",
-            "--store",
-            str(store_root),
-            "--version",
-            version,
-            "--split",
-            "test",
-            "--predictions",
-            str(predictions),
-            "--format",
-            "json",
-        )  # fmt: skip
-    )
+    result = eval_on_test(store_root, version, predictions)
     return {"overall": result["subsets"]["all"]["overall"], "train_intents": len(taken)}
 
 
