@@ -150,7 +150,7 @@ def request_latency(run_dir: Path, store_root: Path, version: str, requests: int
     import polars as pl
     import torch
 
-    from pipelines.emit import load_rows
+    from databuild.contracts import load_rows
     from train.student import TrainedStudent
 
     torch.set_num_threads(threads)
