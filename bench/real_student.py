@@ -6,7 +6,7 @@ completion) in the `version` and `short` prompt formats. Training runs in a chil
 `--threads` torch threads: on a shared 2-core machine one thread is many times faster than two that wait for
 each other. Peak memory is the child's maximum resident set.
 
-    nice -n 10 .venv/bin/python bench/real_student.py [--train-limit 300] [--epochs 3] [--store DIR] [--out DIR]
+    nice -n 10 .venv/bin/python bench/real_student.py [--train-limit 300] [--epochs 6] [--store DIR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -206,10 +206,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--intents", type=int, default=3_000)
     parser.add_argument("--train-limit", type=int, default=300)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--eval-batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
