@@ -22,7 +22,7 @@ from databuild.errors import DatabuildError
 from databuild.pack import ToolPack
 from databuild.progress import Progress
 from databuild.quiet import quiet_libraries
-from databuild.store import PACK_FILE, Store
+from databuild.store import PACK_FILE, Store, open_store
 from train import runs
 from train.gguf_models import gguf_checkpoint, is_gguf_model
 from train.modeling import (
@@ -227,13 +227,18 @@ def resume(
     run: Path | str,
     *,
     version: str | None = None,
+    recorded_store: bool = False,
     on_epoch_end: EpochCallback | None = None,
     log: Log = _stderr_log,
 ) -> dict[str, Any] | None:
     """Continue a killed run (its directory or run id) from its last finished epoch, with the options it started
-    with; `version`, when given, must be the one the run trains on."""
+    with; `version`, when given, must be the one the run trains on. `recorded_store`: train on the store the run
+    recorded, when it still exists, rather than `store` (a run directory given without --store)."""
     run_dir = runs.resolve_run_dir(store, str(run))
     record = runs.read_run(run_dir)
+    recorded = record.get("store")
+    if recorded_store and isinstance(recorded, str) and recorded and Path(recorded).is_dir():
+        store = open_store(recorded)
     if version is not None and version != record.get("version"):
         raise DatabuildError(f"run {run_dir} trained on {record.get('version')}, not {version}")
     metrics = runs.read_metrics(run_dir)

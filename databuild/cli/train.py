@@ -124,7 +124,7 @@ def train(
 
         opened = open_store(store_path(store))
         if resume is not None:
-            result = resume_run(opened, resume, version=version)
+            result = resume_run(opened, resume, version=version, recorded_store=store is None)
         else:
             result = train_run(opened, _train_options(opened, ctx.params), output)
         if result is None:

@@ -477,7 +477,8 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
     first_epoch = runs.read_metrics(run_dir)["epochs"]
     assert len(first_epoch) == 1 and runs.checkpoint_epochs(run_dir) == [1]
 
-    result = invoke("train", *tiny.store_arg, "--resume", run_dir.name, "--format", "json")
+    # a run directory knows its store: no --store needed (the default store is somewhere else)
+    result = invoke("train", "--resume", str(run_dir), "--format", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert [e["epoch"] for e in summary["epochs"]] == [1, 2]
@@ -488,7 +489,7 @@ def test_killed_run_resumes_from_its_last_epoch(tiny: Tiny) -> None:
     # the resumed session logs on in the same event directory: each epoch and each step once
     assert_tracked_in_tensorboard(run_dir, record["data"]["steps_per_epoch"])
 
-    again = invoke("train", *tiny.store_arg, "--resume", str(run_dir), "--format", "json")
+    again = invoke("train", *tiny.store_arg, "--resume", run_dir.name, "--format", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["selected_epoch"] == summary["selected_epoch"]
 
 
