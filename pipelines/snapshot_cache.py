@@ -59,10 +59,6 @@ class CacheKeys:
     contexts: list[str]
 
 
-def cache_root(store: Store) -> Path:
-    return store.snapshot_cache_dir
-
-
 def cache_keys(
     shas: list[str], pack_sha256: str, since: datetime | None, until: datetime | None, max_intent_chars: int
 ) -> CacheKeys:
@@ -86,7 +82,7 @@ def _digest(value: Any) -> str:
 
 
 def entry_dir(store: Store, kind: str, key: str) -> Path:
-    return cache_root(store) / kind / key[:2] / key
+    return store.snapshot_cache_dir / kind / key[:2] / key
 
 
 def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) -> Path | None:
@@ -206,12 +202,12 @@ def human_bytes(n: int) -> str:
 def cache_summary(store: Store) -> str:
     """One line for `databuild show`: the snapshot cache's size on disk."""
     size, files = cache_disk_bytes(store)
-    return f"snapshot cache: {human_bytes(size)} for {files} input files in {visible(cache_root(store))}"
+    return f"snapshot cache: {human_bytes(size)} for {files} input files in {visible(store.snapshot_cache_dir)}"
 
 
 def cache_disk_bytes(store: Store) -> tuple[int, int]:
     """(bytes on disk, number of file entries) of the snapshot cache."""
-    root = cache_root(store)
+    root = store.snapshot_cache_dir
     if not root.is_dir():
         return 0, 0
     total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())

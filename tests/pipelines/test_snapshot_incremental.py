@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 from databuild.cli import app
 from databuild.contracts import load_rows
 from databuild.store import open_store
-from pipelines.snapshot_cache import cache_root
 
 runner = CliRunner()
 TOOLS = ("adjust", "selective_adjust", "filter")
@@ -207,7 +206,7 @@ def test_a_parquet_day_merges_like_a_jsonl_day(tmp_path: Path, days: list[Path])
 def test_a_corrupt_cache_entry_is_ignored_with_a_warning_and_rebuilt(tmp_path: Path, days: list[Path]) -> None:
     store = tmp_path / "store"
     snapshot(store, days[:2])
-    events = sorted(cache_root(open_store(store)).glob("files/*/*/events.parquet"))
+    events = sorted(open_store(store).snapshot_cache_dir.glob("files/*/*/events.parquet"))
     assert len(events) == 2
     for path in events:
         path.write_bytes(path.read_bytes()[:-20])  # truncated
@@ -222,7 +221,7 @@ def test_a_corrupt_cache_entry_is_ignored_with_a_warning_and_rebuilt(tmp_path: P
 def test_an_entry_from_another_version_is_not_trusted(tmp_path: Path, days: list[Path]) -> None:
     store = tmp_path / "store"
     snapshot(store, days[:1])
-    (entry_json,) = cache_root(open_store(store)).glob("files/*/*/entry.json")
+    (entry_json,) = open_store(store).snapshot_cache_dir.glob("files/*/*/entry.json")
     entry = json.loads(entry_json.read_text())
     entry_json.write_text(json.dumps({**entry, "format": 0}))
     report = snapshot(store, days)
