@@ -90,13 +90,8 @@ def _report_text(result: Any, output_format: str, limit: int, to_file: bool) -> 
 
 
 def _write_report(output: Path, text: str) -> None:
-    import os
-
     from databuild.display import visible
     from databuild.store import atomic_write_text
 
-    atomic_write_text(output, text)
-    umask = os.umask(0)
-    os.umask(umask)
-    output.chmod(0o666 & ~umask)  # a report to share, not a private temp file (mkstemp makes 0600)
+    atomic_write_text(output, text)  # with the umask's permissions: a report to share
     typer.echo(f"wrote {visible(output)}", err=True)
