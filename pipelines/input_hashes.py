@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from databuild.display import visible
 from databuild.store import atomic_write_text
 
 MEMO_FORMAT = 1
+SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_ENTRIES = 100_000  # about 10 MB of JSON; the oldest entries go first
 
 
@@ -51,7 +53,7 @@ class InputHashes:
             warn(f"warning: ignoring {visible(self.path)} ({visible(str(exc))}); hashing every input file")
             return {}
         hashes = memo.get("sha256") if isinstance(memo, dict) and memo.get("format") == MEMO_FORMAT else None
-        if not isinstance(hashes, dict) or not all(isinstance(v, str) and len(v) == 64 for v in hashes.values()):
+        if not isinstance(hashes, dict) or not all(isinstance(v, str) and SHA256.fullmatch(v) for v in hashes.values()):
             warn(f"warning: ignoring {visible(self.path)} (not a memo of this databuild); hashing every input file")
             return {}
         return hashes

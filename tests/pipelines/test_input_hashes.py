@@ -75,7 +75,15 @@ def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path: 
     assert second["reuse"]["files_read"] == 1 and second["fingerprint"] != first["fingerprint"]
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"format": 1, "sha256": {"1:2:3:4:5": "abc"}}', "[]"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"format": 1, "sha256": {"1:2:3:4:5": "abc"}}',
+        '{"format": 1, "sha256": {"1:2": "' + "z" * 64 + '"}}',
+        "[]",
+    ],
+)
 def test_a_damaged_memo_is_ignored_with_a_warning(tmp_path: Path, hashed: list[str], content: str) -> None:
     log = day(tmp_path / "day.jsonl", 1)
     store = tmp_path / "store"
