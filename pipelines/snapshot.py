@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -27,7 +27,17 @@ from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
-from pipelines.snapshot_cache import cache_keys, entry_dir, valid_entry, write_entries, write_placeholders
+from pipelines.snapshot_cache import (
+    cache_keys,
+    entry_dir,
+    entry_table,
+    valid_entry,
+    write_entries,
+    write_placeholders,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -88,7 +98,7 @@ STEPS = (
     ("47_ground_truth", "candidates, intent_stats -> ground_truth"),
     ("50_split", "intent_stats -> split"),
     ("60_rows", "ground_truth, intent_stats, split -> rows"),
-    ("70_quarantine", "cached_table(), file_quarantine, all_corrections, all_correction_quarantine -> quarantine"),
+    ("70_quarantine_of", "file_quarantine, all_corrections, all_correction_quarantine -> quarantine_of()"),
     ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
 MODELS = [model for model, _ in STEPS]
@@ -224,7 +234,8 @@ def build_snapshot(
         try:
             placeholders = write_placeholders(spill_dir / "placeholders")
             con = _merge_state(store, options, plan, (since, until), placeholders, open_session, on_step)
-            return _finish(store, options, pack, command, on_step, con, plan)
+            quarantine = QuarantineSources(con, plan, placeholders["no_entry"])
+            return _finish(store, options, pack, command, on_step, quarantine, plan)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -368,9 +379,10 @@ def _finish(
     pack: ToolPack,
     command: str,
     on_step: Callable[[str], None],
-    con: Any,
+    quarantine: QuarantineSources,
     plan: list[FilePlan],
 ) -> SnapshotResult:
+    con = quarantine.con
     counts = con.table("accounting").pl()
     accounting = _accounting(counts)
     intents = _intent_counts(counts)
@@ -381,8 +393,7 @@ def _finish(
     _release_per_row_tables(con)
     rows = spread_tools(con.table("rows").pl(), pack)
     if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
-        quarantine = con.table("quarantine").pl().sort("source_file", "source_line")
-        raise _nothing_kept(store, options, pack, accounting, intents, quarantine)
+        raise _nothing_kept(store, options, pack, accounting, intents, quarantine.frame())
     pool = _intent_pool(con)
     input_records = _input_records(plan, _counts(counts, "read"))
     manifest = {
@@ -399,7 +410,7 @@ def _finish(
         rows,
         manifest,
         options.shaping(),
-        quarantine=lambda path: _write_quarantine(con, path),
+        quarantine=quarantine.write,
         tables={INTENT_POOL_FILE: pool},
         lock_timeout=options.lock_timeout,
         pack=pack,
@@ -415,28 +426,124 @@ def _finish(
 def _release_per_row_tables(con: Any) -> None:
     """Drop the session's tables the version does not read (one row per input row, some holding every JSON tail),
     so that their memory serves the version's rows and SFT texts instead of adding to them."""
-    kept = {"rows", "quarantine", "intent_stats", "accounting"}
+    kept = {"rows", "intent_stats", "accounting", "file_quarantine", "correction_rows"}
     tables = con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
     for (table,) in tables:
         if table not in kept:
             con.execute(f'DROP TABLE "{table}"')
 
 
-def _write_quarantine(con: Any, path: Path) -> None:
-    """The version's quarantine in (source_file, source_line) order, streamed from DuckDB to the file one input
-    file at a time: each file's rows are sorted alone. A sort of the whole history's rejected records at once
-    would spill past the memory limit and cost twice the CPU; the records never enter Python as a whole."""
+@dataclass(frozen=True)
+class QuarantinePosition:
+    order: int  # the file's position in --logs (file_order)
+    part: str | None  # its cache entry's quarantine table; None: the file is read now
+
+
+class QuarantineSources:
+    """The version's quarantine in (source_file, source_line) order, one input file at a time: the whole history's
+    rejected records are never sorted, held or scanned at once. A cached file that this build corrects nothing in
+    is copied from its cache entry by pyarrow (its rows are already the file's quarantine); any other file is
+    assembled by DuckDB (quarantine_of) and sorted alone."""
+
+    def __init__(self, con: Any, plan: list[FilePlan], no_entry: str) -> None:
+        self.con = con
+        self.placeholder = entry_table(no_entry, "quarantine")
+        self.sources: dict[str, list[QuarantinePosition]] = {}  # path -> its positions (a file named twice: two)
+        for p in plan:
+            part = None if p.entry is None or p.read else entry_table(p.entry, "quarantine")
+            self.sources.setdefault(str(p.item.path), []).append(QuarantinePosition(p.item.order, part))
+
+    def write(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        schema = self.schema()
+        with pq.ParquetWriter(path, schema) as writer:
+            for batch in prefetched(self.batches(schema)):  # a file's rows are read while the last one's are written
+                writer.write_batch(batch)
+
+    def frame(self) -> pl.DataFrame:
+        import pyarrow as pa
+
+        schema = self.schema()
+        return pl.from_arrow(pa.Table.from_batches(list(self.batches(schema)), schema))  # type: ignore[return-value]
+
+    def schema(self) -> pa.Schema:
+        position = next(iter(self.sources.values()))[0]
+        relation = self.con.sql(f"SELECT * FROM quarantine_of({position.order}, $parts) LIMIT 0",
+                                params={"parts": [self.placeholder]})  # fmt: skip
+        return relation.to_arrow_table().schema
+
+    def batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        corrected = {order for (order,) in self.con.sql(
+            "SELECT file_order FROM all_corrections UNION SELECT file_order FROM all_correction_quarantine"
+        ).fetchall()}  # fmt: skip
+        for path in sorted(self.sources):  # code point order, as DuckDB sorts text
+            positions = self.sources[path]
+            first = positions[0]
+            if len(positions) == 1 and first.part is not None and first.order not in corrected:
+                yield from _cached_quarantine(first.part, path, schema)
+            else:
+                yield from self._assembled(positions)
+
+    def _assembled(self, positions: list[QuarantinePosition]) -> Iterator[pa.RecordBatch]:
+        union = " UNION ALL ".join(
+            f"SELECT *, {p.order} AS file_order FROM quarantine_of({p.order}, $parts{p.order})" for p in positions
+        )
+        parts = {f"parts{p.order}": [*([p.part] if p.part else []), self.placeholder] for p in positions}
+        relation = self.con.sql(f"SELECT * EXCLUDE (file_order) FROM ({union}) ORDER BY source_line, file_order",
+                                params=parts)  # fmt: skip
+        yield from relation.to_arrow_reader(QUARANTINE_BATCH_ROWS)
+
+
+def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """The items of `items`, produced by a thread `depth` items ahead of the consumer: pyarrow and DuckDB release
+    the GIL, so reading the next file overlaps writing this one. The producer's exception is raised here."""
+    import queue
+    import threading
+
+    done = object()
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                ready.put(item)
+            ready.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue, then let it finish
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
+
+
+def _cached_quarantine(part: str, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """A cached file's quarantine rows as the version holds them: its path added, in line order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    sources = con.sql("SELECT DISTINCT source_file FROM quarantine ORDER BY source_file").fetchall()
-    schema = con.table("quarantine").limit(0).to_arrow_table().schema
-    with pq.ParquetWriter(path, schema) as writer:
-        for (source,) in sources:
-            rows = con.sql(
-                "SELECT * FROM quarantine WHERE source_file = $source ORDER BY source_line", params={"source": source}
-            )
-            for batch in rows.to_arrow_reader(QUARANTINE_BATCH_ROWS):
-                writer.write_batch(batch)
+    table = pq.read_table(part)
+    lines = table.column("source_line")
+    if len(lines) > 1 and not pc.all(pc.greater(lines[1:], lines[:-1])).as_py():
+        table = table.sort_by("source_line")
+    source = pa.array([path] * table.num_rows, pa.string()) if table.num_rows else pa.array([], pa.string())
+    table = table.add_column(0, "source_file", source).select(schema.names).cast(schema)
+    yield from table.to_batches(QUARANTINE_BATCH_ROWS)
 
 
 def _intent_pool(con: Any) -> pl.DataFrame:

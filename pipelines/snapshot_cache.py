@@ -51,6 +51,8 @@ CONTEXT_TABLES = {
     "first_pairs": ("first_pairs", None),
 }
 DROPPED_COLUMNS = ("file_order", "corrected")
+# entry table -> the order its rows are stored in (the version's quarantine copies a cached file's rows as they are)
+ENTRY_ORDER = {"quarantine": "source_line"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ def entry_dir(store: Store, kind: str, key: str) -> Path:
     return store.snapshot_cache_dir / kind / key[:2] / key
 
 
+def entry_table(folder: Path | str, name: str) -> str:
+    """The Parquet file of one of an entry's tables (FILE_TABLES, CONTEXT_TABLES), or of the placeholder entry."""
+    return str(Path(folder) / f"{name}.parquet")
+
+
 def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) -> Path | None:
     """The entry's folder when it is complete and its own; None when absent; a warning when present but unusable."""
     folder = entry_dir(store, kind, key)
@@ -106,7 +113,7 @@ def _entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None
             return "written by another databuild version or for another file"
         for name in tables:
             recorded = entry["tables"][name]
-            path = folder / f"{name}.parquet"
+            path = Path(entry_table(folder, name))
             if path.stat().st_size != recorded["bytes"]:
                 return f"{path.name} has the wrong size"
             metadata = pq.read_metadata(path)
@@ -130,7 +137,14 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
             if condition:
                 relation = relation.filter(condition)
             relation = relation.project(_kept_columns(relation.columns) + ", file_order")
-            relation.write_parquet(str(parts / name), partition_by=["file_order"], compression="zstd")
+            if name in ENTRY_ORDER:  # a partitioned write keeps no order within a part: one ordered write per file
+                for order in targets:
+                    folder = parts / name / f"file_order={order}"
+                    folder.mkdir(parents=True)
+                    rows = relation.filter(f"file_order = {int(order)}").order(ENTRY_ORDER[name])
+                    rows.project(_kept_columns(rows.columns)).write_parquet(str(folder / "rows.parquet"), compression="zstd")
+            else:
+                relation.write_parquet(str(parts / name), partition_by=["file_order"], compression="zstd")
         for order, key in targets.items():
             _publish_entry(con, store, kind, key, order, parts, tables, overwrite)
 
@@ -159,7 +173,7 @@ def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tab
 
     recorded = {}
     for name, (table, _) in tables.items():
-        target = staging / f"{name}.parquet"
+        target = Path(entry_table(staging, name))
         written = sorted((parts / name / f"file_order={order}").glob("*.parquet"))
         if len(written) == 1:
             os.replace(written[0], target)
@@ -185,7 +199,7 @@ def write_placeholders(folder: Path) -> dict[str, str]:
     entry = folder / "no_entry"
     entry.mkdir(parents=True, exist_ok=True)
     for name in {**FILE_TABLES, **CONTEXT_TABLES}:
-        pl.DataFrame(schema={"no_entry": pl.Boolean}).write_parquet(entry / f"{name}.parquet")
+        pl.DataFrame(schema={"no_entry": pl.Boolean}).write_parquet(entry_table(entry, name))
     logs = folder / "no_logs.parquet"
     pl.DataFrame(schema=dict.fromkeys(REQUIRED_FIELDS, pl.String)).write_parquet(logs)
     return {"no_logs": str(logs), "no_entry": str(entry)}
