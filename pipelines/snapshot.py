@@ -457,7 +457,9 @@ class QuarantineSources:
         import pyarrow.parquet as pq
 
         schema = self.schema()
-        with pq.ParquetWriter(path, schema) as writer:
+        texts = {"response", "record"}  # long and unique: no dictionary, no min/max (a fifth of the write's time)
+        small = [name for name in schema.names if name not in texts]
+        with pq.ParquetWriter(path, schema, use_dictionary=small, write_statistics=small) as writer:
             for batch in prefetched(self.batches(schema)):  # a file's rows are read while the last one's are written
                 writer.write_batch(batch)
 

@@ -27,7 +27,11 @@ WITH repeated AS (  -- no context cached: each event key seen in two files, with
 )
 SELECT DISTINCT t.file_order, t.source_line
 FROM target_events t
-JOIN all_events e ON e.event_a = t.event_a AND e.event_b = t.event_b AND e.file_order < t.file_order
+JOIN (  -- the events whose first hash meets a target's (the repeats, and rare collisions): a one-key probe of
+        -- the history's events, half the cost of probing both keys of every one of them
+    SELECT e.* FROM all_events e SEMI JOIN target_events t ON t.event_a = e.event_a
+    WHERE NOT getvariable('no_context_cached')
+) e ON e.event_a = t.event_a AND e.event_b = t.event_b AND e.file_order < t.file_order
 WHERE NOT getvariable('no_context_cached')
 UNION ALL
 SELECT e.file_order, e.source_line

@@ -24,7 +24,10 @@ CREATE OR REPLACE TABLE first_pairs AS
 WITH seen_before AS (
     SELECT DISTINCT t.file_order, t.pair_a, t.pair_b
     FROM target_pairs t
-    JOIN kept_pairs k ON k.pair_a = t.pair_a AND k.pair_b = t.pair_b AND k.file_order < t.file_order
+    JOIN (  -- the pairs whose first hash meets a target's: a one-key probe of the history's pairs (as in 34)
+        SELECT k.* FROM kept_pairs k SEMI JOIN target_pairs t ON t.pair_a = k.pair_a
+        WHERE NOT getvariable('no_context_cached')
+    ) k ON k.pair_a = t.pair_a AND k.pair_b = t.pair_b AND k.file_order < t.file_order
     WHERE NOT getvariable('no_context_cached')
 ),
 first_files AS (  -- no context cached: each kept pair with the earliest file it keeps a valid call in

@@ -12,11 +12,16 @@ WITH scored AS (
         / (1 + 1.96 ^ 2 / c.calls) AS wilson_lower
     FROM candidates c
     JOIN intent_stats s ON s.intent = c.intent AND s.exclusion IS NULL
+),
+best AS (  -- one grouping: the smallest (-score, -exports, -calls, canonical) wins, as a struct compares field by field
+    SELECT intent, tool, arg_min(
+        {'canonical': canonical, 'used': used, 'calls': calls, 'exports': exports,
+         'export_rate': export_rate, 'wilson_lower': wilson_lower},
+        {'score': -CASE WHEN $rank = 'wilson' THEN wilson_lower ELSE export_rate END,
+         'exports': -exports, 'calls': -calls, 'canonical': canonical}
+    ) AS pick
+    FROM scored
+    GROUP BY intent, tool
 )
-SELECT intent, tool, canonical, used, calls, exports, export_rate, wilson_lower
-FROM scored
-QUALIFY row_number() OVER (
-    PARTITION BY intent, tool
-    ORDER BY CASE WHEN $rank = 'wilson' THEN wilson_lower ELSE export_rate END DESC,
-             exports DESC, calls DESC, canonical ASC
-) = 1
+SELECT intent, tool, pick.canonical, pick.used, pick.calls, pick.exports, pick.export_rate, pick.wilson_lower
+FROM best
