@@ -145,6 +145,11 @@ class Store:
         return self.snapshot_cache_dir / "input_hashes.json"
 
     @property
+    def quarantine_memo_dir(self) -> Path:
+        """Which version's quarantine file holds the quarantine of which build (`pipelines/quarantine_base.py`)."""
+        return self.snapshot_cache_dir / "quarantines"
+
+    @property
     def last_failed_quarantine_path(self) -> Path:
         """The quarantine of the last build that failed; `last-failed/` is no work directory, so the tmp sweep
         leaves it alone."""

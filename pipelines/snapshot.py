@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
@@ -27,6 +27,7 @@ from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
+from pipelines.quarantine_base import find_base, remember
 from pipelines.snapshot_cache import (
     cache_keys,
     entry_dir,
@@ -35,9 +36,7 @@ from pipelines.snapshot_cache import (
     write_entries,
     write_placeholders,
 )
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from pipelines.snapshot_quarantine import QuarantinePosition, VersionQuarantine
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -54,7 +53,6 @@ QUARANTINE_REASONS = (
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
-QUARANTINE_BATCH_ROWS = 100_000
 # (model, what it reads -> what it writes): the pipeline, top to bottom. Each file `sql/NN_<name>.sql` writes the one
 # table, view, macro or variable <name> (tests/test_architecture.py checks it). Models up to 31 read the input files
 # that are not cached (per file: nothing depends on the other files); 32-42 join them with the cached state of the
@@ -234,7 +232,7 @@ def build_snapshot(
         try:
             placeholders = write_placeholders(spill_dir / "placeholders")
             con = _merge_state(store, options, plan, (since, until), placeholders, open_session, on_step)
-            quarantine = QuarantineSources(con, plan, placeholders["no_entry"])
+            quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
             return _finish(store, options, pack, command, on_step, quarantine, plan)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
@@ -379,7 +377,7 @@ def _finish(
     pack: ToolPack,
     command: str,
     on_step: Callable[[str], None],
-    quarantine: QuarantineSources,
+    quarantine: VersionQuarantine,
     plan: list[FilePlan],
 ) -> SnapshotResult:
     con = quarantine.con
@@ -410,7 +408,7 @@ def _finish(
         rows,
         manifest,
         options.shaping(),
-        quarantine=quarantine.write,
+        quarantine=lambda path: quarantine.write(path, sum(accounting["quarantined"].values())),
         tables={INTENT_POOL_FILE: pool},
         lock_timeout=options.lock_timeout,
         pack=pack,
@@ -419,8 +417,21 @@ def _finish(
     con.close()
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)
+    remember(store, plan[-1].context_key, [str(p.item.path) for p in plan], published.name)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+
+
+def _version_quarantine(
+    store: Store, options: SnapshotOptions, con: Any, plan: list[FilePlan], no_entry: str, warn: Callable[[str], None]
+) -> VersionQuarantine:
+    """The build's quarantine, from each file's cache entry or session rows, after the quarantine file of an
+    earlier version that holds its first files (not with --full)."""
+    cached = {p.item.order: entry_table(p.entry, "quarantine") for p in plan if p.entry is not None and not p.read}
+    positions = [QuarantinePosition(p.item.order, str(p.item.path), cached.get(p.item.order)) for p in plan]
+    paths = [p.path for p in positions]
+    base = None if options.full else find_base(store, [p.context_key for p in plan], paths, warn)
+    return VersionQuarantine(con, positions, entry_table(no_entry, "quarantine"), base, warn)
 
 
 def _release_per_row_tables(con: Any) -> None:
@@ -431,121 +442,6 @@ def _release_per_row_tables(con: Any) -> None:
     for (table,) in tables:
         if table not in kept:
             con.execute(f'DROP TABLE "{table}"')
-
-
-@dataclass(frozen=True)
-class QuarantinePosition:
-    order: int  # the file's position in --logs (file_order)
-    part: str | None  # its cache entry's quarantine table; None: the file is read now
-
-
-class QuarantineSources:
-    """The version's quarantine in (source_file, source_line) order, one input file at a time: the whole history's
-    rejected records are never sorted, held or scanned at once. A cached file that this build corrects nothing in
-    is copied from its cache entry by pyarrow (its rows are already the file's quarantine); any other file is
-    assembled by DuckDB (quarantine_of) and sorted alone."""
-
-    def __init__(self, con: Any, plan: list[FilePlan], no_entry: str) -> None:
-        self.con = con
-        self.placeholder = entry_table(no_entry, "quarantine")
-        self.sources: dict[str, list[QuarantinePosition]] = {}  # path -> its positions (a file named twice: two)
-        for p in plan:
-            part = None if p.entry is None or p.read else entry_table(p.entry, "quarantine")
-            self.sources.setdefault(str(p.item.path), []).append(QuarantinePosition(p.item.order, part))
-
-    def write(self, path: Path) -> None:
-        import pyarrow.parquet as pq
-
-        schema = self.schema()
-        texts = {"response", "record"}  # long and unique: no dictionary, no min/max (a fifth of the write's time)
-        small = [name for name in schema.names if name not in texts]
-        with pq.ParquetWriter(path, schema, use_dictionary=small, write_statistics=small) as writer:
-            for batch in prefetched(self.batches(schema)):  # a file's rows are read while the last one's are written
-                writer.write_batch(batch)
-
-    def frame(self) -> pl.DataFrame:
-        import pyarrow as pa
-
-        schema = self.schema()
-        return pl.from_arrow(pa.Table.from_batches(list(self.batches(schema)), schema))  # type: ignore[return-value]
-
-    def schema(self) -> pa.Schema:
-        position = next(iter(self.sources.values()))[0]
-        relation = self.con.sql(f"SELECT * FROM quarantine_of({position.order}, $parts) LIMIT 0",
-                                params={"parts": [self.placeholder]})  # fmt: skip
-        return relation.to_arrow_table().schema
-
-    def batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        corrected = {order for (order,) in self.con.sql(
-            "SELECT file_order FROM all_corrections UNION SELECT file_order FROM all_correction_quarantine"
-        ).fetchall()}  # fmt: skip
-        for path in sorted(self.sources):  # code point order, as DuckDB sorts text
-            positions = self.sources[path]
-            first = positions[0]
-            if len(positions) == 1 and first.part is not None and first.order not in corrected:
-                yield from _cached_quarantine(first.part, path, schema)
-            else:
-                yield from self._assembled(positions)
-
-    def _assembled(self, positions: list[QuarantinePosition]) -> Iterator[pa.RecordBatch]:
-        union = " UNION ALL ".join(
-            f"SELECT *, {p.order} AS file_order FROM quarantine_of({p.order}, $parts{p.order})" for p in positions
-        )
-        parts = {f"parts{p.order}": [*([p.part] if p.part else []), self.placeholder] for p in positions}
-        relation = self.con.sql(f"SELECT * EXCLUDE (file_order) FROM ({union}) ORDER BY source_line, file_order",
-                                params=parts)  # fmt: skip
-        yield from relation.to_arrow_reader(QUARANTINE_BATCH_ROWS)
-
-
-def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """The items of `items`, produced by a thread `depth` items ahead of the consumer: pyarrow and DuckDB release
-    the GIL, so reading the next file overlaps writing this one. The producer's exception is raised here."""
-    import queue
-    import threading
-
-    done = object()
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                ready.put(item)
-            ready.put(done)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            ready.put(exc)
-
-    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
-    thread.start()
-    try:
-        while (item := ready.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue, then let it finish
-            try:
-                ready.get_nowait()
-            except queue.Empty:
-                thread.join(0.01)
-
-
-def _cached_quarantine(part: str, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """A cached file's quarantine rows as the version holds them: its path added, in line order."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(part)
-    lines = table.column("source_line")
-    if len(lines) > 1 and not pc.all(pc.greater(lines[1:], lines[:-1])).as_py():
-        table = table.sort_by("source_line")
-    source = pa.array([path] * table.num_rows, pa.string()) if table.num_rows else pa.array([], pa.string())
-    table = table.add_column(0, "source_file", source).select(schema.names).cast(schema)
-    yield from table.to_batches(QUARANTINE_BATCH_ROWS)
 
 
 def _intent_pool(con: Any) -> pl.DataFrame:

@@ -142,7 +142,8 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
                     folder = parts / name / f"file_order={order}"
                     folder.mkdir(parents=True)
                     rows = relation.filter(f"file_order = {int(order)}").order(ENTRY_ORDER[name])
-                    rows.project(_kept_columns(rows.columns)).write_parquet(str(folder / "rows.parquet"), compression="zstd")
+                    rows = rows.project(_kept_columns(rows.columns))
+                    rows.write_parquet(str(folder / "rows.parquet"), compression="zstd")
             else:
                 relation.write_parquet(str(parts / name), partition_by=["file_order"], compression="zstd")
         for order, key in targets.items():

@@ -1,0 +1,92 @@
+"""Which version's quarantine file already holds the beginning of a build's quarantine.
+
+A daily build names yesterday's files and one more. When its first files are the files of an earlier build, in
+the same order, at the same paths, with the same options and code, and every later path sorts after theirs, the
+quarantine that build's version holds is the beginning of the new one (the quarantine is in path order, and an
+appended file changes nothing in the files before it). The new build then copies that file and appends its new
+files' rows (`pipelines.parquet_append`) instead of writing the whole history's rejected records again.
+
+Memos live in `cache/snapshot/quarantines/<key>.json`: the version, and the size, inode and modification time its
+quarantine file had when the memo was written. The key digests the build's last context key (which digests every
+file's cache key, in order) and the paths. A memo whose file is gone or changed is not used; an unreadable one is
+ignored with a warning. Like the rest of the cache, it costs speed when lost, never correctness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from databuild.display import visible
+from databuild.store import Store, atomic_write_text
+
+MEMO_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class QuarantineBase:
+    path: Path  # a version's quarantine.parquet
+    files: int  # it holds the quarantine of the build's first `files` files
+    rows: int
+
+
+def memo_key(context_key: str, paths: list[str]) -> str:
+    return hashlib.sha256(json.dumps({"context": context_key, "paths": paths}).encode()).hexdigest()
+
+
+def find_base(
+    store: Store, context_keys: list[str], paths: list[str], warn: Callable[[str], None]
+) -> QuarantineBase | None:
+    """The longest first files of this build whose quarantine a version already holds, when the rest sort after."""
+    if len(set(paths)) != len(paths):  # a file named twice: its lines of both places interleave
+        return None
+    for files in range(len(paths) - 1, 0, -1):
+        if max(paths[:files]) >= min(paths[files:]):
+            continue
+        base = _recalled(store, memo_key(context_keys[files - 1], paths[:files]), files, warn)
+        if base is not None:
+            return base
+    return None
+
+
+def remember(store: Store, context_key: str, paths: list[str], version: str) -> None:
+    """Note that `version`'s quarantine file is the quarantine of this build (its last context key, its paths)."""
+    path = store.quarantine_path(version)
+    if not path.is_file():
+        return
+    import pyarrow.parquet as pq
+
+    stat = path.stat()
+    memo = {"format": MEMO_FORMAT, "version": version, "rows": pq.read_metadata(path).num_rows,
+            "bytes": stat.st_size, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns}  # fmt: skip
+    store.quarantine_memo_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(store.quarantine_memo_dir / f"{memo_key(context_key, paths)}.json", json.dumps(memo) + "\n")
+
+
+def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -> QuarantineBase | None:
+    memo_path = store.quarantine_memo_dir / f"{key}.json"
+    if not memo_path.is_file():
+        return None
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+        if memo["format"] != MEMO_FORMAT:
+            raise ValueError("written by another databuild version")
+        if memo["version"] not in store.version_names():
+            return None  # the version is gone
+        path = store.quarantine_path(memo["version"])
+        rows = int(memo["rows"])
+        recorded = (int(memo["bytes"]), int(memo["inode"]), int(memo["mtime_ns"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warn(f"warning: ignoring snapshot cache memo {visible(memo_path)} ({visible(str(exc))}); not using it")
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # the version is gone
+    if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded:
+        return None  # not the file the memo saw
+    return QuarantineBase(path, files, rows)
