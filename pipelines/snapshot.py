@@ -53,6 +53,9 @@ QUARANTINE_REASONS = (
 EXCLUSION_REASONS = ("no_exports", "incomplete_tools")
 MEMORY_LIMIT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:[KMGT](?:i?B)?|B|%)", re.IGNORECASE)
 RANKS = ("raw", "wilson")
+BATCH_ROWS = 3_000_000  # a build reads its files this many rows at a time (`_merge_state`; measured best at 800 MB)
+JSONL_LINE_BYTES = 256  # a JSON Lines file's rows are estimated from its size, to size the batches only
+GZIP_RATIO = 5
 # (model, what it reads -> what it writes): the pipeline, top to bottom. Each file `sql/NN_<name>.sql` writes the one
 # table, view, macro or variable <name> (tests/test_architecture.py checks it). Models up to 31 read the input files
 # that are not cached (per file: nothing depends on the other files); 32-42 join them with the cached state of the
@@ -256,6 +259,7 @@ class FilePlan:
     entry: Path | None
     context: Path | None
     read: bool
+    read_in_batch: bool = False  # read by an earlier batch of this build (then cached: `read` is False)
 
 
 def _plan(
@@ -298,6 +302,63 @@ def _merge_state(
 ) -> Any:
     """Read the files not cached, join every file's state and write the new cache entries; returns the session.
 
+    The files are read in batches of about BATCH_ROWS rows, in --logs order (`_batch_ends`): each batch but the
+    last only writes its files' cache entries, as a build of the files up to it would, and the last one merges
+    every file's state, the earlier batches' from the cache. The per-row tables so hold one batch, never the whole
+    input: a full build's cost per row and its memory do not grow with the input (one daily file is one batch)."""
+    *earlier, _ = _batch_ends(plan)
+    for end in earlier:
+        con, _ = _read_files(store, options, plan[:end], window, placeholders, open_session, on_step)
+        con.close()
+        _now_cached(store, plan[:end])
+    con, values = _read_files(store, options, plan, window, placeholders, open_session, on_step)
+    _run(con, values, on_step, MODELS[MODELS.index("44_candidates") :])
+    return con
+
+
+def _batch_ends(plan: list[FilePlan]) -> list[int]:
+    """Where each batch of files ends (exclusive, in plan positions): consecutive files holding about BATCH_ROWS
+    rows to read (a bigger file is a batch alone); the last batch ends with the plan."""
+    ends, rows = [], 0
+    for position, p in enumerate(plan, start=1):
+        rows += _estimated_rows(p.item) if p.read else 0
+        if rows >= BATCH_ROWS and position < len(plan):
+            ends.append(position)
+            rows = 0
+    return [*ends, len(plan)]
+
+
+def _estimated_rows(item: InputFile) -> int:
+    """A file's rows, to size the batches: a Parquet file's from its footer, a JSON Lines file's from its size."""
+    if item.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(item.path).num_rows
+    size = item.path.stat().st_size
+    return size * (GZIP_RATIO if item.path.name.lower().endswith(".gz") else 1) // JSONL_LINE_BYTES
+
+
+def _now_cached(store: Store, plan: list[FilePlan]) -> None:
+    """The files of a batch just read are cached now: the next batches and the merge take them from their entries."""
+    for p in plan:
+        if p.read:
+            p.read, p.read_in_batch, p.entry = False, True, entry_dir(store, "files", p.key)
+        if p.context is None:
+            p.context = entry_dir(store, "contexts", p.context_key)
+
+
+def _read_files(
+    store: Store,
+    options: SnapshotOptions,
+    plan: list[FilePlan],
+    window: tuple[datetime | None, datetime | None],
+    placeholders: dict[str, str],
+    open_session: Callable[[], Any],
+    on_step: Callable[[str], None],
+) -> tuple[Any, dict[str, Any]]:
+    """Read `plan`'s files not cached, find what their places add, and write their cache entries (models up to
+    42); returns the session and the models' parameters.
+
     A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
     records are needed for the quarantine): the session restarts once with it read."""
     while True:
@@ -320,8 +381,7 @@ def _merge_state(
     _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("44_candidates")])
     new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
     write_entries(con, store, "contexts", new_contexts, overwrite=options.full)
-    _run(con, values, on_step, MODELS[MODELS.index("44_candidates") :])
-    return con
+    return con, values
 
 
 def _values(
@@ -470,8 +530,9 @@ def _input_records(plan: list[FilePlan], rows_per_file: dict[str, int]) -> list[
 
 def _reuse(plan: list[FilePlan], input_records: list[dict[str, Any]]) -> dict[str, int]:
     """How much of the input this build read and how much it took from the cache."""
-    read = [record["rows"] for p, record in zip(plan, input_records, strict=True) if p.read]
-    reused = [record["rows"] for p, record in zip(plan, input_records, strict=True) if not p.read]
+    was_read = [p.read or p.read_in_batch for p in plan]
+    read = [record["rows"] for record, now in zip(input_records, was_read, strict=True) if now]
+    reused = [record["rows"] for record, now in zip(input_records, was_read, strict=True) if not now]
     return {"files_read": len(read), "files_reused": len(reused), "rows_read": sum(read), "rows_reused": sum(reused)}
 
 

@@ -206,3 +206,20 @@ def test_show_reports_the_cache_size(tmp_path: Path, days: list[Path]) -> None:
     assert result.exit_code == 0
     line = next(line for line in result.stdout.splitlines() if "snapshot cache:" in line)
     assert "for 3 input files" in line and " KB " in line
+
+
+def test_a_build_read_in_batches_equals_one_read_at_once(
+    tmp_path: Path, days: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.snapshot
+
+    whole = full_build(tmp_path, days, "whole")  # 23 rows: one batch
+    monkeypatch.setattr(pipelines.snapshot, "BATCH_ROWS", 1)  # every file a batch of its own
+    store = tmp_path / "batched"
+    report = snapshot(store, days)
+    assert report["reuse"] == {"files_read": 3, "files_reused": 0, "rows_read": 23, "rows_reused": 0}
+    assert outcome(store, report) == whole
+    # each batch wrote its files' entries and contexts: the same build again reads nothing
+    again = snapshot(store, days)
+    assert again["unchanged"] and again["reuse"]["files_read"] == 0
+    assert outcome(store, snapshot(store, days, "--full", "--seed", "1")) == full_build(tmp_path, days, "f", "1")
