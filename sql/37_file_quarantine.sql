@@ -2,7 +2,7 @@
 -- original record: for JSON Lines the line itself; for Parquet the whole original row (extra columns too) as JSON,
 -- from one more scan of those files in which the rows are picked first, so only they are encoded (with no Parquet
 -- file, parquet_globs holds an empty one: no rows). The file's path is added when the build's quarantine is
--- assembled (70_quarantine).
+-- assembled (70_quarantine_of).
 -- Reads: rejected, raw_jsonl, the Parquet files of parquet_globs, parquet_files. Writes: file_quarantine.
 CREATE OR REPLACE TABLE file_quarantine AS
 WITH parquet_hits AS (
