@@ -306,14 +306,22 @@ def _merge_state(
     last only writes its files' cache entries, as a build of the files up to it would, and the last one merges
     every file's state, the earlier batches' from the cache. The per-row tables so hold one batch, never the whole
     input: a full build's cost per row and its memory do not grow with the input (one daily file is one batch)."""
-    *earlier, _ = _batch_ends(plan)
-    for end in earlier:
-        con, _ = _read_files(store, options, plan[:end], window, placeholders, open_session, on_step)
+    ends = _batch_ends(plan)
+    starts = [0, *ends[:-1]]
+    for start, end in zip(starts[:-1], ends[:-1], strict=True):
+        step = _batch_step(on_step, start, end, len(plan))
+        con, _ = _read_files(store, options, plan[:end], window, placeholders, open_session, step)
         con.close()
         _now_cached(store, plan[:end])
-    con, values = _read_files(store, options, plan, window, placeholders, open_session, on_step)
+    last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
+    con, values = _read_files(store, options, plan, window, placeholders, open_session, last)
     _run(con, values, on_step, MODELS[MODELS.index("44_candidates") :])
     return con
+
+
+def _batch_step(on_step: Callable[[str], None], start: int, end: int, files: int) -> Callable[[str], None]:
+    """The progress of a batch: `files 4-6 of 30: 10_calls`."""
+    return lambda step: on_step(f"files {start + 1}-{end} of {files}: {step}")
 
 
 def _batch_ends(plan: list[FilePlan]) -> list[int]:
