@@ -7,8 +7,9 @@ same order, as a writer given both tables one after the other; it costs a copy o
 and encoding every value. Parquet-mr's `ParquetFileWriter.appendFile` does the same.
 
 The two files must agree on everything but their row groups: schema, key-value metadata and column orders
-byte for byte, and no encryption. Otherwise `append_parquet` raises `CannotAppend`, and the caller writes the
-file whole.
+byte for byte, and no encryption; and the appended file must have no offset index (its page locations are
+absolute offsets inside the copied bytes, which this does not rewrite). Otherwise, and for a footer that does not
+decode, `append_parquet` raises `CannotAppend`, and the caller writes the file whole.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ STOP, TRUE, FALSE, BYTE, I16, I32, I64, DOUBLE, BINARY, LIST, SET, MAP, STRUCT =
 FILE_NUM_ROWS, FILE_ROW_GROUPS, FILE_ENCRYPTION, FILE_SIGNING_KEY = 3, 4, 8, 9
 FILE_SAME = {2: "schema", 5: "key-value metadata", 7: "column orders"}
 GROUP_COLUMNS, GROUP_FILE_OFFSET, GROUP_ORDINAL = 1, 5, 7
+MAX_ORDINAL = 2**15 - 1  # a row group's ordinal is a Thrift i16
 CHUNK_FILE_OFFSET, CHUNK_META, CHUNK_OFFSET_INDEX, CHUNK_COLUMN_INDEX, CHUNK_CRYPTO = 2, 3, 4, 6, 8
 META_OFFSETS = (9, 10, 11, 14)  # data, index and dictionary page offsets, bloom filter offset
 
@@ -68,7 +70,11 @@ def _footer(path: Path) -> tuple[list[list[Any]], int]:
         if end < len(MAGIC):
             raise CannotAppend(f"{path.name} has a footer longer than the file")
         handle.seek(end)
-        meta, used = _read_struct(handle.read(length), 0)
+        footer = handle.read(length)
+    try:
+        meta, used = _read_struct(footer, 0)
+    except (IndexError, RecursionError, ValueError) as exc:  # cut short, or nested past reason
+        raise CannotAppend(f"{path.name} has a footer that does not decode ({type(exc).__name__})") from None
     if used != length:
         raise CannotAppend(f"{path.name} has bytes after its footer's end")
     return meta, end
@@ -83,12 +89,16 @@ def _moved(group: list[list[Any]], delta: int, ordinal: int) -> list[list[Any]]:
     """A row group whose pages moved `delta` bytes further into the file, numbered `ordinal`."""
     group = _shifted(group, (GROUP_FILE_OFFSET,), delta)
     if _field(group, GROUP_ORDINAL) is not None:
+        if ordinal > MAX_ORDINAL:
+            raise CannotAppend(f"more than {MAX_ORDINAL + 1} row groups")
         group = _with(group, GROUP_ORDINAL, ordinal)
     chunks = []
     for chunk in _field(group, GROUP_COLUMNS)[1]:
         if _field(chunk, CHUNK_CRYPTO) is not None:
             raise CannotAppend("an encrypted column")
-        chunk = _shifted(chunk, (CHUNK_FILE_OFFSET, CHUNK_OFFSET_INDEX, CHUNK_COLUMN_INDEX), delta)
+        if _field(chunk, CHUNK_OFFSET_INDEX) is not None:
+            raise CannotAppend("the appended file has an offset index (page locations this does not move)")
+        chunk = _shifted(chunk, (CHUNK_FILE_OFFSET, CHUNK_COLUMN_INDEX), delta)
         meta = _field(chunk, CHUNK_META)
         if meta is not None:
             chunk = _with(chunk, CHUNK_META, _shifted(meta, META_OFFSETS, delta))

@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from databuild.display import visible
@@ -31,11 +32,17 @@ MEMO_FORMAT = 1
 class QuarantineBase:
     path: Path  # a version's quarantine.parquet
     files: int  # it holds the quarantine of the build's first `files` files
-    rows: int
 
 
-def memo_key(context_key: str, paths: list[str]) -> str:
-    return hashlib.sha256(json.dumps({"context": context_key, "paths": paths}).encode()).hexdigest()
+def memo_keys(context_keys: list[str], paths: list[str]) -> list[str]:
+    """The memo key of each first part of a build (its first 1, 2, … files): its last context key (which digests
+    every file's cache key, in order) and a running digest of its paths."""
+    running = hashlib.sha256()
+    keys = []
+    for context_key, path in zip(context_keys, paths, strict=True):
+        running.update(json.dumps(path).encode() + b"\n")
+        keys.append(hashlib.sha256(f"{MEMO_FORMAT}/{context_key}/{running.hexdigest()}".encode()).hexdigest())
+    return keys
 
 
 def find_base(
@@ -44,17 +51,20 @@ def find_base(
     """The longest first files of this build whose quarantine a version already holds, when the rest sort after."""
     if len(set(paths)) != len(paths):  # a file named twice: its lines of both places interleave
         return None
+    keys = memo_keys(context_keys, paths)
+    largest = list(accumulate(paths, max))  # the largest path among the first 1, 2, … files
+    later = paths[-1]  # the smallest path after the first `files` files
     for files in range(len(paths) - 1, 0, -1):
-        if max(paths[:files]) >= min(paths[files:]):
-            continue
-        base = _recalled(store, memo_key(context_keys[files - 1], paths[:files]), files, warn)
-        if base is not None:
-            return base
+        if largest[files - 1] < later:
+            base = _recalled(store, keys[files - 1], files, warn)
+            if base is not None:
+                return base
+        later = min(later, paths[files - 1])
     return None
 
 
-def remember(store: Store, context_key: str, paths: list[str], version: str) -> None:
-    """Note that `version`'s quarantine file is the quarantine of this build (its last context key, its paths)."""
+def remember(store: Store, context_keys: list[str], paths: list[str], version: str) -> None:
+    """Note that `version`'s quarantine file, which this build wrote, is the quarantine of this build."""
     path = store.quarantine_path(version)
     if not path.is_file():
         return
@@ -64,7 +74,8 @@ def remember(store: Store, context_key: str, paths: list[str], version: str) -> 
     memo = {"format": MEMO_FORMAT, "version": version, "rows": pq.read_metadata(path).num_rows,
             "bytes": stat.st_size, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns}  # fmt: skip
     store.quarantine_memo_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(store.quarantine_memo_dir / f"{memo_key(context_key, paths)}.json", json.dumps(memo) + "\n")
+    key = memo_keys(context_keys, paths)[-1]
+    atomic_write_text(store.quarantine_memo_dir / f"{key}.json", json.dumps(memo) + "\n")
 
 
 def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -> QuarantineBase | None:
@@ -87,6 +98,15 @@ def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -
         stat = os.stat(path)
     except OSError:
         return None  # the version is gone
-    if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded:
+    if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded or _rows(path) != rows:
         return None  # not the file the memo saw
-    return QuarantineBase(path, files, rows)
+    return QuarantineBase(path, files)
+
+
+def _rows(path: Path) -> int | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows
+    except Exception:  # pyarrow raises several types for a damaged footer
+        return None

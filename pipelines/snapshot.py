@@ -234,7 +234,8 @@ def build_snapshot(
 
         try:
             placeholders = write_placeholders(spill_dir / "placeholders")
-            con = _merge_state(store, options, plan, (since, until), placeholders, open_session, on_step)
+            reading = Reading(store, options, (since, until), placeholders, open_session)
+            con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
             return _finish(store, options, pack, command, on_step, quarantine, plan)
         except duckdb.OutOfMemoryException as exc:
@@ -291,15 +292,19 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _merge_state(
-    store: Store,
-    options: SnapshotOptions,
-    plan: list[FilePlan],
-    window: tuple[datetime | None, datetime | None],
-    placeholders: dict[str, str],
-    open_session: Callable[[], Any],
-    on_step: Callable[[str], None],
-) -> Any:
+@dataclass(frozen=True)
+class Reading:
+    """What reading files needs, whichever of the build's files it reads: the store, the options, the --since/--until
+    window, the placeholder files of read_parquet lists, and how to open a DuckDB session."""
+
+    store: Store
+    options: SnapshotOptions
+    window: tuple[datetime | None, datetime | None]
+    placeholders: dict[str, str]
+    open_session: Callable[[], Any]
+
+
+def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> Any:
     """Read the files not cached, join every file's state and write the new cache entries; returns the session.
 
     The files are read in batches of about BATCH_ROWS rows, in --logs order (`_batch_ends`): each batch but the
@@ -310,11 +315,11 @@ def _merge_state(
     starts = [0, *ends[:-1]]
     for start, end in zip(starts[:-1], ends[:-1], strict=True):
         step = _batch_step(on_step, start, end, len(plan))
-        con, _ = _read_files(store, options, plan[:end], window, placeholders, open_session, step)
+        con, _ = _read_files(reading, plan[:end], step)
         con.close()
-        _now_cached(store, plan[:end])
+        _now_cached(reading.store, plan[:end])
     last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
-    con, values = _read_files(store, options, plan, window, placeholders, open_session, last)
+    con, values = _read_files(reading, plan, last)
     _run(con, values, on_step, MODELS[MODELS.index("44_candidates") :])
     return con
 
@@ -355,26 +360,18 @@ def _now_cached(store: Store, plan: list[FilePlan]) -> None:
             p.context = entry_dir(store, "contexts", p.context_key)
 
 
-def _read_files(
-    store: Store,
-    options: SnapshotOptions,
-    plan: list[FilePlan],
-    window: tuple[datetime | None, datetime | None],
-    placeholders: dict[str, str],
-    open_session: Callable[[], Any],
-    on_step: Callable[[str], None],
-) -> tuple[Any, dict[str, Any]]:
+def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
     """Read `plan`'s files not cached, find what their places add, and write their cache entries (models up to
     42); returns the session and the models' parameters.
 
     A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
     records are needed for the quarantine): the session restarts once with it read."""
     while True:
-        con = open_session()
+        con = reading.open_session()
         _register_normalizer(con)
-        values = _values(options, plan, *window) | placeholders
+        values = _values(reading.options, plan, *reading.window) | reading.placeholders
         load_jsonl_lines(con, [p.item for p in plan if p.read])
-        con.register("build_files", _build_files(store, plan))
+        con.register("build_files", _build_files(reading.store, plan))
         _run(con, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
         corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
         again = [p for p in plan if not p.read and p.item.order in corrected]
@@ -385,10 +382,10 @@ def _read_files(
             item.read = True
     _run(con, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_context")])
     new_files = {p.item.order: p.key for p in plan if p.read and p.entry is None}
-    write_entries(con, store, "files", new_files, overwrite=options.full)
+    write_entries(con, reading.store, "files", new_files, overwrite=reading.options.full)
     _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("44_candidates")])
     new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
-    write_entries(con, store, "contexts", new_contexts, overwrite=options.full)
+    write_entries(con, reading.store, "contexts", new_contexts, overwrite=reading.options.full)
     return con, values
 
 
@@ -485,7 +482,8 @@ def _finish(
     con.close()
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)
-    remember(store, plan[-1].context_key, [str(p.item.path) for p in plan], published.name)
+    if not published.unchanged:  # an identical older version may hold other paths or other rejected records
+        remember(store, [p.context_key for p in plan], [str(p.item.path) for p in plan], published.name)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
 

@@ -62,7 +62,7 @@ class VersionQuarantine:
                 if appended == rows:
                     return
                 problem = f"it would hold {appended} rows, not {rows}"
-            except CannotAppend as exc:
+            except (CannotAppend, OSError) as exc:  # OSError: e.g. the version was deleted meanwhile
                 problem = str(exc)
             self.warn(f"warning: not appending to {visible(self.base.path)} ({visible(problem)}); writing it whole")
         self._write(path, self.positions)
@@ -107,8 +107,9 @@ class VersionQuarantine:
             by_path.setdefault(position.path, []).append(position)
         for path in sorted(by_path):  # code point order, as DuckDB sorts text
             same = by_path[path]
-            if len(same) == 1 and same[0].part is not None and same[0].order not in corrected:
-                yield from _cached_quarantine(same[0].part, path, schema)
+            part = same[0].part
+            if len(same) == 1 and part is not None and same[0].order not in corrected and _in_line_order(part):
+                yield from _cached_quarantine(part, path, schema)
             else:
                 yield from self._assembled(same)
 
@@ -158,16 +159,20 @@ def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
                 thread.join(0.01)
 
 
-def _cached_quarantine(part: str, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """A cached file's quarantine rows as the version holds them: its path added, in line order."""
-    import pyarrow as pa
+def _in_line_order(part: str) -> bool:
+    """Whether a cache entry's quarantine rows are stored in line order (entries written since they are)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(part)
-    lines = table.column("source_line")
-    if len(lines) > 1 and not pc.all(pc.greater(lines[1:], lines[:-1])).as_py():
-        table = table.sort_by("source_line")
-    source = pa.array([path] * table.num_rows, pa.string()) if table.num_rows else pa.array([], pa.string())
-    table = table.add_column(0, "source_file", source).select(schema.names).cast(schema)
-    yield from table.to_batches(BATCH_ROWS)
+    lines = pq.read_table(part, columns=["source_line"]).column("source_line")
+    return len(lines) < 2 or bool(pc.all(pc.greater(lines[1:], lines[:-1])).as_py())
+
+
+def _cached_quarantine(part: str, path: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """A cached file's quarantine rows as the version holds them, its path added, streamed batch by batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(part).iter_batches(BATCH_ROWS):
+        table = pa.Table.from_batches([batch]).add_column(0, "source_file", pa.array([path] * batch.num_rows))
+        yield from table.select(schema.names).cast(schema).to_batches()

@@ -5,6 +5,8 @@ damaged memo, a changed file, --full), the file is written whole, with the same 
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,30 @@ def test_full_writes_the_whole_file(tmp_path: Path, days: list[Path], appends: l
     report = snapshot(store, days, "--full")
     assert appends == []
     assert lines(quarantine(store, report["version"]))[-1] == ("day3.jsonl", 4, "duplicate_event")
+
+
+def test_an_unchanged_build_of_other_paths_leaves_no_memo_to_append_to(
+    tmp_path: Path, days: list[Path], appends: list[Path]
+) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days[:2])  # v1, its quarantine names logs/day2.jsonl
+    other = tmp_path / "other"
+    other.mkdir()
+    copies = [Path(shutil.copy(day, other / day.name)) for day in days]
+    assert snapshot(store, copies[:2])["unchanged"]  # the same rows: v1 again, whose file names logs/, not other/
+    report = snapshot(store, copies)
+    assert appends == []
+    assert {Path(f).parent.name for f in quarantine(store, report["version"])["source_file"]} == {"other"}
+    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, copies))
+
+
+def test_a_memo_naming_no_version_of_the_store_is_not_used(
+    tmp_path: Path, days: list[Path], appends: list[Path]
+) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days[:2])
+    (memo,) = open_store(store).quarantine_memo_dir.glob("*.json")
+    memo.write_text(json.dumps({**json.loads(memo.read_text()), "version": "../../elsewhere"}))
+    report = snapshot(store, days)
+    assert appends == [] and "warning" not in report["stderr"]
+    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, days))
