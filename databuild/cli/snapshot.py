@@ -10,6 +10,7 @@ import typer
 from databuild.cli.app import app
 from databuild.cli.common import (
     StoreOption,
+    TableOrJsonOption,
     check_choice,
     options_from,
     print_json,
@@ -45,7 +46,6 @@ _LockTimeout = Annotated[
     float | None,
     typer.Option("--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."),
 ]
-_Format = Annotated[str, typer.Option("--format", help="table | json")]
 
 
 @app.command()
@@ -62,7 +62,7 @@ def snapshot(
     tools: _Tools = None,
     full: _Full = False,
     lock_timeout: _LockTimeout = None,
-    output_format: _Format = "table",
+    output_format: TableOrJsonOption = "table",
 ) -> None:
     """Build a dataset version from teacher logs.
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from databuild.cli.app import app
-from databuild.cli.common import StoreOption, check_choice, print_json, stdout_console, store_path, user_errors
+from databuild.cli.common import (
+    StoreOption,
+    TableOrJsonOption,
+    check_choice,
+    print_json,
+    stdout_console,
+    store_path,
+    user_errors,
+)
 
 
 @app.command()
 def versions(
     store: StoreOption = None,
-    output_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    output_format: TableOrJsonOption = "table",
 ) -> None:
     """List dataset versions: name, created, parent, train/test rows, fingerprint.
 

@@ -42,6 +42,14 @@ def full_quarantine(tmp_path: Path, logs: list[Path], *args: str) -> pl.DataFram
     return quarantine(store, snapshot(store, logs, "--full", *args)["version"])
 
 
+def assert_written_whole(
+    tmp_path: Path, store: Path, logs: list[Path], report: dict[str, Any], appends: list[Path]
+) -> None:
+    """The build appended to nothing, and its quarantine is the one a full rebuild writes."""
+    assert appends == []
+    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, logs))
+
+
 def lines(frame: pl.DataFrame) -> list[tuple[str, int, str]]:
     return [(Path(f).name, n, r) for f, n, r in frame.select("source_file", "source_line", "reason").rows()]
 
@@ -67,7 +75,6 @@ def test_a_new_file_that_sorts_before_the_others_is_written_whole(
     store = tmp_path / "store"
     snapshot(store, [days[1]])
     report = snapshot(store, [days[1], days[0]])  # day1.jsonl sorts before day2.jsonl: its rows come first
-    assert appends == []
     # day2 first in --logs: day1 repeats day2's g1a and c1s (lines 1, 8); day2 keeps its own reasons: c1s's broken
     # JSON (line 2) and its second g6a (line 10)
     assert lines(quarantine(store, report["version"])) == [
@@ -76,7 +83,7 @@ def test_a_new_file_that_sorts_before_the_others_is_written_whole(
         ("day2.jsonl", 2, "invalid_json"),
         ("day2.jsonl", 10, "duplicate_event"),
     ]
-    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, [days[1], days[0]]))
+    assert_written_whole(tmp_path, store, [days[1], days[0]], report, appends)
 
 
 def test_a_damaged_memo_is_ignored_with_a_warning(tmp_path: Path, days: list[Path], appends: list[Path]) -> None:
@@ -88,8 +95,7 @@ def test_a_damaged_memo_is_ignored_with_a_warning(tmp_path: Path, days: list[Pat
     report = snapshot(store, days)
     warnings = [line for line in report["stderr"].splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "ignoring snapshot cache memo" in warnings[0]
-    assert appends == []
-    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, days))
+    assert_written_whole(tmp_path, store, days, report, appends)
 
 
 def test_a_base_file_changed_since_its_memo_is_not_appended_to(
@@ -100,15 +106,15 @@ def test_a_base_file_changed_since_its_memo_is_not_appended_to(
     base = store / "versions" / "v1" / "quarantine.parquet"
     quarantine(store, "v1").head(1).write_parquet(base)  # someone rewrote the version's file: one row of two
     report = snapshot(store, days)
-    assert appends == [] and "warning" not in report["stderr"]
-    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, days))
+    assert "warning" not in report["stderr"]
+    assert_written_whole(tmp_path, store, days, report, appends)
 
 
 def test_full_writes_the_whole_file(tmp_path: Path, days: list[Path], appends: list[Path]) -> None:
     store = tmp_path / "store"
     snapshot(store, days[:2])
     report = snapshot(store, days, "--full")
-    assert appends == []
+    assert_written_whole(tmp_path, store, days, report, appends)
     assert lines(quarantine(store, report["version"]))[-1] == ("day3.jsonl", 4, "duplicate_event")
 
 
@@ -122,9 +128,8 @@ def test_an_unchanged_build_of_other_paths_leaves_no_memo_to_append_to(
     copies = [Path(shutil.copy(day, other / day.name)) for day in days]
     assert snapshot(store, copies[:2])["unchanged"]  # the same rows: v1 again, whose file names logs/, not other/
     report = snapshot(store, copies)
-    assert appends == []
     assert {Path(f).parent.name for f in quarantine(store, report["version"])["source_file"]} == {"other"}
-    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, copies))
+    assert_written_whole(tmp_path, store, copies, report, appends)
 
 
 def test_a_memo_naming_no_version_of_the_store_is_not_used(
@@ -135,5 +140,5 @@ def test_a_memo_naming_no_version_of_the_store_is_not_used(
     (memo,) = open_store(store).quarantine_memo_dir.glob("*.json")
     memo.write_text(json.dumps({**json.loads(memo.read_text()), "version": "../../elsewhere"}))
     report = snapshot(store, days)
-    assert appends == [] and "warning" not in report["stderr"]
-    assert quarantine(store, report["version"]).equals(full_quarantine(tmp_path, days))
+    assert "warning" not in report["stderr"]
+    assert_written_whole(tmp_path, store, days, report, appends)
