@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,11 +104,13 @@ def publish_version(
     pack = pack or colour_pack()
     schema = row_schema(pack)
     rows = rows.select([pl.col(c).cast(t) for c, t in schema.items()] + [pl.col("split")]).sort("intent")
-    fp = fingerprint(rows, shaping_options, pack)
-    existing = store.find_fingerprint(fp)
-    if existing:
-        return Published(existing, fp, True, store.version_dir(existing))
-    sft = build_sft(rows, pack)
+    with ThreadPoolExecutor(max_workers=1) as helper:  # Polars releases the GIL: the two use both cores
+        sft_built = helper.submit(build_sft, rows, pack)
+        fp = fingerprint(rows, shaping_options, pack)
+        existing = store.find_fingerprint(fp)
+        if existing:
+            return Published(existing, fp, True, store.version_dir(existing))
+        sft = sft_built.result()
     with store.staging() as staging:
         datasets_info = _stage_files(staging, rows, sft, pack, quarantine, tables or {}, fp)
         with store.lock(timeout=lock_timeout):
@@ -145,14 +148,19 @@ def _stage_files(
     """Write the version's data files into `staging` (everything but the manifest and the card, which need the
     version's name); returns the datasets' info for the card. `content`: the version's fingerprint."""
     columns = {ROWS_DIR: list(row_schema(pack)), SFT_DIR: ["intent", "tool", "prompt", "completion"]}
-    datasets_info = {
-        config: _save_dataset_dict(_to_dataset_dict(frame, columns[config], f"{content}/{config}"), staging / config)
-        for config, frame in ((ROWS_DIR, rows), (SFT_DIR, sft))
-    }
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # a writer: the snapshot streams its quarantine from DuckDB, never whole in Python, while `datasets` writes
+        quarantine_written = helper.submit(quarantine, staging / QUARANTINE_FILE) if callable(quarantine) else None
+        datasets_info = {
+            config: _save_dataset_dict(
+                _to_dataset_dict(frame, columns[config], f"{content}/{config}"), staging / config
+            )
+            for config, frame in ((ROWS_DIR, rows), (SFT_DIR, sft))
+        }
+        if quarantine_written is not None:
+            quarantine_written.result()
     if isinstance(quarantine, pl.DataFrame):
         quarantine.write_parquet(staging / QUARANTINE_FILE)
-    elif quarantine is not None:  # a writer: the snapshot streams it from DuckDB, never whole in Python
-        quarantine(staging / QUARANTINE_FILE)
     (staging / PACK_FILE).write_bytes(pack.raw)
     for file_name, table in tables.items():
         table.write_parquet(staging / file_name)

@@ -10,6 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -32,9 +33,11 @@ from pipelines.snapshot_cache import (
     cache_keys,
     entry_dir,
     entry_table,
+    results_keys,
     valid_entry,
     write_entries,
     write_placeholders,
+    write_results_entry,
 )
 from pipelines.snapshot_quarantine import QuarantinePosition, VersionQuarantine
 
@@ -59,8 +62,8 @@ GZIP_RATIO = 5
 # (model, what it reads -> what it writes): the pipeline, top to bottom. Each file `sql/NN_<name>.sql` writes the one
 # table, view, macro or variable <name> (tests/test_architecture.py checks it). Models up to 31 read the input files
 # that are not cached (per file: nothing depends on the other files); 32-42 join them with the cached state of the
-# others and find what the order of the files adds (repeats of earlier files' events, first requests); 44-80 merge
-# every file's state into the version.
+# others and find what the order of the files adds (repeats of earlier files' events, first requests); 43-80 merge
+# every file's state into the version, carrying the intents the new files do not touch from an earlier build.
 STEPS = (
     ("01_parquet_files", "--logs (the Parquet files read now) -> parquet_files"),
     ("02_parquet_globs", "parquet_files (or an empty file) -> parquet_globs"),
@@ -94,11 +97,13 @@ STEPS = (
     ("40_all_correction_quarantine", "cached_context(), file_quarantine -> all_correction_quarantine"),
     ("41_first_pairs", "all_requests, all_corrections, no_context_cached -> first_pairs"),
     ("42_all_first_pairs", "cached_context(), first_pairs -> all_first_pairs"),
-    ("44_candidates", "all_candidates, all_corrections -> candidates"),
-    ("45_intent_stats", "candidates, all_surfaces, all_corrections, all_first_pairs -> intent_stats"),
+    ("43_touched_intents", "all_candidates, all_surfaces, all_first_pairs, all_corrections -> touched_intents"),
+    ("43_carried", "results entry, touched_intents -> carried()"),
+    ("44_candidates", "all_candidates, all_corrections, touched_intents -> candidates"),
+    ("45_intent_stats", "candidates, all_surfaces, all_corrections, all_first_pairs, carried() -> intent_stats"),
     ("47_ground_truth", "candidates, intent_stats -> ground_truth"),
-    ("50_split", "intent_stats -> split"),
-    ("60_rows", "ground_truth, intent_stats, split -> rows"),
+    ("50_split", "intent_stats, touched_intents -> split"),
+    ("60_rows", "ground_truth, intent_stats, split, carried() -> rows"),
     ("70_quarantine_of", "file_quarantine, all_corrections, all_correction_quarantine -> quarantine_of()"),
     ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
@@ -234,7 +239,8 @@ def build_snapshot(
 
         try:
             placeholders = write_placeholders(spill_dir / "placeholders")
-            reading = Reading(store, options, (since, until), placeholders, open_session)
+            carried = _carried_result(store, options, plan, warn)
+            reading = Reading(store, options, (since, until), placeholders, open_session, carried)
             con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
             return _finish(store, options, pack, command, on_step, quarantine, plan)
@@ -293,15 +299,44 @@ def default_threads() -> int:
 
 
 @dataclass(frozen=True)
+class CarriedResult:
+    """The merged result of an earlier build whose files are this build's first `files` files (a results entry)."""
+
+    folder: Path
+    files: int
+
+
+def _results_keys(options: SnapshotOptions, plan: list[FilePlan]) -> list[str]:
+    context_keys = [p.context_key for p in plan]
+    return results_keys(context_keys, options.rank, options.seed, test_threshold(options.test_fraction))
+
+
+def _carried_result(
+    store: Store, options: SnapshotOptions, plan: list[FilePlan], warn: Callable[[str], None]
+) -> CarriedResult | None:
+    """The result of the longest first part of this build that the cache holds (not with --full)."""
+    if options.full:
+        return None
+    keys = _results_keys(options, plan)
+    for files in range(len(plan), 0, -1):
+        folder = valid_entry(store, "results", keys[files - 1], warn)
+        if folder is not None:
+            return CarriedResult(folder, files)
+    return None
+
+
+@dataclass(frozen=True)
 class Reading:
     """What reading files needs, whichever of the build's files it reads: the store, the options, the --since/--until
-    window, the placeholder files of read_parquet lists, and how to open a DuckDB session."""
+    window, the placeholder files of read_parquet lists, how to open a DuckDB session, and the earlier build's
+    result the merge carries (None: every intent is computed)."""
 
     store: Store
     options: SnapshotOptions
     window: tuple[datetime | None, datetime | None]
     placeholders: dict[str, str]
     open_session: Callable[[], Any]
+    carried: CarriedResult | None = None
 
 
 def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> Any:
@@ -320,7 +355,7 @@ def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str]
         _now_cached(reading.store, plan[:end])
     last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
     con, values = _read_files(reading, plan, last)
-    _run(con, values, on_step, MODELS[MODELS.index("44_candidates") :])
+    _run(con, values, on_step, MODELS[MODELS.index("43_touched_intents") :])
     return con
 
 
@@ -370,8 +405,10 @@ def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str],
         con = reading.open_session()
         _register_normalizer(con)
         values = _values(reading.options, plan, *reading.window) | reading.placeholders
+        carried = reading.carried
+        values["carried_results"] = str(carried.folder) if carried else reading.placeholders["no_entry"]
         load_jsonl_lines(con, [p.item for p in plan if p.read])
-        con.register("build_files", _build_files(reading.store, plan))
+        con.register("build_files", _build_files(reading.store, plan, carried.files if carried else 0))
         _run(con, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
         corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
         again = [p for p in plan if not p.read and p.item.order in corrected]
@@ -383,7 +420,7 @@ def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str],
     _run(con, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_context")])
     new_files = {p.item.order: p.key for p in plan if p.read and p.entry is None}
     write_entries(con, reading.store, "files", new_files, overwrite=reading.options.full)
-    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("44_candidates")])
+    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("43_touched_intents")])
     new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
     write_entries(con, reading.store, "contexts", new_contexts, overwrite=reading.options.full)
     return con, values
@@ -406,8 +443,9 @@ def _values(
     }
 
 
-def _build_files(store: Store, plan: list[FilePlan]) -> pl.DataFrame:
-    """The build's files as the SQL models see them: position, path, and where their cache entries are."""
+def _build_files(store: Store, plan: list[FilePlan], carried_files: int) -> pl.DataFrame:
+    """The build's files as the SQL models see them: position, path, where their cache entries are, and whether
+    the merged result the build carries holds them (its first `carried_files` files)."""
     return pl.DataFrame(
         {
             "file_order": [p.item.order for p in plan],
@@ -416,6 +454,7 @@ def _build_files(store: Store, plan: list[FilePlan]) -> pl.DataFrame:
             "cached": [not p.read for p in plan],
             "context_dir": [str(entry_dir(store, "contexts", p.context_key)) for p in plan],
             "context_cached": [p.context is not None for p in plan],
+            "carried": [position < carried_files for position in range(len(plan))],
         },
         schema={
             "file_order": pl.Int32,
@@ -424,6 +463,7 @@ def _build_files(store: Store, plan: list[FilePlan]) -> pl.DataFrame:
             "cached": pl.Boolean,
             "context_dir": pl.String,
             "context_cached": pl.Boolean,
+            "carried": pl.Boolean,
         },
     )
 
@@ -468,17 +508,20 @@ def _finish(
         "intents": intents,
     }
     on_step("write version")
-    published = publish_version(
-        store,
-        rows,
-        manifest,
-        options.shaping(),
-        quarantine=lambda path: quarantine.write(path, sum(accounting["quarantined"].values())),
-        tables={INTENT_POOL_FILE: pool},
-        lock_timeout=options.lock_timeout,
-        pack=pack,
-        parent_from_logs=True,
-    )
+    with ThreadPoolExecutor(max_workers=1) as helper:  # DuckDB writes the entry while Python writes the version
+        results = helper.submit(write_results_entry, con, store, _results_keys(options, plan)[-1], options.full)
+        published = publish_version(
+            store,
+            rows,
+            manifest,
+            options.shaping(),
+            quarantine=lambda path: quarantine.write(path, sum(accounting["quarantined"].values())),
+            tables={INTENT_POOL_FILE: pool},
+            lock_timeout=options.lock_timeout,
+            pack=pack,
+            parent_from_logs=True,
+        )
+        results.result()
     con.close()
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)

@@ -8,6 +8,9 @@ Two kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet f
 - `contexts/<key>/`: what the file's place in the build adds (its rows that repeat an event of an earlier file,
   their quarantine rows, the request pairs first seen in it), keyed by its file key and those of every file before
   it in --logs order, so appending files leaves every earlier context valid.
+- `results/<key>/`: a build's merged result (every intent's stats and the version's rows), keyed by its last
+  context key and the options that shape the rows; the next build of more files carries the intents its new
+  files do not touch from it (`pipelines.snapshot_results`).
 
 An entry is written in the store's `tmp/` and renamed into place, so it exists complete or not at all. An entry
 that is unreadable, incomplete or from another version is ignored with a one-line warning and rebuilt: the cache
@@ -37,7 +40,8 @@ from pipelines.inputs import REQUIRED_FIELDS
 CACHE_FORMAT = 1
 ENTRY_FILE = "entry.json"
 # entry table -> (session table, filter on it, or None)
-FILE_TABLES = {
+EntryTables = dict[str, tuple[str, str | None]]
+FILE_TABLES: EntryTables = {
     "candidates": ("file_candidates", None),
     "requests": ("file_requests", None),
     "events": ("file_events", None),
@@ -45,11 +49,13 @@ FILE_TABLES = {
     "accounting": ("file_accounting", None),
     "quarantine": ("file_quarantine", "NOT corrected"),
 }
-CONTEXT_TABLES = {
+CONTEXT_TABLES: EntryTables = {
     "corrections": ("correction_rows", None),
     "correction_quarantine": ("file_quarantine", "corrected"),
     "first_pairs": ("first_pairs", None),
 }
+RESULT_TABLES: EntryTables = {"intent_stats": ("intent_stats", None), "rows": ("rows", None)}
+KIND_TABLES: dict[str, EntryTables] = {"files": FILE_TABLES, "contexts": CONTEXT_TABLES, "results": RESULT_TABLES}
 DROPPED_COLUMNS = ("file_order", "corrected")
 # entry table -> the order its rows are stored in (the version's quarantine copies a cached file's rows as they are)
 ENTRY_ORDER = {"quarantine": "source_line"}
@@ -79,6 +85,13 @@ def cache_keys(
     return CacheKeys(files, contexts)
 
 
+def results_keys(context_keys: list[str], rank: str, seed: int, test_threshold: int) -> list[str]:
+    """The results entry key of each first part of a build (its first 1, 2, … files): its last context key (which
+    digests every file's key, in order) and the options that shape the rows but not the files' state."""
+    shaping = {"rank": rank, "seed": str(seed), "test_threshold": str(test_threshold)}
+    return [_digest({"context": key, **shaping}) for key in context_keys]
+
+
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
@@ -88,7 +101,7 @@ def entry_dir(store: Store, kind: str, key: str) -> Path:
 
 
 def entry_table(folder: Path | str, name: str) -> str:
-    """The Parquet file of one of an entry's tables (FILE_TABLES, CONTEXT_TABLES), or of the placeholder entry."""
+    """The Parquet file of one of an entry's tables (KIND_TABLES), or of the placeholder entry."""
     return str(Path(folder) / f"{name}.parquet")
 
 
@@ -97,14 +110,18 @@ def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) 
     folder = entry_dir(store, kind, key)
     if not folder.exists():
         return None
-    problem = _entry_problem(folder, key, FILE_TABLES if kind == "files" else CONTEXT_TABLES)
+    problem = entry_problem(folder, key, KIND_TABLES[kind])
     if problem is None:
         return folder
-    warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
+    if kind == "results":  # only a build of exactly its files would write it again: it goes now
+        shutil.rmtree(folder, ignore_errors=True)
+        warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); removed it")
+    else:
+        warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
     return None
 
 
-def _entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None:
+def entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None:
     import pyarrow.parquet as pq
 
     try:
@@ -128,7 +145,7 @@ def _entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None
 
 def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], overwrite: bool) -> None:
     """Write one entry per target (file_order -> key) from the session tables, each atomically."""
-    tables = FILE_TABLES if kind == "files" else CONTEXT_TABLES
+    tables = KIND_TABLES[kind]
     if not targets:
         return
     with store.workspace("build-cache-") as parts:  # flock-ed: another build's sweep of tmp/ leaves it alone
@@ -153,12 +170,30 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
 def _publish_entry(
     con: Any, store: Store, kind: str, key: str, order: int, parts: Path, tables: dict[str, Any], overwrite: bool
 ) -> None:
+    _publish(store, kind, key, overwrite, lambda staging: _stage_entry(con, staging, key, order, parts, tables))
+
+
+def write_results_entry(con: Any, store: Store, key: str, overwrite: bool) -> None:
+    """Write the build's merged result (the session tables of RESULT_TABLES) as the results entry `key`, on a
+    cursor of its own: it may run in a thread while the session serves another."""
+
+    def stage(staging: Path) -> None:
+        with con.cursor() as cursor:
+            for name, (table, _) in RESULT_TABLES.items():
+                cursor.table(table).write_parquet(entry_table(staging, name), compression="zstd")
+        _write_entry_file(staging, key, RESULT_TABLES)
+
+    _publish(store, "results", key, overwrite, stage)
+
+
+def _publish(store: Store, kind: str, key: str, overwrite: bool, stage: Callable[[Path], None]) -> None:
+    """Stage an entry in the store's tmp/ and rename it into place: it exists complete or not at all."""
     final = entry_dir(store, kind, key)
-    if final.exists() and not overwrite and _entry_problem(final, key, tables) is None:
+    if final.exists() and not overwrite and entry_problem(final, key, KIND_TABLES[kind]) is None:
         return  # the same bytes at two positions, or a concurrent build: already there
     with store.workspace("build-entry-") as staging:
         try:
-            _stage_entry(con, staging, key, order, parts, tables)
+            stage(staging)
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
                 shutil.rmtree(final, ignore_errors=True)
@@ -170,9 +205,6 @@ def _publish_entry(
 
 
 def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tables: dict[str, Any]) -> None:
-    import pyarrow.parquet as pq
-
-    recorded = {}
     for name, (table, _) in tables.items():
         target = Path(entry_table(staging, name))
         written = sorted((parts / name / f"file_order={order}").glob("*.parquet"))
@@ -183,6 +215,16 @@ def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tab
         else:  # no rows for this file: an empty file with the table's columns
             relation = con.table(table).filter("false")
             relation.project(_kept_columns(relation.columns)).write_parquet(str(target), compression="zstd")
+    _write_entry_file(staging, key, tables)
+
+
+def _write_entry_file(staging: Path, key: str, tables: dict[str, Any]) -> None:
+    """`entry.json`: the key, and each table's size, rows and columns (checked before the entry is used)."""
+    import pyarrow.parquet as pq
+
+    recorded = {}
+    for name in tables:
+        target = Path(entry_table(staging, name))
         metadata = pq.read_metadata(target)
         recorded[name] = {"bytes": target.stat().st_size, "rows": metadata.num_rows, "columns": metadata.schema.names}
     entry = {"format": CACHE_FORMAT, "key": key, "tables": recorded}
@@ -199,7 +241,7 @@ def write_placeholders(folder: Path) -> dict[str, str]:
     one column `no_entry` (the last item of every list of cache entries)."""
     entry = folder / "no_entry"
     entry.mkdir(parents=True, exist_ok=True)
-    for name in {**FILE_TABLES, **CONTEXT_TABLES}:
+    for name in {name for tables in KIND_TABLES.values() for name in tables}:
         pl.DataFrame(schema={"no_entry": pl.Boolean}).write_parquet(entry_table(entry, name))
     logs = folder / "no_logs.parquet"
     pl.DataFrame(schema=dict.fromkeys(REQUIRED_FIELDS, pl.String)).write_parquet(logs)

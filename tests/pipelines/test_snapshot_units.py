@@ -147,6 +147,7 @@ def test_split_formula_in_sql_matches_the_issue() -> None:
     con.execute(
         "CREATE TABLE intent_stats AS SELECT unnest($i) AS intent, CAST(NULL AS VARCHAR) AS exclusion", {"i": intents}
     )
+    con.execute("CREATE TABLE touched_intents AS SELECT intent FROM intent_stats")  # a build that carries nothing
     for seed, fraction in ((0, 0.5), (7, 0.3), (0, 0.0), (0, 1.0)):
         con.execute(read_sql("50_split"), {"seed": str(seed), "test_threshold": split_threshold(fraction)})
         got = dict(con.execute("SELECT intent, split FROM split").fetchall())
