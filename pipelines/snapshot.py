@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ def build_snapshot(
             reading = Reading(store, options, (since, until), placeholders, open_session, carried)
             con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
-            return _finish(store, options, pack, command, on_step, quarantine, plan)
+            return _finish(store, options, pack, command, on_step, quarantine, plan, carried)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -484,6 +485,7 @@ def _finish(
     on_step: Callable[[str], None],
     quarantine: VersionQuarantine,
     plan: list[FilePlan],
+    carried: CarriedResult | None,
 ) -> SnapshotResult:
     con = quarantine.con
     counts = con.table("accounting").pl()
@@ -509,7 +511,7 @@ def _finish(
     }
     on_step("write version")
     with ThreadPoolExecutor(max_workers=1) as helper:  # DuckDB writes the entry while Python writes the version
-        results = helper.submit(write_results_entry, con, store, _results_keys(options, plan)[-1], options.full)
+        results = helper.submit(_keep_result, con, store, options, plan, carried)
         published = publish_version(
             store,
             rows,
@@ -529,6 +531,17 @@ def _finish(
         remember(store, [p.context_key for p in plan], [str(p.item.path) for p in plan], published.name)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+
+
+def _keep_result(
+    con: Any, store: Store, options: SnapshotOptions, plan: list[FilePlan], carried: CarriedResult | None
+) -> None:
+    """Write this build's merged result for the next build; the entry it carried from is superseded and goes (a
+    build of exactly those files again computes every intent and writes it anew)."""
+    key = _results_keys(options, plan)[-1]
+    write_results_entry(con, store, key, options.full)
+    if carried is not None and carried.folder != entry_dir(store, "results", key):
+        shutil.rmtree(carried.folder, ignore_errors=True)
 
 
 def _version_quarantine(
