@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from databuild.contracts import spread_tools, used_all
+from databuild.display import visible
 from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
 from databuild.pack import ToolPack, colour_pack, load_pack
@@ -38,9 +39,9 @@ from pipelines.snapshot_cache import (
     valid_entry,
     write_entries,
     write_placeholders,
-    write_results_entry,
 )
 from pipelines.snapshot_quarantine import QuarantinePosition, VersionQuarantine
+from pipelines.snapshot_results import CarriedResult, find_carried, keep_results, stage_results
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -240,11 +241,12 @@ def build_snapshot(
 
         try:
             placeholders = write_placeholders(spill_dir / "placeholders")
-            carried = _carried_result(store, options, plan, warn)
+            keys = _results_keys(options, plan)
+            carried = None if options.full else find_carried(store, keys, spill_dir / "carried", warn)
             reading = Reading(store, options, (since, until), placeholders, open_session, carried)
             con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
-            return _finish(store, options, pack, command, on_step, quarantine, plan, carried)
+            return _finish(store, options, pack, command, on_step, quarantine, plan, warn)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -299,31 +301,10 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class CarriedResult:
-    """The merged result of an earlier build whose files are this build's first `files` files (a results entry)."""
-
-    folder: Path
-    files: int
-
-
 def _results_keys(options: SnapshotOptions, plan: list[FilePlan]) -> list[str]:
+    """The results entry key of the build's first 1, 2, … files (`pipelines.snapshot_results`)."""
     context_keys = [p.context_key for p in plan]
     return results_keys(context_keys, options.rank, options.seed, test_threshold(options.test_fraction))
-
-
-def _carried_result(
-    store: Store, options: SnapshotOptions, plan: list[FilePlan], warn: Callable[[str], None]
-) -> CarriedResult | None:
-    """The result of the longest first part of this build that the cache holds (not with --full)."""
-    if options.full:
-        return None
-    keys = _results_keys(options, plan)
-    for files in range(len(plan), 0, -1):
-        folder = valid_entry(store, "results", keys[files - 1], warn)
-        if folder is not None:
-            return CarriedResult(folder, files)
-    return None
 
 
 @dataclass(frozen=True)
@@ -485,7 +466,7 @@ def _finish(
     on_step: Callable[[str], None],
     quarantine: VersionQuarantine,
     plan: list[FilePlan],
-    carried: CarriedResult | None,
+    warn: Callable[[str], None],
 ) -> SnapshotResult:
     con = quarantine.con
     counts = con.table("accounting").pl()
@@ -510,8 +491,7 @@ def _finish(
         "intents": intents,
     }
     on_step("write version")
-    with ThreadPoolExecutor(max_workers=1) as helper:  # DuckDB writes the entry while Python writes the version
-        results = helper.submit(_keep_result, con, store, options, plan, carried)
+    with _result_kept(con, store, _results_keys(options, plan)[-1], warn):
         published = publish_version(
             store,
             rows,
@@ -523,7 +503,6 @@ def _finish(
             pack=pack,
             parent_from_logs=True,
         )
-        results.result()
     con.close()
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)
@@ -533,15 +512,24 @@ def _finish(
     return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
 
 
-def _keep_result(
-    con: Any, store: Store, options: SnapshotOptions, plan: list[FilePlan], carried: CarriedResult | None
-) -> None:
-    """Write this build's merged result for the next build; the entry it carried from is superseded and goes (a
-    build of exactly those files again computes every intent and writes it anew)."""
-    key = _results_keys(options, plan)[-1]
-    write_results_entry(con, store, key, options.full)
-    if carried is not None and carried.folder != entry_dir(store, "results", key):
-        shutil.rmtree(carried.folder, ignore_errors=True)
+@contextmanager
+def _result_kept(con: Any, store: Store, key: str, warn: Callable[[str], None]) -> Iterator[None]:
+    """DuckDB stages the build's result in a thread while the body (the version's write) runs; the entry is put in
+    place once the body succeeded. It is a cache: failing to keep it is a warning, not a failed build."""
+    import duckdb
+
+    cursor = con.cursor()  # the thread's own handle on the session
+    try:
+        with store.workspace("build-results-") as staging, ThreadPoolExecutor(max_workers=1) as helper:
+            staged = helper.submit(stage_results, cursor, staging / "entry", key)
+            yield
+            try:
+                staged.result()
+                keep_results(store, staging / "entry", key)
+            except (OSError, ValueError, duckdb.Error) as exc:
+                warn(f"warning: could not keep this build's result for the next one ({visible(_first_line(exc))})")
+    finally:
+        cursor.close()
 
 
 def _version_quarantine(

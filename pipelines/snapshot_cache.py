@@ -9,8 +9,8 @@ Two kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet f
   their quarantine rows, the request pairs first seen in it), keyed by its file key and those of every file before
   it in --logs order, so appending files leaves every earlier context valid.
 - `results/<key>/`: a build's merged result (every intent's stats and the version's rows), keyed by its last
-  context key and the options that shape the rows; the next build of more files carries the intents its new
-  files do not touch from it (`pipelines.snapshot_results`).
+  context key and the options that shape the rows; a later build of more files carries the intents its new files
+  do not touch from it (`pipelines.snapshot_results`).
 
 An entry is written in the store's `tmp/` and renamed into place, so it exists complete or not at all. An entry
 that is unreadable, incomplete or from another version is ignored with a one-line warning and rebuilt: the cache
@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +91,11 @@ def results_keys(context_keys: list[str], rank: str, seed: int, test_threshold: 
     return [_digest({"context": key, **shaping}) for key in context_keys]
 
 
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
@@ -113,11 +117,7 @@ def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) 
     problem = entry_problem(folder, key, KIND_TABLES[kind])
     if problem is None:
         return folder
-    if kind == "results":  # only a build of exactly its files would write it again: it goes now
-        shutil.rmtree(folder, ignore_errors=True)
-        warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); removed it")
-    else:
-        warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
+    warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
     return None
 
 
@@ -136,6 +136,8 @@ def entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None:
             metadata = pq.read_metadata(path)
             if metadata.num_rows != recorded["rows"] or metadata.schema.names != recorded["columns"]:
                 return f"{path.name} does not match its entry"
+            if "sha256" in recorded and _file_sha256(path) != recorded["sha256"]:
+                return f"{path.name} does not match its sha256"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"unreadable: {exc}"
     except Exception as exc:  # pyarrow raises several types for a damaged Parquet footer
@@ -173,31 +175,25 @@ def _publish_entry(
     _publish(store, kind, key, overwrite, lambda staging: _stage_entry(con, staging, key, order, parts, tables))
 
 
-def write_results_entry(con: Any, store: Store, key: str, overwrite: bool) -> None:
-    """Write the build's merged result (the session tables of RESULT_TABLES) as the results entry `key`, on a
-    cursor of its own: it may run in a thread while the session serves another."""
-
-    def stage(staging: Path) -> None:
-        with con.cursor() as cursor:
-            for name, (table, _) in RESULT_TABLES.items():
-                cursor.table(table).write_parquet(entry_table(staging, name), compression="zstd")
-        _write_entry_file(staging, key, RESULT_TABLES)
-
-    _publish(store, "results", key, overwrite, stage)
-
-
 def _publish(store: Store, kind: str, key: str, overwrite: bool, stage: Callable[[Path], None]) -> None:
     """Stage an entry in the store's tmp/ and rename it into place: it exists complete or not at all."""
     final = entry_dir(store, kind, key)
     if final.exists() and not overwrite and entry_problem(final, key, KIND_TABLES[kind]) is None:
         return  # the same bytes at two positions, or a concurrent build: already there
     with store.workspace("build-entry-") as staging:
+        stage(staging)
+        put_in_place(store, staging, final)
+
+
+def put_in_place(store: Store, staged: Path, final: Path) -> None:
+    """Rename a staged entry to `final`. An entry already there is first moved aside into tmp/ and removed there,
+    so a build reading it never meets a half-removed folder."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with store.workspace("build-old-entry-") as trash:
         try:
-            stage(staging)
-            final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
-                shutil.rmtree(final, ignore_errors=True)
-            os.rename(staging, final)
+                os.rename(final, trash / final.name)
+            os.rename(staged, final)
         except OSError:
             if not final.exists():
                 raise
@@ -215,11 +211,12 @@ def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tab
         else:  # no rows for this file: an empty file with the table's columns
             relation = con.table(table).filter("false")
             relation.project(_kept_columns(relation.columns)).write_parquet(str(target), compression="zstd")
-    _write_entry_file(staging, key, tables)
+    write_entry_file(staging, key, tables)
 
 
-def _write_entry_file(staging: Path, key: str, tables: dict[str, Any]) -> None:
-    """`entry.json`: the key, and each table's size, rows and columns (checked before the entry is used)."""
+def write_entry_file(staging: Path, key: str, tables: dict[str, Any], digests: bool = False) -> None:
+    """`entry.json`: the key, and each table's size, rows and columns (checked before the entry is used), and
+    with `digests` its sha256 too (checked as well: for small entries whose rows pass on to later ones)."""
     import pyarrow.parquet as pq
 
     recorded = {}
@@ -227,6 +224,8 @@ def _write_entry_file(staging: Path, key: str, tables: dict[str, Any]) -> None:
         target = Path(entry_table(staging, name))
         metadata = pq.read_metadata(target)
         recorded[name] = {"bytes": target.stat().st_size, "rows": metadata.num_rows, "columns": metadata.schema.names}
+        if digests:
+            recorded[name]["sha256"] = _file_sha256(target)
     entry = {"format": CACHE_FORMAT, "key": key, "tables": recorded}
     (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=1) + "\n", encoding="utf-8")
 

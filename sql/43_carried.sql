@@ -5,12 +5,12 @@
 -- Reads: touched_intents. Params: $carried_results, $no_entry (paths). Writes: macro carried.
 SET VARIABLE carried_folders = [$carried_results, $no_entry];
 CREATE OR REPLACE MACRO carried(table_file) AS TABLE
-    SELECT * EXCLUDE (no_entry)
+    SELECT c.* EXCLUDE (no_entry)
     FROM (
         SELECT * FROM read_parquet(
             list_transform(getvariable('carried_folders'), lambda d: d || '/' || table_file), union_by_name = true
         )
         UNION ALL BY NAME
         SELECT CAST(NULL AS VARCHAR) AS intent WHERE false
-    )
-    WHERE intent NOT IN (SELECT intent FROM touched_intents);
+    ) c
+    ANTI JOIN touched_intents t ON t.intent = c.intent;

@@ -8,16 +8,21 @@ neon night; golden hour and blue hour are untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
+import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from databuild.cli import app
 from databuild.contracts import load_rows
 from databuild.store import open_store
-from tests.pipelines.incremental_days import call, request, snapshot, write_jsonl
+from tests.pipelines.incremental_days import call, request, runner, snapshot, write_jsonl
 from tests.pipelines.test_snapshot_incremental import full_build, outcome
 
 DAY_A = [
@@ -53,9 +58,9 @@ def pool(store: Path, version: str) -> dict[str, str]:
 def test_the_next_day_carries_untouched_intents_and_equals_a_full_rebuild(tmp_path: Path, two_days: list[Path]) -> None:
     store = tmp_path / "store"
     snapshot(store, two_days[:1])
-    (day_a,) = results_entries(store)  # the build of day A left its result
+    assert len(results_entries(store)) == 1  # the build of day A left its result
     report = snapshot(store, two_days)
-    assert len(results_entries(store)) == 1 and not day_a.exists()  # superseded by the build of both days
+    assert len(results_entries(store)) == 2
     assert outcome(store, report) == full_build(tmp_path, two_days, "full")
     rows = {r["intent"]: r for r in load_rows(open_store(store), report["version"]).to_dicts()}
     # by hand: cold tone has requests c1, c2, c3 and is spelled "Cold Tone" in 6 of its 9 calls; misty morning
@@ -79,6 +84,7 @@ def retouch_carried_rows(entry: Path) -> None:
     pq.write_table(changed.to_arrow().cast(table.schema), path)
     record = json.loads((entry / "entry.json").read_text())
     record["tables"]["rows"]["bytes"] = path.stat().st_size
+    record["tables"]["rows"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (entry / "entry.json").write_text(json.dumps(record))
 
 
@@ -121,3 +127,129 @@ def test_a_damaged_result_is_ignored_with_a_warning(tmp_path: Path, two_days: li
     assert warnings[0].endswith("; removed it")
     assert outcome(store, report) == full_build(tmp_path, two_days, "full")
     assert entry not in results_entries(store) and "warning" not in snapshot(store, two_days[:1])["stderr"]
+
+
+def test_rows_changed_on_disk_are_not_carried(tmp_path: Path, two_days: list[Path]) -> None:
+    store = tmp_path / "store"
+    snapshot(store, two_days[:1])
+    (entry,) = results_entries(store)
+    retouch_carried_rows(entry)
+    record = json.loads((entry / "entry.json").read_text())
+    record["tables"]["rows"]["sha256"] = "0" * 64  # the same size, rows and columns, other bytes
+    (entry / "entry.json").write_text(json.dumps(record))
+    report = snapshot(store, two_days)
+    assert "rows.parquet does not match its sha256" in report["stderr"]
+    assert outcome(store, report) == full_build(tmp_path, two_days, "full")
+
+
+def test_an_entry_pruned_while_a_build_runs_is_still_read(
+    tmp_path: Path, two_days: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.snapshot
+
+    expected = full_build(tmp_path, two_days, "full")
+    store = tmp_path / "store"
+    snapshot(store, two_days[:1])
+    (entry,) = results_entries(store)
+    real_merge = pipelines.snapshot._merge_state
+
+    def pruned_meanwhile(*args: Any) -> Any:  # another build removes the entry after this one chose it
+        shutil.rmtree(entry)
+        return real_merge(*args)
+
+    monkeypatch.setattr(pipelines.snapshot, "_merge_state", pruned_meanwhile)
+    report = snapshot(store, two_days)
+    assert "warning" not in report["stderr"] and not entry.exists()
+    assert outcome(store, report) == expected
+
+
+def test_only_the_newest_results_stay(tmp_path: Path, two_days: list[Path]) -> None:
+    from pipelines.snapshot_results import KEPT_RESULTS
+
+    store = tmp_path / "store"
+    for seed in range(KEPT_RESULTS + 2):
+        snapshot(store, two_days, "--seed", str(seed))
+    assert len(results_entries(store)) == KEPT_RESULTS
+
+
+def test_a_result_that_cannot_be_kept_is_a_warning(
+    tmp_path: Path, two_days: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.snapshot
+
+    def disk_full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipelines.snapshot, "stage_results", disk_full)
+    store = tmp_path / "store"
+    report = snapshot(store, two_days)
+    assert "warning: could not keep this build's result for the next one ([Errno 28] No space" in report["stderr"]
+    assert report["version"] == "v1" and results_entries(store) == []
+    assert outcome(store, report) == full_build(tmp_path, two_days, "full")
+
+
+def test_a_build_interrupted_while_it_writes_the_version_keeps_no_result(
+    tmp_path: Path, two_days: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.snapshot
+
+    store = tmp_path / "store"
+    snapshot(store, two_days[:1])
+    before = results_entries(store)
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipelines.snapshot, "publish_version", interrupted)
+    result = runner.invoke(app, ["snapshot", "--store", str(store), *[a for p in two_days for a in ("--logs", str(p))]])
+    assert result.exit_code == 130 and result.stderr == "Error: interrupted\n"
+    assert results_entries(store) == before and open_store(store).version_names() == ["v1"]
+
+
+def random_day(rng: random.Random, requests: int) -> list[dict[str, Any]]:
+    """Requests of three calls over a few intents in two spellings, events repeating across days, broken JSON."""
+    intents = [f"{word} {k}" for word in ("golden", "Golden", "cold", " cold ") for k in range(6)]
+    records = []
+    for _ in range(requests):
+        intent, request_id, exported = rng.choice(intents), f"r{rng.randrange(12)}", rng.random() < 0.6
+        for tool in ("adjust", "selective_adjust", "filter"):
+            outputs = ['{"contrast": 1}', '{"contrast": 2}', "{}", "{'bad'}"] if tool == "adjust" else ["{}", "{'x'}"]
+            record = call(f"e{rng.randrange(50)}", request_id, intent, tool, exported, rng.choice(outputs))
+            records.append({**record, "ts": f"2024-05-0{rng.randrange(1, 4)}T10:00:00Z"})
+    return records
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_random_days_carried_or_not_equal_a_full_rebuild(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.snapshot
+
+    rng = random.Random(seed)
+    days = [write_jsonl(tmp_path / f"d{i}.jsonl", random_day(rng, rng.randrange(3, 8))) for i in range(4)]
+    copy = tmp_path / "copy_of_d0.jsonl"
+    copy.write_bytes(days[0].read_bytes())
+    options = ["--seed", str(seed)] + (["--since", "2024-05-02"] if seed == 2 else [])
+    if seed == 5:
+        monkeypatch.setattr(pipelines.snapshot, "BATCH_ROWS", 1)  # every file a batch of its own
+    carried_files = []
+    real_find = pipelines.snapshot.find_carried
+
+    def recorded(*args: Any) -> Any:
+        carried = real_find(*args)
+        carried_files.append(carried.files if carried else 0)
+        return carried
+
+    monkeypatch.setattr(pipelines.snapshot, "find_carried", recorded)
+    store = tmp_path / "store"
+    builds = [days[:1], days[:2], days[:3], [*days[:3], copy], [*days[:2], days[3]], days[:3]]
+    for step, logs in enumerate(builds):
+        report = snapshot(store, logs, *options)
+        full_store = tmp_path / f"full{step}"
+        expected = snapshot(full_store, logs, "--full", *options)
+        assert report["fingerprint"] == expected["fingerprint"], step
+        if not report["unchanged"]:
+            assert outcome(store, report) == outcome(full_store, expected), step
+    # each build after the first carries its first files' result: 1, 2, 3 (the copy of d0 is new), 2 (d3 replaces
+    # d2), 3 (d0..d2 again: their entry is among the newest, so the whole result is carried)
+    assert carried_files == [0, 1, 2, 3, 2, 3]  # --full builds look for none
