@@ -6,7 +6,6 @@ Both snapshot and augment end here, so every version has the same layout, finger
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from collections.abc import Callable
@@ -105,11 +104,8 @@ def publish_version(
     pack = pack or colour_pack()
     schema = row_schema(pack)
     rows = rows.select([pl.col(c).cast(t) for c, t in schema.items()] + [pl.col("split")]).sort("intent")
-    # The SFT texts and the import of `datasets` (a second of Python) start beside the fingerprint: Polars releases
-    # the GIL, so the three share both cores.
-    with ThreadPoolExecutor(max_workers=2) as helpers:
-        sft_built = helpers.submit(build_sft, rows, pack)
-        helpers.submit(importlib.import_module, "datasets")
+    with ThreadPoolExecutor(max_workers=1) as helper:  # the SFT texts beside the fingerprint: Polars releases the GIL
+        sft_built = helper.submit(build_sft, rows, pack)
         fp = fingerprint(rows, shaping_options, pack)
         existing = store.find_fingerprint(fp)
         if existing:
