@@ -1,6 +1,6 @@
 """The snapshot's per-file cache: what a build needs to merge an input file again without reading it.
 
-Two kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet files plus `entry.json`:
+Three kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet files plus `entry.json`:
 
 - `files/<key>/`: a file's own state (its candidates, request pairs, events, surfaces, accounting and quarantine),
   keyed by the file's sha256, the options that shape it (the tool pack's sha256, --since/--until, the intent length
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -172,16 +173,12 @@ def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], ov
 def _publish_entry(
     con: Any, store: Store, kind: str, key: str, order: int, parts: Path, tables: dict[str, Any], overwrite: bool
 ) -> None:
-    _publish(store, kind, key, overwrite, lambda staging: _stage_entry(con, staging, key, order, parts, tables))
-
-
-def _publish(store: Store, kind: str, key: str, overwrite: bool, stage: Callable[[Path], None]) -> None:
     """Stage an entry in the store's tmp/ and rename it into place: it exists complete or not at all."""
     final = entry_dir(store, kind, key)
-    if final.exists() and not overwrite and entry_problem(final, key, KIND_TABLES[kind]) is None:
+    if final.exists() and not overwrite and entry_problem(final, key, tables) is None:
         return  # the same bytes at two positions, or a concurrent build: already there
     with store.workspace("build-entry-") as staging:
-        stage(staging)
+        _stage_entry(con, staging, key, order, parts, tables)
         put_in_place(store, staging, final)
 
 
@@ -190,9 +187,9 @@ def put_in_place(store: Store, staged: Path, final: Path) -> None:
     so a build reading it never meets a half-removed folder."""
     final.parent.mkdir(parents=True, exist_ok=True)
     with store.workspace("build-old-entry-") as trash:
+        with suppress(FileNotFoundError):  # none there, or another build moved it aside first
+            os.rename(final, trash / final.name)
         try:
-            if final.exists():
-                os.rename(final, trash / final.name)
             os.rename(staged, final)
         except OSError:
             if not final.exists():
