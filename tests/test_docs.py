@@ -9,6 +9,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -192,6 +194,25 @@ def test_every_command_and_option_the_docs_show_exists() -> None:
             if option not in declared | GLOBAL:
                 unknown.append(f"{path.name}: databuild {command} {option}")
     assert unknown == []
+
+
+# --- the Python API page's example ------------------------------------------------------------------------------
+
+
+def test_the_api_pages_example_runs_as_written(tmp_path: Path) -> None:
+    """The page's command builds the example store; its Python block then prints what its last comment says."""
+    page = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    command = re.search(r"\(`databuild (snapshot [^`]+)`\)", page)
+    code = re.search(r"```python\n(.*?)```", page, re.S)
+    assert command and code
+    args = command.group(1).replace("examples/", f"{REPO}/examples/").replace("--store shs", f"--store {tmp_path}/shs")
+    built = CliRunner().invoke(app, args.split())
+    assert built.exit_code == 0, built.output
+    expected = code.group(1).strip().splitlines()[-1].split("# ")[-1]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code.group(1)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected == "v1 (34, 13) 11 0.83"
 
 
 # --- no text twice, a short README ------------------------------------------------------------------------------
