@@ -103,6 +103,8 @@ def load_side_inputs(settings: GatewaySettings, hashes: InputHashes) -> SideInpu
     frames = [pl.DataFrame(schema=OUTCOME_SCHEMA)]
     for name in settings.outcomes:
         path = Path(name)
+        if not path.exists():
+            raise DatabuildError(f"outcomes file not found: {path}")
         _check_regular(path)
         frame = read_outcomes(path, settings.outcome_name, settings.outcome_threshold)
         frames.append(frame)
@@ -110,6 +112,8 @@ def load_side_inputs(settings: GatewaySettings, hashes: InputHashes) -> SideInpu
     batch = pl.DataFrame(schema=BATCH_SCHEMA)
     if settings.batch_input is not None:
         path = Path(settings.batch_input)
+        if not path.exists():
+            raise DatabuildError(f"--batch-input file not found: {path}")
         _check_regular(path)
         blocks = [line.decode("utf-8", errors="replace") for _, lines in _line_blocks(path) for line in lines]
         batch = pl.DataFrame({"line": [line for line in blocks if line.strip()]}, schema=BATCH_SCHEMA)
