@@ -56,9 +56,9 @@ class SideInputs:
     def values(self) -> dict[str, Any]:
         """The SQL models' parameters."""
         request_key, response_key = self.settings.pair_keys or (None, None)
-        return {
-            "request_key": request_key,
-            "response_key": response_key,
+        return {  # the --pair-keys as JSON paths: `$."<key>"`
+            "request_key": None if request_key is None else f'$."{request_key}"',
+            "response_key": None if response_key is None else f'$."{response_key}"',
             "outcome_path": outcome_path(self.settings.outcome_field),
             "teacher_models": list(self.settings.teacher_models),
         }

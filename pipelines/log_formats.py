@@ -39,7 +39,7 @@ def parse_pair_keys(value: str | None) -> tuple[str, str] | None:
     if value is None:
         return None
     parts = [part.strip() for part in value.split(",")]
-    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1] or any('"' in part for part in parts):
         raise DatabuildError(f"--pair-keys takes two different key names as REQ,RESP, not {value!r}")
     return parts[0], parts[1]
 
