@@ -91,6 +91,19 @@ class Store:
         ]
         return [name for _, name in sorted(found)]
 
+    def broken_versions(self) -> list[tuple[str, str]]:
+        """The version folders `version_names` leaves out because their manifest is not a file it can read, oldest
+        first, each with what is wrong (a manifest that is a folder, a link to a device, missing …)."""
+        if not self.versions_dir.is_dir():
+            return []
+        complete = set(self.version_names())
+        found = [
+            (int(m.group(1)), p.name, _version_problem(p))
+            for p in self.versions_dir.iterdir()
+            if (m := _VERSION_NAME.match(p.name)) and p.name not in complete
+        ]
+        return [(name, problem) for _, name, problem in sorted(found)]
+
     def latest(self) -> str | None:
         names = self.version_names()
         return names[-1] if names else None
@@ -252,7 +265,7 @@ class Store:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / LOCK_FILE
-        with open(path, "a+") as handle:
+        with _open_lock_file(path) as handle:
             _acquire(handle, path, timeout, on_wait or _print_wait)
             try:
                 handle.seek(0)
@@ -321,6 +334,34 @@ class Store:
         return f"v{number}"
 
 
+def _open_lock_file(path: Path) -> Any:
+    """The store's lock file, opened for `flock` (created when missing)."""
+    if path.is_dir():
+        raise DatabuildError(f"store {path.parent} is damaged: its lock file {path} is a directory (remove it)")
+    try:
+        return open(path, "a+")  # noqa: SIM115 (the caller's `with` closes it)
+    except OSError as exc:
+        raise DatabuildError(f"cannot open the store lock file {path}: {exc.strerror or exc}") from None
+
+
+def _version_problem(folder: Path) -> str:
+    """What keeps a version folder from being read (its manifest is not a regular file)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return f"{folder} is not a directory" if not folder.is_symlink() else f"{folder} is a symbolic link"
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_symlink():
+        target = os.readlink(manifest)
+        if not manifest.exists():
+            return f"its {MANIFEST_FILE} is a link to {target}, which does not exist"
+        if not manifest.is_file():
+            return f"its {MANIFEST_FILE} is a link to {target}, which is not a regular file"
+    if manifest.is_dir():
+        return f"its {MANIFEST_FILE} is a directory, not a file"
+    if not manifest.exists():
+        return f"it has no {MANIFEST_FILE}"
+    return f"its {MANIFEST_FILE} is not a regular file"
+
+
 def _acquire(handle: Any, path: Path, timeout: float | None, on_wait: Callable[[str], None]) -> None:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -356,6 +397,9 @@ def open_store(root: Path | str) -> Store:
     path = Path(root)
     if (path.exists() or path.is_symlink()) and not path.is_dir():
         raise DatabuildError(f"--store {path} is not a directory")
+    above = _nearest_existing(path.absolute().parent)
+    if not above.is_dir():
+        raise DatabuildError(f"--store {path} cannot be created: {above} is a file, not a directory")
     for folder in ("versions", "runs", "cache", "tmp"):
         if ((path / folder).exists() or (path / folder).is_symlink()) and not (path / folder).is_dir():
             raise DatabuildError(f"store {path} is damaged: {path / folder} is not a directory")
@@ -398,17 +442,41 @@ def reading(path: Path) -> Iterator[None]:
         raise DatabuildError(f"{path} is corrupt or incomplete ({detail})") from None
 
 
+def _nearest_existing(folder: Path) -> Path:
+    """`folder` or its nearest ancestor that exists (or is a link)."""
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def check_writable_file(path: Path, option: str) -> None:
     """Before the work: `path` can be written as a file (`atomic_write_text` makes its missing folders)."""
     if path.is_dir():
         raise DatabuildError(f"{option} {path} is a directory, not a file")
-    folder = path.absolute().parent
-    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-        folder = folder.parent
+    _check_can_create_in(path, path.absolute().parent, option)
+
+
+def check_writable_dir(path: Path, option: str) -> None:
+    """Before the work: `path` is a directory files can be written into, or one that can be created."""
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise DatabuildError(f"{option} {path} is a file, not a directory")
+    _check_can_create_in(path, path.absolute(), option)
+
+
+def _check_can_create_in(path: Path, folder: Path, option: str) -> None:
+    """A file can be created in `folder`, or in its nearest existing ancestor when it is missing (tried for real,
+    with a temporary file: permissions alone do not tell, e.g. in /proc or on a read-only mount)."""
+    folder = _nearest_existing(folder)
     if not folder.is_dir():
         raise DatabuildError(f"{option} {path}: {folder} is not a directory")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DatabuildError(f"{option} {path}: no permission to write in {folder}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".databuild-probe-", dir=folder)
+    except OSError as exc:
+        raise DatabuildError(f"{option} {path}: cannot create files in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _umask() -> int:
