@@ -5,7 +5,8 @@ Layout of one version (a contract other tools rely on):
 `intent_pool.parquet` (`pack.json`: the tool pack file the version was built with, byte for byte; versions from
 before tool packs have none and use the colour pack).
 A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all;
-`tmp/` work folders of killed processes are swept under that lock.
+`tmp/` work folders of killed processes are swept before every build and publication (`Store.sweep_tmp`). The store
+never deletes or moves through a symbolic link (`databuild.store_cleanup`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, stored_pack
+from databuild.store_cleanup import print_warning, real_folder, remove_tree
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
 # The files of a version directory (README "Store layout"); nothing else names them.
@@ -39,8 +40,8 @@ MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
 INTENT_POOL_FILE = "intent_pool.parquet"
 LOCK_FILE = ".lock"
-WORKSPACE_PREFIXES = ("build-", "duckdb-")  # the work directories of `tmp/` (see Store.workspace)
-SWEEP_MIN_AGE_S = 60.0
+WORKSPACES_LOCK = ".workspaces.lock"  # in tmp/ (see Store.workspace)
+LAST_FAILED_DIR = "last-failed"  # in tmp/: no work folder, the sweep leaves it
 # the manifest fields readers rely on, with the JSON types they must have when present
 MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str,
@@ -166,7 +167,7 @@ class Store:
     def last_failed_quarantine_path(self) -> Path:
         """The quarantine of the last build that failed; `last-failed/` is no work directory, so the tmp sweep
         leaves it alone."""
-        return self.tmp_dir / "last-failed" / QUARANTINE_FILE
+        return self.tmp_dir / LAST_FAILED_DIR / QUARANTINE_FILE
 
     @property
     def sample_path(self) -> Path:
@@ -285,46 +286,47 @@ class Store:
 
     @contextmanager
     def workspace(self, prefix: str) -> Iterator[Path]:
-        """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+        """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone.
+
+        It is created and locked under a shared lock of `tmp/` that a sweep takes exclusively, so a sweep never
+        meets a work folder between its creation and its lock."""
+        with self._workspaces_lock(fcntl.LOCK_SH):
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
-                yield path
-            finally:
-                os.close(fd)
+            yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
-
-    def sweep_tmp(self) -> list[str]:
-        """Remove the `tmp/` work directories of processes that died (killed builds); call it under the lock.
-
-        A directory in use is flock-ed by its process; a directory younger than a minute is spared too (it may be
-        between its creation and its lock). Returns the names removed.
-        """
-        removed: list[str] = []
-        if not self.tmp_dir.is_dir():
-            return removed
-        for path in sorted(self.tmp_dir.iterdir()):
-            if not path.name.startswith(WORKSPACE_PREFIXES) or path.is_symlink() or not path.is_dir():
-                continue
             try:
-                if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_S:
-                    continue
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            except OSError:
-                continue  # gone meanwhile, or not ours to open
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live build
-            else:
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
+                remove_tree(self.root, path)
             finally:
                 os.close(fd)
+
+    @contextmanager
+    def _workspaces_lock(self, operation: int) -> Iterator[None]:
+        """`tmp/.workspaces.lock`: shared while a work folder is created and locked, exclusive while swept."""
+        real_folder(self.root, self.tmp_dir)
+        descriptor = open_no_follow(self.tmp_dir / WORKSPACES_LOCK, os.O_RDWR)
+        try:
+            fcntl.flock(descriptor, operation)
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
+
+    def sweep_tmp(self, warn: Callable[[str], None] = print_warning) -> list[str]:
+        """Remove every work folder in `tmp/` whose process is gone (a killed build's `duckdb-*`, `build-*`,
+        `build-results-*` …, whatever its kind): a folder in use is flock-ed by its process. `last-failed/` stays;
+        a link is removed as a link, with a warning. Returns the names removed."""
+        if not self.tmp_dir.is_dir() and not self.tmp_dir.is_symlink():
+            return []
+        removed: list[str] = []
+        with self._workspaces_lock(fcntl.LOCK_EX):
+            for path in sorted(self.tmp_dir.iterdir()):
+                if path.is_symlink():
+                    remove_tree(self.root, path, warn)
+                elif path.is_dir() and path.name != LAST_FAILED_DIR and _owner_gone(path):
+                    remove_tree(self.root, path, warn)
+                    removed.append(path.name)
         return removed
 
     def next_version_name(self) -> str:
@@ -332,6 +334,21 @@ class Store:
         taken = {int(p.name[1:]) for p in self.versions_dir.glob("v*") if _VERSION_NAME.match(p.name)}
         number = max([int(n[1:]) for n in names] + list(taken) + [0]) + 1
         return f"v{number}"
+
+
+def _owner_gone(folder: Path) -> bool:
+    """A work folder's lock is free: the process that made it is gone."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False  # gone meanwhile, or not ours to open
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live build
+    finally:
+        os.close(fd)
+    return True
 
 
 def _open_lock_file(path: Path) -> Any:

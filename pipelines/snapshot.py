@@ -35,6 +35,7 @@ from pipelines.snapshot_cache import (
     cache_keys,
     entry_dir,
     entry_table,
+    prepare_cache,
     results_keys,
     valid_entry,
     write_entries,
@@ -221,6 +222,7 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     pack = options.pack()
+    prepare_cache(store, warn)  # the work folders a killed build left behind; no link on the cache's way
     hashes = InputHashes(store.input_hashes_path, warn)
     inputs = resolve_inputs(options.logs, hashes)
     hashes.save()
@@ -525,7 +527,7 @@ def _result_kept(con: Any, store: Store, key: str, warn: Callable[[str], None]) 
             yield
             try:
                 staged.result()
-                keep_results(store, staging / "entry", key)
+                keep_results(store, staging / "entry", key, warn)
             except (OSError, ValueError, duckdb.Error) as exc:
                 warn(f"warning: could not keep this build's result for the next one ({visible(_first_line(exc))})")
     finally:
