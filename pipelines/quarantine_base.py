@@ -26,7 +26,7 @@ from pathlib import Path
 
 from databuild.display import visible
 from databuild.store import Store, atomic_write_text
-from databuild.store_cleanup import real_folder
+from databuild.store_cleanup import real_folder, remove_tree
 from pipelines.snapshot_cache import CHECKSUM, file_checksum, own_path
 
 MEMO_FORMAT = 2  # 2: the memo's own checksum and its quarantine file's
@@ -105,8 +105,7 @@ def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -
         rows = int(memo["rows"])
         recorded = (int(memo["bytes"]), int(memo["inode"]), int(memo["mtime_ns"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        warn(f"warning: ignoring snapshot cache memo {visible(memo_path)} ({visible(str(exc))}); not using it")
-        return None
+        return _forget(store, memo_path, str(exc), warn)
     try:
         stat = os.stat(path)
     except OSError:
@@ -114,9 +113,14 @@ def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -
     if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded or _rows(path) != rows:
         return None  # not the file the memo saw
     if file_checksum(path) != memo[CHECKSUM]:
-        warn(f"warning: not appending to {visible(path)} (damaged: its {CHECKSUM} checksum does not match its memo)")
-        return None
+        return _forget(store, memo_path, f"{path} is damaged: its {CHECKSUM} checksum does not match the memo's", warn)
     return QuarantineBase(path, files)
+
+
+def _forget(store: Store, memo_path: Path, problem: str, warn: Callable[[str], None]) -> None:
+    """Remove a memo that cannot be used (only a build of exactly its files would write it again), with a warning."""
+    remove_tree(store.root, memo_path, warn)
+    warn(f"warning: ignoring snapshot cache memo {visible(memo_path)} ({visible(problem)}); removed it")
 
 
 def _rows(path: Path) -> int | None:
