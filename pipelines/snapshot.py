@@ -28,6 +28,7 @@ from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
 from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
+from pipelines.file_outcomes import file_outcomes, no_valid_rows, nothing_valid_warnings
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.quarantine_base import find_base, remember
@@ -476,8 +477,11 @@ def _finish(
     intents = _intent_counts(counts)
     if accounting["input_rows"] == 0 and accounting["outside_window"]:
         raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
+    outcomes = file_outcomes(con, {p.item.order: str(p.item.path) for p in plan}, QUARANTINE_REASONS)
     if accounting["valid_rows"] == 0:
-        raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
+        raise no_valid_rows(outcomes)
+    for line in nothing_valid_warnings(outcomes):
+        warn(line)
     _release_per_row_tables(con)
     rows = spread_tools(con.table("rows").pl(), pack)
     if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
