@@ -40,7 +40,7 @@ MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
 INTENT_POOL_FILE = "intent_pool.parquet"
 LOCK_FILE = ".lock"
-WORKSPACES_LOCK = ".workspaces.lock"  # in tmp/ (see Store.workspace)
+WORKSPACES_LOCK = ".workspaces.lock"  # beside LOCK_FILE (see Store.workspace)
 LAST_FAILED_DIR = "last-failed"  # in tmp/: no work folder, the sweep leaves it
 # the manifest fields readers rely on, with the JSON types they must have when present
 MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -304,9 +304,9 @@ class Store:
 
     @contextmanager
     def _workspaces_lock(self, operation: int) -> Iterator[None]:
-        """`tmp/.workspaces.lock`: shared while a work folder is created and locked, exclusive while swept."""
+        """`STORE/.workspaces.lock`: shared while a work folder is created and locked, exclusive while swept."""
         real_folder(self.root, self.tmp_dir)
-        descriptor = open_no_follow(self.tmp_dir / WORKSPACES_LOCK, os.O_RDWR)
+        descriptor = open_no_follow(self.root / WORKSPACES_LOCK, os.O_RDWR)
         try:
             fcntl.flock(descriptor, operation)
             yield

@@ -59,7 +59,7 @@ def test_an_unchanged_rerun_sweeps_too(tmp_path: Path, days: list[Path]) -> None
         orphan(store, name)
     report = snapshot(store, days)
     assert report["unchanged"]
-    assert sorted(p.name for p in (store / "tmp").iterdir()) == [".workspaces.lock"]
+    assert sorted(p.name for p in (store / "tmp").iterdir()) == []
 
 
 def test_a_live_owners_folder_and_last_failed_stay(tmp_path: Path, days: list[Path]) -> None:
@@ -78,4 +78,4 @@ def test_a_live_owners_folder_and_last_failed_stay(tmp_path: Path, days: list[Pa
         os.close(descriptor)
     assert (last_failed / "quarantine.parquet").read_bytes() == b"kept for the user"
     assert open_store(store).sweep_tmp() == ["duckdb-live"]  # its owner gone now
-    assert sorted(p.name for p in (store / "tmp").iterdir()) == [".workspaces.lock", "last-failed"]
+    assert sorted(p.name for p in (store / "tmp").iterdir()) == ["last-failed"]
