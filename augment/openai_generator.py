@@ -6,6 +6,9 @@ llama.cpp server), through the official async client.
   jitter, waiting what a `Retry-After` / `retry-after-ms` header asks instead when there is one. The client's own
   retries are off (`max_retries=0`) so that one policy, and one count of attempts, holds.
   A `Retry-After` that is neither a number of seconds nor an HTTP date is ignored: the backoff applies.
+- 401 and 403 (the endpoint refuses the key) stop the run: no new request starts after the first one (those in
+  flight may finish), and the run ends with one `Error:` line naming the endpoint (without secrets), the status,
+  the server's message and `OPENAI_API_KEY` (`KeyRefused`).
 - A malformed body or another 4xx is not retried: the request counts as failed, the run goes on. So does a reply
   that is not usable (`augment.cache.checked_response`: no choices, a content that is not a string, a usage that is
   not a whole non-negative number): it counts as failed (`UnusableResponse`) and is never cached.
@@ -204,6 +207,30 @@ def _usable(completion: Any) -> CachedResponse:
     return checked_response(texts, getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
 
 
+class KeyRefused(Exception):
+    """A request not started because the endpoint already refused the key (401 or 403)."""
+
+
+def _refusal(endpoint: Endpoint, exc: Any) -> DatabuildError:
+    """The one line for a 401/403: the endpoint without secrets, the status, the server's message, the key's source."""
+    from augment.loop import redact_url
+
+    body = getattr(exc, "body", None)
+    said = body.get("message") if isinstance(body, dict) else body
+    message = " ".join(str(said or getattr(exc, "message", "") or "no message").split())[:300]
+    where = redact_url(endpoint.base_url) or "https://api.openai.com/v1 (the default)"
+    key = (
+        f"the key comes from the environment variable {API_KEY_ENV}: check it"
+        if endpoint.api_key != KEYLESS_PLACEHOLDER
+        else f"no key was sent: set the environment variable {API_KEY_ENV}"
+    )
+    status = exc.status_code
+    return DatabuildError(
+        f"the endpoint {where} refused the request with HTTP {status} ({message}); {key}. "
+        "The run stopped: no further request was sent"
+    )
+
+
 async def _complete_all(
     requests: Sequence[LLMRequest],
     cache: ResponseCache,
@@ -222,15 +249,19 @@ async def _complete_all(
         api_key=endpoint.api_key, base_url=endpoint.base_url, timeout=endpoint.timeout, max_retries=0
     )
     semaphore = asyncio.Semaphore(endpoint.concurrency)
+    refused: list[Any] = []  # the first 401/403: after it, no request starts
 
     async def one(request: LLMRequest) -> None:
-        accounting.made += 1
         try:
-            response = _usable(await _create_with_retries(client, semaphore, endpoint, request, accounting))
+            response = _usable(await _create_with_retries(client, semaphore, endpoint, request, accounting, refused))
             cache.put(request.key, endpoint.model, response)
             answers[request.key] = response
             accounting.prompt_tokens += response.prompt_tokens
             accounting.completion_tokens += response.completion_tokens
+        except KeyRefused:
+            pass
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            refused.append(exc)
         except (openai.OpenAIError, ValueError, AttributeError, TypeError) as exc:
             # ValueError: a body that is not JSON, or an UnusableResponse; Attribute/TypeError: JSON without the
             # fields of a completion.
@@ -245,6 +276,8 @@ async def _complete_all(
         await asyncio.gather(*(one(request) for request in pending))
     finally:
         await client.close()
+    if refused:
+        raise _refusal(endpoint, refused[0])
     return answers
 
 
@@ -270,10 +303,15 @@ def _cached_answers(
 
 
 async def _create_with_retries(
-    client: Any, semaphore: asyncio.Semaphore, endpoint: Endpoint, request: LLMRequest, accounting: CallAccounting
+    client: Any,
+    semaphore: asyncio.Semaphore,
+    endpoint: Endpoint,
+    request: LLMRequest,
+    accounting: CallAccounting,
+    refused: list[Any],
 ) -> Any:
     """One chat completion, retried on rate limits, timeouts and 5xx (`is_retryable`) with the endpoint's waits;
-    each attempt holds a place of the semaphore while in flight."""
+    each attempt holds a place of the semaphore while in flight, and none starts once the key was `refused`."""
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
     async for attempt in AsyncRetrying(
@@ -284,6 +322,10 @@ async def _create_with_retries(
     ):
         with attempt:
             async with semaphore:
+                if refused:
+                    raise KeyRefused
+                if attempt.retry_state.attempt_number == 1:
+                    accounting.made += 1
                 accounting.attempts += 1
                 completion = await client.chat.completions.create(
                     model=endpoint.model,

@@ -5,7 +5,8 @@ Layout of one version (a contract other tools rely on):
 `intent_pool.parquet` (`pack.json`: the tool pack file the version was built with, byte for byte; versions from
 before tool packs have none and use the colour pack).
 A version is built in `tmp/` and renamed into place under the store lock, so it appears complete or not at all;
-`tmp/` work folders of killed processes are swept under that lock.
+`tmp/` work folders of killed processes are swept before every build and publication (`Store.sweep_tmp`). The store
+never deletes or moves through a symbolic link (`databuild.store_cleanup`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, stored_pack
+from databuild.store_cleanup import print_warning, real_folder, remove_tree
 
 _VERSION_NAME = re.compile(r"^v([1-9][0-9]*)$")
 # The files of a version directory (README "Store layout"); nothing else names them.
@@ -39,8 +40,8 @@ MANIFEST_FILE = "manifest.json"
 CARD_FILE = "README.md"
 INTENT_POOL_FILE = "intent_pool.parquet"
 LOCK_FILE = ".lock"
-WORKSPACE_PREFIXES = ("build-", "duckdb-")  # the work directories of `tmp/` (see Store.workspace)
-SWEEP_MIN_AGE_S = 60.0
+WORKSPACES_LOCK = ".workspaces.lock"  # beside LOCK_FILE (see Store.workspace)
+LAST_FAILED_DIR = "last-failed"  # in tmp/: no work folder, the sweep leaves it
 # the manifest fields readers rely on, with the JSON types they must have when present
 MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str,
@@ -90,6 +91,19 @@ class Store:
             if (m := _VERSION_NAME.match(p.name)) and (p / MANIFEST_FILE).is_file()
         ]
         return [name for _, name in sorted(found)]
+
+    def broken_versions(self) -> list[tuple[str, str]]:
+        """The version folders `version_names` leaves out because their manifest is not a file it can read, oldest
+        first, each with what is wrong (a manifest that is a folder, a link to a device, missing …)."""
+        if not self.versions_dir.is_dir():
+            return []
+        complete = set(self.version_names())
+        found = [
+            (int(m.group(1)), p.name, _version_problem(p))
+            for p in self.versions_dir.iterdir()
+            if (m := _VERSION_NAME.match(p.name)) and p.name not in complete
+        ]
+        return [(name, problem) for _, name, problem in sorted(found)]
 
     def latest(self) -> str | None:
         names = self.version_names()
@@ -153,7 +167,7 @@ class Store:
     def last_failed_quarantine_path(self) -> Path:
         """The quarantine of the last build that failed; `last-failed/` is no work directory, so the tmp sweep
         leaves it alone."""
-        return self.tmp_dir / "last-failed" / QUARANTINE_FILE
+        return self.tmp_dir / LAST_FAILED_DIR / QUARANTINE_FILE
 
     @property
     def sample_path(self) -> Path:
@@ -252,7 +266,7 @@ class Store:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / LOCK_FILE
-        with open(path, "a+") as handle:
+        with _open_lock_file(path) as handle:
             _acquire(handle, path, timeout, on_wait or _print_wait)
             try:
                 handle.seek(0)
@@ -272,46 +286,47 @@ class Store:
 
     @contextmanager
     def workspace(self, prefix: str) -> Iterator[Path]:
-        """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+        """A fresh directory in `tmp/`, flock-ed while in use: `sweep_tmp` removes it once its process is gone.
+
+        It is created and locked under a shared lock of `tmp/` that a sweep takes exclusively, so a sweep never
+        meets a work folder between its creation and its lock."""
+        with self._workspaces_lock(fcntl.LOCK_SH):
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # on the inode: it follows the directory through a rename
-                yield path
-            finally:
-                os.close(fd)
+            yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
-
-    def sweep_tmp(self) -> list[str]:
-        """Remove the `tmp/` work directories of processes that died (killed builds); call it under the lock.
-
-        A directory in use is flock-ed by its process; a directory younger than a minute is spared too (it may be
-        between its creation and its lock). Returns the names removed.
-        """
-        removed: list[str] = []
-        if not self.tmp_dir.is_dir():
-            return removed
-        for path in sorted(self.tmp_dir.iterdir()):
-            if not path.name.startswith(WORKSPACE_PREFIXES) or path.is_symlink() or not path.is_dir():
-                continue
             try:
-                if time.time() - path.stat().st_mtime < SWEEP_MIN_AGE_S:
-                    continue
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            except OSError:
-                continue  # gone meanwhile, or not ours to open
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live build
-            else:
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
+                remove_tree(self.root, path)
             finally:
                 os.close(fd)
+
+    @contextmanager
+    def _workspaces_lock(self, operation: int) -> Iterator[None]:
+        """`STORE/.workspaces.lock`: shared while a work folder is created and locked, exclusive while swept."""
+        real_folder(self.root, self.tmp_dir)
+        descriptor = open_no_follow(self.root / WORKSPACES_LOCK, os.O_RDWR)
+        try:
+            fcntl.flock(descriptor, operation)
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
+
+    def sweep_tmp(self, warn: Callable[[str], None] = print_warning) -> list[str]:
+        """Remove every work folder in `tmp/` whose process is gone (a killed build's `duckdb-*`, `build-*`,
+        `build-results-*` …, whatever its kind): a folder in use is flock-ed by its process. `last-failed/` stays;
+        a link is removed as a link, with a warning. Returns the names removed."""
+        if not self.tmp_dir.is_dir() and not self.tmp_dir.is_symlink():
+            return []
+        removed: list[str] = []
+        with self._workspaces_lock(fcntl.LOCK_EX):
+            for path in sorted(self.tmp_dir.iterdir()):
+                if path.is_symlink():
+                    remove_tree(self.root, path, warn)
+                elif path.is_dir() and path.name != LAST_FAILED_DIR and _owner_gone(path):
+                    remove_tree(self.root, path, warn)
+                    removed.append(path.name)
         return removed
 
     def next_version_name(self) -> str:
@@ -319,6 +334,49 @@ class Store:
         taken = {int(p.name[1:]) for p in self.versions_dir.glob("v*") if _VERSION_NAME.match(p.name)}
         number = max([int(n[1:]) for n in names] + list(taken) + [0]) + 1
         return f"v{number}"
+
+
+def _owner_gone(folder: Path) -> bool:
+    """A work folder's lock is free: the process that made it is gone."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False  # gone meanwhile, or not ours to open
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live build
+    finally:
+        os.close(fd)
+    return True
+
+
+def _open_lock_file(path: Path) -> Any:
+    """The store's lock file, opened for `flock` (created when missing)."""
+    if path.is_dir():
+        raise DatabuildError(f"store {path.parent} is damaged: its lock file {path} is a directory (remove it)")
+    try:
+        return open(path, "a+")  # noqa: SIM115 (the caller's `with` closes it)
+    except OSError as exc:
+        raise DatabuildError(f"cannot open the store lock file {path}: {exc.strerror or exc}") from None
+
+
+def _version_problem(folder: Path) -> str:
+    """What keeps a version folder from being read (its manifest is not a regular file)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return f"{folder} is not a directory" if not folder.is_symlink() else f"{folder} is a symbolic link"
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_symlink():
+        target = os.readlink(manifest)
+        if not manifest.exists():
+            return f"its {MANIFEST_FILE} is a link to {target}, which does not exist"
+        if not manifest.is_file():
+            return f"its {MANIFEST_FILE} is a link to {target}, which is not a regular file"
+    if manifest.is_dir():
+        return f"its {MANIFEST_FILE} is a directory, not a file"
+    if not manifest.exists():
+        return f"it has no {MANIFEST_FILE}"
+    return f"its {MANIFEST_FILE} is not a regular file"
 
 
 def _acquire(handle: Any, path: Path, timeout: float | None, on_wait: Callable[[str], None]) -> None:
@@ -356,6 +414,9 @@ def open_store(root: Path | str) -> Store:
     path = Path(root)
     if (path.exists() or path.is_symlink()) and not path.is_dir():
         raise DatabuildError(f"--store {path} is not a directory")
+    above = _nearest_existing(path.absolute().parent)
+    if not above.is_dir():
+        raise DatabuildError(f"--store {path} cannot be created: {above} is a file, not a directory")
     for folder in ("versions", "runs", "cache", "tmp"):
         if ((path / folder).exists() or (path / folder).is_symlink()) and not (path / folder).is_dir():
             raise DatabuildError(f"store {path} is damaged: {path / folder} is not a directory")
@@ -398,17 +459,41 @@ def reading(path: Path) -> Iterator[None]:
         raise DatabuildError(f"{path} is corrupt or incomplete ({detail})") from None
 
 
+def _nearest_existing(folder: Path) -> Path:
+    """`folder` or its nearest ancestor that exists (or is a link)."""
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def check_writable_file(path: Path, option: str) -> None:
     """Before the work: `path` can be written as a file (`atomic_write_text` makes its missing folders)."""
     if path.is_dir():
         raise DatabuildError(f"{option} {path} is a directory, not a file")
-    folder = path.absolute().parent
-    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-        folder = folder.parent
+    _check_can_create_in(path, path.absolute().parent, option)
+
+
+def check_writable_dir(path: Path, option: str) -> None:
+    """Before the work: `path` is a directory files can be written into, or one that can be created."""
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise DatabuildError(f"{option} {path} is a file, not a directory")
+    _check_can_create_in(path, path.absolute(), option)
+
+
+def _check_can_create_in(path: Path, folder: Path, option: str) -> None:
+    """A file can be created in `folder`, or in its nearest existing ancestor when it is missing (tried for real,
+    with a temporary file: permissions alone do not tell, e.g. in /proc or on a read-only mount)."""
+    folder = _nearest_existing(folder)
     if not folder.is_dir():
         raise DatabuildError(f"{option} {path}: {folder} is not a directory")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DatabuildError(f"{option} {path}: no permission to write in {folder}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".databuild-probe-", dir=folder)
+    except OSError as exc:
+        raise DatabuildError(f"{option} {path}: cannot create files in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _umask() -> int:

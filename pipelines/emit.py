@@ -20,6 +20,7 @@ import polars as pl
 from databuild.contracts import SPLITS, build_sft, row_schema, used_all
 from databuild.pack import ToolPack, colour_pack
 from databuild.store import CARD_FILE, MANIFEST_FILE, PACK_FILE, QUARANTINE_FILE, ROWS_DIR, SFT_DIR, Store
+from databuild.store_cleanup import real_folder
 from pipelines.card import render_card
 
 
@@ -129,7 +130,7 @@ def publish_version(
             }
             (staging / MANIFEST_FILE).write_text(json.dumps(full, indent=2, default=str) + "\n", encoding="utf-8")
             (staging / CARD_FILE).write_text(render_card(full, pack, datasets_info), encoding="utf-8")
-            store.versions_dir.mkdir(parents=True, exist_ok=True)
+            real_folder(store.root, store.versions_dir)  # never a version renamed through a link out of the store
             final = store.version_dir(name)
             os.rename(staging, final)
             staging.mkdir()  # the context manager removes an (empty) staging dir on exit

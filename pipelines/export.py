@@ -17,7 +17,7 @@ import polars as pl
 
 from databuild.contracts import SPLITS
 from databuild.errors import DatabuildError
-from databuild.store import QUARANTINE_FILE, Store
+from databuild.store import QUARANTINE_FILE, Store, check_writable_dir
 
 EXPORT_FORMATS = ("parquet", "jsonl", "csv")
 EXPORT_WHAT = ("rows", "sft", "quarantine")
@@ -52,8 +52,7 @@ def _write(frame: pl.DataFrame, path: Path, file_format: str) -> None:
 
 def write_all_or_nothing(frames: dict[str, pl.DataFrame], output_dir: Path, file_format: str) -> dict[str, Path]:
     """Write every frame to `output_dir/<stem>.<format>`: all aside first, then renamed into place."""
-    if output_dir.exists() and not output_dir.is_dir():
-        raise DatabuildError(f"--output {output_dir} is a file, not a directory")
+    check_writable_dir(output_dir, "--output")
     output_dir.mkdir(parents=True, exist_ok=True)
     umask = os.umask(0)
     os.umask(umask)

@@ -8,8 +8,10 @@ files' rows (`pipelines.parquet_append`) instead of writing the whole history's 
 
 Memos live in `cache/snapshot/quarantines/<key>.json`: the version, and the size, inode and modification time its
 quarantine file had when the memo was written. The key digests the build's last context key (which digests every
-file's cache key, in order) and the paths. A memo whose file is gone or changed is not used; an unreadable one is
-ignored with a warning. Like the rest of the cache, it costs speed when lost, never correctness.
+file's cache key, in order) and the paths. A memo whose file is gone or changed is not used; an unreadable or
+damaged one (its own checksum, over its fields, does not match), a link, or one whose quarantine file's checksum no
+longer matches (a byte changed, whatever its size and time) is ignored with a warning. Like the rest of the cache,
+it costs speed when lost, never correctness.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from pathlib import Path
 
 from databuild.display import visible
 from databuild.store import Store, atomic_write_text
+from databuild.store_cleanup import real_folder, remove_tree
+from pipelines.snapshot_cache import CHECKSUM, file_checksum, own_path
 
-MEMO_FORMAT = 1
+MEMO_FORMAT = 2  # 2: the memo's own checksum and its quarantine file's
 
 
 @dataclass(frozen=True)
@@ -72,35 +76,51 @@ def remember(store: Store, context_keys: list[str], paths: list[str], version: s
 
     stat = path.stat()
     memo = {"format": MEMO_FORMAT, "version": version, "rows": pq.read_metadata(path).num_rows,
-            "bytes": stat.st_size, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns}  # fmt: skip
-    store.quarantine_memo_dir.mkdir(parents=True, exist_ok=True)
+            "bytes": stat.st_size, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns,
+            CHECKSUM: file_checksum(path)}  # fmt: skip
+    real_folder(store.root, store.quarantine_memo_dir)  # a link there is removed, never written through
     key = memo_keys(context_keys, paths)[-1]
-    atomic_write_text(store.quarantine_memo_dir / f"{key}.json", json.dumps(memo) + "\n")
+    written = {**memo, "memo": memo_checksum(memo)}
+    atomic_write_text(store.quarantine_memo_dir / f"{key}.json", json.dumps(written) + "\n")
+
+
+def memo_checksum(memo: dict[str, object]) -> str:
+    """The memo's own checksum: a sha256 of its other fields."""
+    return hashlib.sha256(json.dumps(memo, sort_keys=True).encode()).hexdigest()
 
 
 def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -> QuarantineBase | None:
     memo_path = store.quarantine_memo_dir / f"{key}.json"
-    if not memo_path.is_file():
+    if not own_path(store, memo_path, warn) or not memo_path.is_file():
         return None
     try:
         memo = json.loads(memo_path.read_text(encoding="utf-8"))
         if memo["format"] != MEMO_FORMAT:
             raise ValueError("written by another databuild version")
+        if memo.pop("memo") != memo_checksum(memo):
+            raise ValueError("damaged: its checksum does not match")
         if memo["version"] not in store.version_names():
             return None  # the version is gone
         path = store.quarantine_path(memo["version"])
         rows = int(memo["rows"])
         recorded = (int(memo["bytes"]), int(memo["inode"]), int(memo["mtime_ns"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        warn(f"warning: ignoring snapshot cache memo {visible(memo_path)} ({visible(str(exc))}); not using it")
-        return None
+        return _forget(store, memo_path, str(exc), warn)
     try:
         stat = os.stat(path)
     except OSError:
         return None  # the version is gone
     if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded or _rows(path) != rows:
         return None  # not the file the memo saw
+    if file_checksum(path) != memo[CHECKSUM]:
+        return _forget(store, memo_path, f"{path} is damaged: its {CHECKSUM} checksum does not match the memo's", warn)
     return QuarantineBase(path, files)
+
+
+def _forget(store: Store, memo_path: Path, problem: str, warn: Callable[[str], None]) -> None:
+    """Remove a memo that cannot be used (only a build of exactly its files would write it again), with a warning."""
+    remove_tree(store.root, memo_path, warn)
+    warn(f"warning: ignoring snapshot cache memo {visible(memo_path)} ({visible(problem)}); removed it")
 
 
 def _rows(path: Path) -> int | None:

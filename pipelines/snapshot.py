@@ -28,6 +28,7 @@ from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
 from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
+from pipelines.file_outcomes import file_outcomes, no_valid_rows, nothing_valid_warnings
 from pipelines.gateway import GatewaySettings, SideInputs, load_side_inputs, outcome_report
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
@@ -37,6 +38,7 @@ from pipelines.snapshot_cache import (
     cache_keys,
     entry_dir,
     entry_table,
+    prepare_cache,
     results_keys,
     valid_entry,
     write_entries,
@@ -266,6 +268,7 @@ def build_snapshot(
 ) -> SnapshotResult:
     since, until = validate(options)
     pack = options.pack()
+    prepare_cache(store, warn)  # the work folders a killed build left behind; no link on the cache's way
     hashes = InputHashes(store.input_hashes_path, warn)
     inputs = resolve_inputs(options.logs, hashes, options.format_choice())
     side = load_side_inputs(options.gateway_settings(), hashes)
@@ -529,8 +532,11 @@ def _finish(
     intents = _intent_counts(counts)
     if accounting["input_rows"] == 0 and accounting["outside_window"]:
         raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
+    outcomes = file_outcomes(con, {p.item.order: str(p.item.path) for p in plan}, QUARANTINE_REASONS)
     if accounting["valid_rows"] == 0:
-        raise DatabuildError("no valid rows in the input: " + _reasons_summary(accounting["quarantined"]))
+        raise no_valid_rows(outcomes)
+    for line in nothing_valid_warnings(outcomes):
+        warn(line)
     _release_per_row_tables(con)
     rows = spread_tools(con.table("rows").pl(), pack)
     if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
@@ -582,7 +588,7 @@ def _result_kept(con: Any, store: Store, key: str, warn: Callable[[str], None]) 
             yield
             try:
                 staged.result()
-                keep_results(store, staging / "entry", key)
+                keep_results(store, staging / "entry", key, warn)
             except (OSError, ValueError, duckdb.Error) as exc:
                 warn(f"warning: could not keep this build's result for the next one ({visible(_first_line(exc))})")
     finally:

@@ -12,9 +12,13 @@ Three kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet
   context key and the options that shape the rows; a later build of more files carries the intents its new files
   do not touch from it (`pipelines.snapshot_results`).
 
-An entry is written in the store's `tmp/` and renamed into place, so it exists complete or not at all. An entry
-that is unreadable, incomplete or from another version is ignored with a one-line warning and rebuilt: the cache
-costs speed when lost, never correctness.
+An entry is written in the store's `tmp/` and renamed into place, so it exists complete or not at all. Its
+`entry.json` records each table's size, rows, columns and xxh3-128 checksum, all checked when a build chooses the
+entry (`valid_entry`), before any query reads it: an entry that is unreadable, incomplete, damaged (a byte changed
+anywhere), from another version or foreign (reached through a symbolic link, which is removed as a link) is ignored
+with a one-line warning and rebuilt: the cache costs speed when lost, never correctness. (xxh3-128 rather than
+sha256: it reads 5 GB/s here against sha256's 0.5 GB/s, and a 30-day store holds 825 MB of entries; a checksum
+catches damage, and no unkeyed digest stops someone who can rewrite `entry.json` too.)
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,10 +39,12 @@ import databuild
 from databuild.display import visible
 from databuild.sqlrun import sql_hashes
 from databuild.store import Store
+from databuild.store_cleanup import link_on_the_way, move_aside, real_folder, remove_tree
 from pipelines.inputs import REQUIRED_FIELDS
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: every table's checksum is recorded and checked
 ENTRY_FILE = "entry.json"
+CHECKSUM = "xxh3_128"  # the checksum entry.json records per table (`file_checksum`)
 # entry table -> (session table, filter on it, or None)
 EntryTables = dict[str, tuple[str, str | None]]
 FILE_TABLES: EntryTables = {
@@ -92,9 +98,18 @@ def results_keys(context_keys: list[str], rank: str, seed: int, test_threshold: 
     return [_digest({"context": key, **shaping}) for key in context_keys]
 
 
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+def file_checksum(path: Path) -> str:
+    """The xxh3-128 checksum of a regular file's bytes (a link or a device is refused: it is opened no-follow)."""
+    import xxhash
+
+    checksum = xxhash.xxh3_128()
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        while chunk := handle.read(1 << 22):
+            checksum.update(chunk)
+    return checksum.hexdigest()
 
 
 def _digest(value: Any) -> str:
@@ -111,8 +126,11 @@ def entry_table(folder: Path | str, name: str) -> str:
 
 
 def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) -> Path | None:
-    """The entry's folder when it is complete and its own; None when absent; a warning when present but unusable."""
+    """The entry's folder when it is complete, undamaged and its own; None when absent; a warning when present but
+    unusable (a link on its way, out of the store, is removed as a link, with a warning)."""
     folder = entry_dir(store, kind, key)
+    if not own_path(store, folder, warn):
+        return None
     if not folder.exists():
         return None
     problem = entry_problem(folder, key, KIND_TABLES[kind])
@@ -122,28 +140,56 @@ def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) 
     return None
 
 
+def prepare_cache(store: Store, warn: Callable[[str], None]) -> None:
+    """Before a build: remove the work folders of killed builds from `tmp/` (`Store.sweep_tmp`), and make sure the
+    snapshot cache's folder is the store's own (a link on its way, or at `input_hashes.json`, is removed as a link,
+    with a warning), so nothing the build writes, moves or prunes there lands out of the store."""
+    store.sweep_tmp(warn)
+    real_folder(store.root, store.snapshot_cache_dir, warn)
+    own_path(store, store.input_hashes_path, warn)
+
+
+def own_path(store: Store, path: Path, warn: Callable[[str], None]) -> bool:
+    """True when no symbolic link lies on the way from the store's root to `path`. A link found there is foreign
+    (the store writes none): it is removed as a link, with a warning, and what it points to is left alone."""
+    link = link_on_the_way(store.root, path)
+    if link is None:
+        return True
+    remove_tree(store.root, link, warn)
+    return False
+
+
 def entry_problem(folder: Path, key: str, tables: dict[str, Any]) -> str | None:
+    """What is wrong with an entry (None: nothing): every table is checked against `entry.json`, its checksum
+    included, so a damaged byte is found here, never deep inside a query that reads the table."""
     import pyarrow.parquet as pq
 
     try:
-        entry = json.loads((folder / ENTRY_FILE).read_text(encoding="utf-8"))
+        entry = json.loads(_regular_file(folder / ENTRY_FILE).read_text(encoding="utf-8"))
         if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT or entry.get("key") != key:
             return "written by another databuild version or for another file"
         for name in tables:
             recorded = entry["tables"][name]
-            path = Path(entry_table(folder, name))
+            path = _regular_file(Path(entry_table(folder, name)))
             if path.stat().st_size != recorded["bytes"]:
                 return f"{path.name} has the wrong size"
             metadata = pq.read_metadata(path)
             if metadata.num_rows != recorded["rows"] or metadata.schema.names != recorded["columns"]:
                 return f"{path.name} does not match its entry"
-            if "sha256" in recorded and _file_sha256(path) != recorded["sha256"]:
-                return f"{path.name} does not match its sha256"
+            if file_checksum(path) != recorded[CHECKSUM]:
+                return f"{path.name} is damaged: its {CHECKSUM} checksum does not match"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"unreadable: {exc}"
     except Exception as exc:  # pyarrow raises several types for a damaged Parquet footer
         return f"unreadable: {exc}"
     return None
+
+
+def _regular_file(path: Path) -> Path:
+    """`path`, checked to be a regular file and no link (a link to /dev/zero would never end a read)."""
+    if not stat.S_ISREG(path.lstat().st_mode):
+        raise ValueError(f"{path.name} is not a regular file")
+    return path
 
 
 def write_entries(con: Any, store: Store, kind: str, targets: dict[int, str], overwrite: bool) -> None:
@@ -184,11 +230,11 @@ def _publish_entry(
 
 def put_in_place(store: Store, staged: Path, final: Path) -> None:
     """Rename a staged entry to `final`. An entry already there is first moved aside into tmp/ and removed there,
-    so a build reading it never meets a half-removed folder."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    so a build reading it never meets a half-removed folder. Nothing is moved through a link: a link on the way or
+    at `final` is removed as a link, with a warning (`databuild.store_cleanup`)."""
+    real_folder(store.root, final.parent)
     with store.workspace("build-old-entry-") as trash:
-        with suppress(FileNotFoundError):  # none there, or another build moved it aside first
-            os.rename(final, trash / final.name)
+        move_aside(store.root, final, trash / final.name)  # none there, or another build moved it aside first
         try:
             os.rename(staged, final)
         except OSError:
@@ -211,9 +257,8 @@ def _stage_entry(con: Any, staging: Path, key: str, order: int, parts: Path, tab
     write_entry_file(staging, key, tables)
 
 
-def write_entry_file(staging: Path, key: str, tables: dict[str, Any], digests: bool = False) -> None:
-    """`entry.json`: the key, and each table's size, rows and columns (checked before the entry is used), and
-    with `digests` its sha256 too (checked as well: for small entries whose rows pass on to later ones)."""
+def write_entry_file(staging: Path, key: str, tables: dict[str, Any]) -> None:
+    """`entry.json`: the key, and each table's size, rows, columns and checksum (checked before the entry is used)."""
     import pyarrow.parquet as pq
 
     recorded = {}
@@ -221,8 +266,7 @@ def write_entry_file(staging: Path, key: str, tables: dict[str, Any], digests: b
         target = Path(entry_table(staging, name))
         metadata = pq.read_metadata(target)
         recorded[name] = {"bytes": target.stat().st_size, "rows": metadata.num_rows, "columns": metadata.schema.names}
-        if digests:
-            recorded[name]["sha256"] = _file_sha256(target)
+        recorded[name][CHECKSUM] = file_checksum(target)
     entry = {"format": CACHE_FORMAT, "key": key, "tables": recorded}
     (staging / ENTRY_FILE).write_text(json.dumps(entry, indent=1) + "\n", encoding="utf-8")
 

@@ -7,8 +7,9 @@ those files, with those options, takes every intent its other files do not touch
 (`sql/43_touched_intents.sql`, `sql/43_carried.sql`): nothing such an intent depends on has changed.
 
 A build hard-links the entry's files into its own spill folder when it chooses the entry, so a concurrent build
-that prunes or replaces it cannot pull it away mid-build, and checks the tables' sha256 there: a carried row passes
-into every later entry, so a damaged one must not be trusted. Only the newest KEPT_RESULTS entries stay.
+that prunes or replaces it cannot pull it away mid-build, and checks the tables' checksums there: a carried row
+passes into every later entry, so a damaged one must not be trusted. Only the newest KEPT_RESULTS entries stay; the
+pruning never follows a link out of the store (`own_entries`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Any
 
 from databuild.display import visible
 from databuild.store import Store
+from databuild.store_cleanup import print_warning, remove_tree
 from pipelines.snapshot_cache import (
     ENTRY_FILE,
     RESULT_TABLES,
     entry_dir,
     entry_problem,
     entry_table,
+    own_path,
     put_in_place,
     write_entry_file,
 )
@@ -46,7 +49,7 @@ def find_carried(store: Store, keys: list[str], private: Path, warn: Callable[[s
     build's first 1, 2, … files), linked into `private` (a folder of this build's own)."""
     for files in range(len(keys), 0, -1):
         folder = entry_dir(store, "results", keys[files - 1])
-        if not folder.exists():
+        if not own_path(store, folder, warn) or not folder.exists():
             continue
         linked = _linked(folder, private / keys[files - 1])
         if linked is None:
@@ -54,7 +57,7 @@ def find_carried(store: Store, keys: list[str], private: Path, warn: Callable[[s
         problem = entry_problem(linked, keys[files - 1], RESULT_TABLES)
         if problem is None:
             return CarriedResult(linked, files)
-        shutil.rmtree(folder, ignore_errors=True)  # only a build of exactly its files would write it again
+        remove_tree(store.root, folder, warn)  # only a build of exactly its files would write it again
         warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); removed it")
     return None
 
@@ -84,19 +87,39 @@ def stage_results(cursor: Any, staging: Path, key: str) -> None:
     staging.mkdir()
     for name, (table, _) in RESULT_TABLES.items():
         cursor.table(table).write_parquet(entry_table(staging, name), compression="zstd")
-    write_entry_file(staging, key, RESULT_TABLES, digests=True)
+    write_entry_file(staging, key, RESULT_TABLES)
 
 
-def keep_results(store: Store, staged: Path, key: str) -> None:
-    """Put a staged results entry in place (replacing one of the same key) and prune all but the newest ones."""
+def keep_results(store: Store, staged: Path, key: str, warn: Callable[[str], None] = print_warning) -> None:
+    """Put a staged results entry in place (replacing one of the same key) and prune all but the newest ones,
+    never through a link: a link among the entries is removed as a link, with a warning."""
     put_in_place(store, staged, entry_dir(store, "results", key))
-    entries = sorted(store.snapshot_cache_dir.glob(f"results/*/*/{ENTRY_FILE}"), key=_written, reverse=True)
-    for entry in entries[KEPT_RESULTS:]:
-        shutil.rmtree(entry.parent, ignore_errors=True)
+    entries = sorted(own_entries(store, "results", warn), key=_written, reverse=True)
+    for folder in entries[KEPT_RESULTS:]:
+        remove_tree(store.root, folder, warn)
 
 
-def _written(path: Path) -> float:
+def own_entries(store: Store, kind: str, warn: Callable[[str], None]) -> list[Path]:
+    """The entry folders of one cache kind, found without following a link: a link in `<kind>/` or `<kind>/<ab>/`
+    is removed as a link, with a warning (and what it points to is left alone)."""
+    kind_dir = store.snapshot_cache_dir / kind
+    if not own_path(store, kind_dir, warn) or not kind_dir.is_dir():
+        return []
+    folders = []
+    for prefix in sorted(kind_dir.iterdir()):
+        if prefix.is_symlink():
+            remove_tree(store.root, prefix, warn)
+        elif prefix.is_dir():
+            for folder in sorted(prefix.iterdir()):
+                if folder.is_symlink():
+                    remove_tree(store.root, folder, warn)
+                elif folder.is_dir():
+                    folders.append(folder)
+    return folders
+
+
+def _written(folder: Path) -> float:
     try:
-        return path.stat().st_mtime
+        return (folder / ENTRY_FILE).lstat().st_mtime
     except OSError:
         return 0.0

@@ -11,6 +11,7 @@ import polars as pl
 
 from databuild.pack import ToolPack
 from databuild.store import Store, replacing
+from databuild.store_cleanup import real_folder
 
 MARKER = "JSON:"
 MAX_VALUE_CHARS = 60
@@ -68,7 +69,7 @@ def _explain(pack: ToolPack, tool_name: Any, response: Any) -> str | None:
 def keep_failed_quarantine(store: Store, quarantine: pl.DataFrame) -> Path:
     """Write a failed build's quarantine to `STORE/tmp/last-failed/quarantine.parquet` (replacing the last one)."""
     path = store.last_failed_quarantine_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    real_folder(store.root, path.parent)  # a link there is removed, never written through
     with replacing(path) as handle:
         quarantine.write_parquet(handle)
     return path

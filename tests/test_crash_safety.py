@@ -69,9 +69,11 @@ def test_work_folders_of_killed_builds_are_swept_under_the_lock(tmp_path: Path) 
     tmp = tmp_path / "tmp"
     killed_build = _work_dir(tmp, "build-killed", age_s=3600)
     killed_spill = _work_dir(tmp, "duckdb-killed", age_s=3600)
-    young = _work_dir(tmp, "build-young", age_s=0)  # maybe between its creation and its lock: spared
+    # a second old and nobody holds its lock: a killed build's too (a work folder is created and locked under the
+    # shared STORE/.workspaces.lock that the sweep takes exclusively, so none is ever between the two)
+    young = _work_dir(tmp, "build-young", age_s=0)
     live = _work_dir(tmp, "build-live", age_s=3600)  # a long build still running: it holds its flock
-    other = _work_dir(tmp, "notes", age_s=3600)  # not a work folder
+    other = _work_dir(tmp, "notes", age_s=3600)  # a work folder of any other kind: swept as well (issue 23)
     fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
@@ -79,8 +81,8 @@ def test_work_folders_of_killed_builds_are_swept_under_the_lock(tmp_path: Path) 
     finally:
         os.close(fd)
     assert code == 0, out
-    assert sorted(p.name for p in tmp.iterdir()) == sorted([young.name, live.name, other.name])
-    assert not killed_build.exists() and not killed_spill.exists()
+    assert sorted(p.name for p in tmp.iterdir()) == [live.name]
+    assert not killed_build.exists() and not killed_spill.exists() and not young.exists() and not other.exists()
 
 
 def test_duckdb_spills_inside_the_store_and_sigterm_cleans_up(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ def simulate(
         from databuild.errors import DatabuildError
         from databuild.packs.colour.simulate import SimulationOptions, write_logs
 
+        if seed < 0:
+            raise DatabuildError(f"--seed must be an integer >= 0, not {seed}")
         if not 3 <= rows <= MAX_ROWS or not 1 <= intents <= MAX_INTENTS:
             raise DatabuildError(
                 f"--rows must be between 3 and {MAX_ROWS:,} and --intents between 1 and {MAX_INTENTS:,}"

@@ -34,6 +34,8 @@ def versions(
         check_choice("--format", output_format, ("table", "json"))
         the_store = open_store(store_path(store))
         listing = the_store.version_summaries()
+        for name, problem in the_store.broken_versions():
+            typer.echo(f"warning: version {name} is broken and left out: {visible(problem)}", err=True)
         if output_format == "json":
             print_json(listing)
         elif not listing:

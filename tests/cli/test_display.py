@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from databuild.cli import app
-from databuild.display import visible
+from databuild.display import escaped_json, visible
 from databuild.store import open_store
 from tests.diff_helpers import MANIFEST_A, VERSION_A_ROWS, publish, row
 
@@ -155,3 +155,40 @@ def test_used_share_is_the_one_used_all_cell() -> None:
 
     assert used_share(963, 1060) == "963 / 1060 (91%)"  # 90.85 % rounds to 91 %
     assert used_share(0, 0) == "0 / 0"  # an empty split has no share
+
+
+# Format characters (Unicode category Cf) show nothing: a zero-width space, a word joiner and a byte order mark
+# inside an intent make two different intents look the same to a reviewer.
+INVISIBLE_INTENT = "warm\u200bthe\u2060photo\ufeffplease"
+INVISIBLE_INTENT_SHOWN = r"warm\u200bthe\u2060photo\ufeffplease"
+
+
+def test_visible_escapes_every_format_character() -> None:
+    import sys
+    import unicodedata
+
+    assert visible(INVISIBLE_INTENT) == INVISIBLE_INTENT_SHOWN
+    assert visible("\u00ad\u200d\U000e0041") == r"\xad\u200d\U000e0041"
+    format_characters = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    unescaped = [f"U+{ord(c):04X}" for c in format_characters if visible(c) == c]
+    assert unescaped == []
+    assert json.loads(escaped_json(json.dumps(INVISIBLE_INTENT + "\U000e0041", ensure_ascii=False))) == (
+        INVISIBLE_INTENT + "\U000e0041"
+    )
+    assert escaped_json('"\u200b\U000e0041"') == r'"\u200b\udb40\udc41"'
+
+
+@pytest.mark.parametrize("output_format", ["table", "markdown"])
+def test_format_characters_are_escaped_in_the_table_and_the_markdown(tmp_path: Path, output_format: str) -> None:
+    store = open_store(tmp_path / "store")
+    publish(store, VERSION_A_ROWS, MANIFEST_A)
+    invisible_row = row(INVISIBLE_INTENT, "train", {"contrast": 5}, source="augmented", augmented_from="a\u200bb")
+    publish(store, [*VERSION_A_ROWS, invisible_row], {"command": "databuild augment"})
+    code, out, err = invoke("diff", "v1", "v2", "--store", str(tmp_path / "store"), "--format", output_format)
+    assert code == 0, err
+    for character in ("\u200b", "\u2060", "\ufeff"):
+        assert character not in out
+    if output_format == "markdown":
+        assert r"| warm\\u200bthe\\u2060photo\\ufeffplease | augmented | a\\u200bb | 0 |" in out.splitlines()
+    else:
+        assert INVISIBLE_INTENT_SHOWN in flat(out)

@@ -79,8 +79,8 @@ def test_a_file_rewritten_with_its_old_size_and_mtime_is_hashed_again(tmp_path: 
     "content",
     [
         "{not json",
-        '{"format": 1, "sha256": {"1:2:3:4:5": "abc"}}',
-        '{"format": 1, "sha256": {"1:2": "' + "z" * 64 + '"}}',
+        '{"format": 2, "sha256": {"1:2:3:4:5": "abc"}}',
+        '{"format": 2, "sha256": {"1:2": "' + "z" * 64 + '"}}',
         "[]",
     ],
 )
@@ -93,7 +93,7 @@ def test_a_damaged_memo_is_ignored_with_a_warning(tmp_path: Path, hashed: list[s
     assert hashed == ["day.jsonl", "day.jsonl"]
     assert again["fingerprint"] == first["fingerprint"]
     assert again["stderr"].count("warning: ignoring") == 1 and "input_hashes.json" in again["stderr"]
-    assert json.loads(open_store(store).input_hashes_path.read_text())["format"] == 1  # written anew
+    assert json.loads(open_store(store).input_hashes_path.read_text())["format"] == 2  # written anew
 
 
 def test_the_memo_keeps_the_most_recently_used_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -175,7 +175,7 @@ def test_an_interrupted_build_leaves_the_store_as_it_was(
     before = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
     real_rename = pipelines.snapshot_cache.os.rename
 
-    def killed(src: Any, dst: Any) -> None:
+    def killed(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt  # the process dies as it publishes its first new cache entry
 
     monkeypatch.setattr(pipelines.snapshot_cache.os, "rename", killed)

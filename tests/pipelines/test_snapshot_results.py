@@ -8,7 +8,6 @@ neon night; golden hour and blue hour are untouched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -22,6 +21,7 @@ import pytest
 from databuild.cli import app
 from databuild.contracts import load_rows
 from databuild.store import open_store
+from pipelines.snapshot_cache import CHECKSUM, file_checksum
 from tests.pipelines.incremental_days import call, request, runner, snapshot, write_jsonl
 from tests.pipelines.test_snapshot_incremental import full_build, outcome
 
@@ -84,7 +84,7 @@ def retouch_carried_rows(entry: Path) -> None:
     pq.write_table(changed.to_arrow().cast(table.schema), path)
     record = json.loads((entry / "entry.json").read_text())
     record["tables"]["rows"]["bytes"] = path.stat().st_size
-    record["tables"]["rows"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    record["tables"]["rows"][CHECKSUM] = file_checksum(path)
     (entry / "entry.json").write_text(json.dumps(record))
 
 
@@ -135,10 +135,10 @@ def test_rows_changed_on_disk_are_not_carried(tmp_path: Path, two_days: list[Pat
     (entry,) = results_entries(store)
     retouch_carried_rows(entry)
     record = json.loads((entry / "entry.json").read_text())
-    record["tables"]["rows"]["sha256"] = "0" * 64  # the same size, rows and columns, other bytes
+    record["tables"]["rows"][CHECKSUM] = "0" * 32  # the same size, rows and columns, other bytes
     (entry / "entry.json").write_text(json.dumps(record))
     report = snapshot(store, two_days)
-    assert "rows.parquet does not match its sha256" in report["stderr"]
+    assert "rows.parquet is damaged: its xxh3_128 checksum does not match" in report["stderr"]
     assert outcome(store, report) == full_build(tmp_path, two_days, "full")
 
 
