@@ -532,10 +532,10 @@ def _finish(
     intents = _intent_counts(counts)
     if accounting["input_rows"] == 0 and accounting["outside_window"]:
         raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
-    outcomes = file_outcomes(con, {p.item.order: str(p.item.path) for p in plan}, QUARANTINE_REASONS)
+    per_file = file_outcomes(con, {p.item.order: str(p.item.path) for p in plan}, QUARANTINE_REASONS)
     if accounting["valid_rows"] == 0:
-        raise no_valid_rows(outcomes)
-    for line in nothing_valid_warnings(outcomes):
+        raise no_valid_rows(per_file)
+    for line in nothing_valid_warnings(per_file):
         warn(line)
     _release_per_row_tables(con)
     rows = spread_tools(con.table("rows").pl(), pack)
