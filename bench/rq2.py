@@ -84,7 +84,8 @@ def trained_scores(store: Store, version: str, run_dir: str, scratch: Path) -> d
 def train_student(store: Store, version: str, args: argparse.Namespace) -> str:
     out = databuild(
         "train", "--store", str(store.root), "--version", version, "--model", args.student, "--lora",
-        "--epochs", str(args.epochs), "--select-last", "3", "--seed", str(args.seed_offset), "--format", "json",
+        "--epochs", str(args.epochs), "--select-last", str(min(3, args.epochs)), "--seed", str(args.seed_offset),
+        "--format", "json",
     )  # fmt: skip
     return str(json.loads(out)["run_dir"])
 
