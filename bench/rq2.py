@@ -175,6 +175,18 @@ def print_tables(results: list[SeedResult], args: argparse.Namespace, seconds: f
             f"{PAPER.get(label, '')} |"
         )
     print()
+    print("Paired by seed, the lift over the 12.5 % student (mean [95 % t-interval]; how many seeds gained):")
+    print()
+    print("| train | all | r3 | r5 |")
+    print("|---|---:|---:|---:|")
+    for label in labels[1:]:
+        cells = []
+        for subset in SUBSETS:
+            lifts = [r.scores[label][subset] - r.scores["12.5 %"][subset] for r in results]
+            gained = sum(lift > 0 for lift in lifts)
+            cells.append(f"{mean_interval(lifts).replace('0.', '.')} ({gained}/{len(lifts)})")
+        print(f"| {label} | {' | '.join(cells)} |")
+    print()
     print("| seed | " + " | ".join(f"{label} all" for label in labels) + " | added per iteration | seconds |")
     print("|---:|" + "---:|" * (len(labels) + 2))
     for r in results:
@@ -204,7 +216,12 @@ def main() -> None:
     parser.add_argument("--seed-offset", type=int, default=0, help="smollm2-135m: the training seed.")
     parser.add_argument("--store", type=Path, default=None, help="Store to build in (default: a temporary one).")
     parser.add_argument("--json", type=Path, default=None, help="Also write the per-seed results here.")
+    parser.add_argument("--from-json", type=Path, default=None, help="Print the tables of an earlier --json file.")
     args = parser.parse_args()
+    if args.from_json:
+        saved = [SeedResult(**r) for r in json.loads(args.from_json.read_text())]
+        print_tables(saved, args, sum(r.seconds for r in saved))
+        return
     started = time.perf_counter()
     results = []
     with tempfile.TemporaryDirectory(prefix="rq2-") as scratch:
