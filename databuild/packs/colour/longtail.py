@@ -159,7 +159,6 @@ def draw_truth(book: Phrasebook, rng: np.random.Generator) -> Truth:
             rng.random((len(words["scenes"]), len(slots))) < sparse
         )
         raw = mood[book.look_mood] + scene[book.look_scene] + rng.normal(0, 5, (N_LOOKS, len(slots)))
-        raw = np.where(raw == 0, 0, raw)
         vectors[tool] = _in_range(raw, slots) * (rng.random(N_LOOKS) < USED_SHARE[tool])[:, None]
     n_presets = len(lut_names())
     mood_preset = rng.integers(1, n_presets, len(words["moods"]))
