@@ -100,6 +100,7 @@ class ScriptedLLMServer:
     script: dict[str, list[Behaviour]] = field(default_factory=dict)
     delay: float = 0.0  # added before every answer (the benchmark's 300 ms)
     default: Any = None  # callable(source) -> Behaviour; `similar` when None
+    answer: Any = None  # callable(source, seed) -> Behaviour, in place of `default` (bench/paraphraser.py)
     requests: list[LoggedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -154,6 +155,8 @@ class ScriptedLLMServer:
         steps = self.script.get(key)
         if steps:
             return steps[min(attempt, len(steps) - 1)]
+        if self.answer is not None:
+            return self.answer(source, seed)
         return (self.default or similar)(source)
 
     def _log(self, entry: LoggedRequest) -> None:

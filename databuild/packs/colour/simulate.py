@@ -424,13 +424,16 @@ def _with_bad_records(records: pl.DataFrame, options: SimulationOptions, rng: np
     return pl.concat([records, duplicates, broken])
 
 
-def write_logs(options: SimulationOptions, out: Path) -> int:
-    """Write simulated logs to `out` (.jsonl, .jsonl.gz or .parquet) atomically; returns the row count."""
-    name = out.name.lower()
-    if not name.endswith((".parquet", ".jsonl.gz", ".jsonl")):
+def check_output_path(out: Path) -> None:
+    """A log file's type (.jsonl, .jsonl.gz or .parquet) and that it can be written."""
+    if not out.name.lower().endswith((".parquet", ".jsonl.gz", ".jsonl")):
         raise ValueError(f"unsupported output type: {out} (use .jsonl, .jsonl.gz or .parquet)")
     check_writable_file(out, "--out")
-    records = simulate(options)
+
+
+def write_records(records: pl.DataFrame, out: Path) -> int:
+    """Write log records to `out` (its type by its name) atomically; returns the row count."""
+    name = out.name.lower()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -445,3 +448,9 @@ def write_logs(options: SimulationOptions, out: Path) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return records.height
+
+
+def write_logs(options: SimulationOptions, out: Path) -> int:
+    """Write simulated logs to `out` (.jsonl, .jsonl.gz or .parquet) atomically; returns the row count."""
+    check_output_path(out)
+    return write_records(simulate(options), out)
