@@ -161,13 +161,22 @@ def spark_session(master: str | None, remote: str | None) -> Iterator[Any]:
 
 def _started(builder: Any, where: str | None) -> Any:
     try:
-        spark = builder.getOrCreate()
+        with _no_pandas_notice():
+            spark = builder.getOrCreate()
     except Exception as exc:  # pyspark raises its own types for a JVM that did not start or a server not reached
         where = where or "the default master"
         raise DatabuildError(f"could not start a Spark session on {where}: {_brief(exc)}") from None
     if hasattr(spark, "sparkContext") and not _is_connect(spark):
         spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def _no_pandas_notice() -> Iterator[None]:
+    """pyspark's FutureWarning that it does not yet support pandas 3: nothing here goes through pandas."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        yield
 
 
 def _is_connect(spark: Any) -> bool:
@@ -230,8 +239,7 @@ def run_tasks(
         concurrency=concurrency,
     )
     try:
-        with warnings.catch_warnings():  # pyspark's notice that it does not yet support pandas 3 (unused here)
-            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        with _no_pandas_notice():
             frame = spark.range(0, len(tasks), 1, numPartitions=len(tasks)).mapInArrow(work, TASK_SCHEMA)
             table = frame.toArrow()
     except Exception as exc:  # a task failed more often than Spark retries it
