@@ -77,6 +77,7 @@ class SparkExecutor:
     ) -> dict[str, Any]:
         tasks = file_tasks(plan)
         seconds: list[float] = []
+        started = time.perf_counter()
         if tasks:
             with self._spark() as spark:
                 seconds = run_tasks(spark, tasks, pack, options, store, self.entries, _concurrency(spark, self.master))
@@ -86,6 +87,7 @@ class SparkExecutor:
             "master": self.where(),
             "entries": self.entries,
             "tasks": len(tasks),
+            "seconds": round(time.perf_counter() - started, 3),  # the session's start, the tasks, the entries' return
             "task_seconds": {"total": round(sum(seconds), 3), "max": round(max(seconds, default=0.0), 3)},
         }
 
