@@ -108,11 +108,13 @@ def main() -> None:
         for workers in (16, 64):
             mapped, merged = paper(files, workers, task, fixed, per_file)
             print(f"| {files} | {workers} | {mapped:.0f} | {merged:.0f} | {'merge' if merged > mapped else 'map'} |")
-    crossing = task / per_file if per_file > 0 else math.inf
-    print(
-        f"\nThe merge is the limit from about {crossing:.0f} workers on, whatever the number of files "
-        f"(map ≈ files/W x {task:.1f} s against merge ≈ files x {per_file:.2f} s)."
-    )
+    if per_file > 0:
+        print(
+            f"\nThe merge is the limit from about {task / per_file:.0f} workers on, whatever the number of files "
+            f"(map ≈ files/W x {task:.1f} s against merge ≈ files x {per_file:.2f} s)."
+        )
+    else:
+        print("\nThe merge's cost per file was lost in its fixed cost at this size: run with more rows per day.")
 
 
 if __name__ == "__main__":
