@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class SparkExecutor:
     remote: str | None = None
     session: Any = None
     entries: str = "driver"
+    conf: dict[str, str] = field(default_factory=dict)  # settings of a session started here, e.g. spark.archives
 
     def __post_init__(self) -> None:
         if self.entries not in ENTRIES:
@@ -96,7 +97,7 @@ class SparkExecutor:
         if self.session is not None:
             yield self.session
             return
-        with spark_session(self.master, self.remote) as spark:
+        with spark_session(self.master, self.remote, self.conf) as spark:
             yield spark
 
 
@@ -107,6 +108,17 @@ def file_tasks(plan: list[FilePlan]) -> list[FileTask]:
         if p.read and p.key not in seen:
             seen[p.key] = FileTask(p.item, p.key, p.item.path.stat().st_size)
     return sorted(seen.values(), key=lambda task: (-task.size, task.item.order))
+
+
+def parse_conf(settings: list[str]) -> dict[str, str]:
+    """`--spark-conf KEY=VALUE` settings as a dict (the last one given wins)."""
+    conf = {}
+    for setting in settings:
+        key, equals, value = setting.partition("=")
+        if not equals or not key.strip():
+            raise DatabuildError(f"--spark-conf must be KEY=VALUE, e.g. spark.executor.memory=4g, not {setting!r}")
+        conf[key.strip()] = value
+    return conf
 
 
 def require_pyspark() -> None:
@@ -130,10 +142,10 @@ def require_java() -> None:
 
 
 @contextmanager
-def spark_session(master: str | None, remote: str | None) -> Iterator[Any]:
+def spark_session(master: str | None, remote: str | None, conf: dict[str, str] | None = None) -> Iterator[Any]:
     """A session for the build: one already active in this process on the same master (left running), else a new
-    one, stopped at the end. A local master gets SPARK_LOCAL_IP=127.0.0.1 (hosts whose name resolves to loopback)
-    and this Python for its workers, unless set already."""
+    one with `conf`, stopped at the end. A local master gets SPARK_LOCAL_IP=127.0.0.1 (hosts whose name resolves
+    to loopback) and this Python for its workers, unless set already."""
     from pyspark.sql import SparkSession
 
     if remote is None:
@@ -154,6 +166,8 @@ def spark_session(master: str | None, remote: str | None) -> Iterator[Any]:
         if master is not None:
             builder = builder.master(master)
         builder = builder.config("spark.ui.showConsoleProgress", "false")
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     spark = _started(builder, remote or master)
     try:
         yield spark

@@ -66,6 +66,10 @@ _SparkEntries = Annotated[
         "'store' (on a filesystem every worker mounts at the same path).",
     ),
 ]
+_SparkConf = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="With --executor spark: a setting KEY=VALUE of the session (repeatable)."),
+]
 
 
 @app.command()
@@ -86,6 +90,7 @@ def snapshot(
     spark_master: _SparkMaster = None,
     spark_remote: _SparkRemote = None,
     spark_entries: _SparkEntries = "driver",
+    spark_conf: _SparkConf = None,
     output_format: TableOrJsonOption = "table",
 ) -> None:
     """Build a dataset version from teacher logs.
@@ -99,7 +104,7 @@ def snapshot(
         from pipelines.snapshot import SnapshotOptions
 
         check_choice("--format", output_format, ("table", "json"))
-        file_executor = _file_executor(executor, spark_master, spark_remote, spark_entries)
+        file_executor = _file_executor(executor, spark_master, spark_remote, spark_entries, spark_conf or [])
         if tools is not None:
             load_pack(tools)  # a bad pack is refused before any work
         the_store = open_store(store_path(store))
@@ -115,18 +120,20 @@ def snapshot(
                 _print_first_violation(the_store.quarantine_path(result.published.name), options)
 
 
-def _file_executor(executor: str, master: str | None, remote: str | None, entries: str) -> Any:
+def _file_executor(executor: str, master: str | None, remote: str | None, entries: str, conf: list[str]) -> Any:
     """None for --executor local (the build reads its files itself), else the Spark executor (pyspark, and Java for
     a master, checked now, before any work)."""
     check_choice("--executor", executor, ("local", "spark"))
     if executor == "local":
         given = [name for name, value in (("--spark-master", master), ("--spark-remote", remote)) if value]
-        if given or entries != "driver":
-            raise DatabuildError(f"{(given or ['--spark-entries'])[0]} needs --executor spark")
+        given += ["--spark-entries"] if entries != "driver" else []
+        given += ["--spark-conf"] if conf else []
+        if given:
+            raise DatabuildError(f"{given[0]} needs --executor spark")
         return None
-    from pipelines.spark_executor import SparkExecutor
+    from pipelines.spark_executor import SparkExecutor, parse_conf
 
-    return SparkExecutor(master=master, remote=remote, entries=entries)
+    return SparkExecutor(master=master, remote=remote, entries=entries, conf=parse_conf(conf))
 
 
 def _log_patterns(logs: list[str] | None, the_store: Any) -> list[str]:

@@ -154,7 +154,13 @@ def test_spark_options_need_the_spark_executor(tmp_path: Path, days: list[Path])
     args = ("--store", str(tmp_path / "s"), "--logs", str(days[0]))
     assert _error(*args, "--spark-master", "local[2]") == "Error: --spark-master needs --executor spark"
     assert _error(*args, "--spark-entries", "store") == "Error: --spark-entries needs --executor spark"
+    assert _error(*args, "--spark-conf", "spark.executor.memory=2g") == "Error: --spark-conf needs --executor spark"
     assert _error(*args, "--executor", "dask") == "Error: --executor must be one of local, spark, not 'dask'"
+    assert _error(*args, "--executor", "spark", "--spark-conf", "spark.executor.memory") == (
+        "Error: --spark-conf must be KEY=VALUE, e.g. spark.executor.memory=4g, not 'spark.executor.memory'"
+    )
+    both = ("--spark-master", "local[2]", "--spark-remote", "sc://localhost")
+    assert _error(*args, "--executor", "spark", *both) == "Error: give --spark-master or --spark-remote, not both"
 
 
 def test_an_entry_lost_or_half_written_is_read_here(tmp_path: Path, days: list[Path]) -> None:
