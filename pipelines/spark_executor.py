@@ -183,7 +183,7 @@ def _started(builder: Any, where: str | None) -> Any:
         where = where or "the default master"
         raise DatabuildError(f"could not start a Spark session on {where}: {_brief(exc)}") from None
     if hasattr(spark, "sparkContext") and not _is_connect(spark):
-        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setLogLevel("FATAL")  # a failed task is reported once, as `Error: …`
     return spark
 
 

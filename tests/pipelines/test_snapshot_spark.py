@@ -118,6 +118,16 @@ def test_a_rerun_on_spark_starts_no_task(tmp_path: Path, days: list[Path], spark
     assert again["unchanged"] and again["executor"]["tasks"] == 0 and again["reuse"]["files_read"] == 0
 
 
+@needs_spark
+def test_a_task_that_fails_fails_the_build_with_one_line(tmp_path: Path, days: list[Path], spark: Any) -> None:
+    """local[2] tries a task once; its Python error (DuckDB out of memory under 1 KB) is the build's one line."""
+    store = tmp_path / "store"
+    args = ("--store", str(store), "--logs", str(days[0]), "--memory-limit", "1KB")
+    message = _error(*args, "--executor", "spark", "--spark-master", "local[2]")
+    assert message.startswith("Error: a Spark task failed: ") and "Out of Memory Error" in message
+    assert not (store / "versions").exists() and not list((store / "cache" / "snapshot" / "files").glob("*/*"))
+
+
 def _error(*args: str) -> str:
     result = runner.invoke(app, ["snapshot", *args])
     assert result.exit_code == 1, result.output
