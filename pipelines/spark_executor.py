@@ -163,6 +163,7 @@ def spark_session(master: str | None, remote: str | None, conf: dict[str, str] |
         if master is not None and master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            builder = builder.config("spark.ui.enabled", "false")  # a build's job is short: no web UI to start
         if master is not None:
             builder = builder.master(master)
         builder = builder.config("spark.ui.showConsoleProgress", "false")
