@@ -54,6 +54,14 @@ def spark() -> Iterator[Any]:
 
     with spark_session("local[2]", None) as session:
         yield session
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway  # the JVM outlives a stopped session: end it, not kept for the rest of the suite
+    if gateway is not None:
+        gateway.shutdown()
+        gateway.proc.stdin.close()  # pyspark's gateway JVM exits when its stdin closes
+        gateway.proc.wait(timeout=60)
+        SparkContext._gateway = SparkContext._jvm = None
 
 
 def entries(store: Path) -> dict[str, dict[str, Any]]:
