@@ -9,6 +9,7 @@ which the commands then find running) and skip, with the reason, where pyspark o
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -203,3 +204,15 @@ def test_an_entry_lost_or_half_written_is_read_here(tmp_path: Path, days: list[P
     assert warnings[1].startswith(f"warning: ignoring snapshot cache entry {half} (unreadable")
     assert len(warnings) == 2
     json.dumps(warnings)  # plain text
+
+
+def test_each_task_gets_a_share_of_the_memory_and_its_cores() -> None:
+    from pipelines.spark_executor import _concurrency, task_memory
+
+    assert _concurrency(None, "local[2]") == 2 and _concurrency(None, "local[4,3]") == 4
+    assert _concurrency(None, "local[*]") == (os.cpu_count() or 1)
+    given = SnapshotOptions(logs=[], memory_limit="1GB")
+    assert task_memory(given, "4g", 2) == "1GB"  # --memory-limit is per task, as given
+    assert task_memory(SnapshotOptions(logs=[]), "4g", 2) == "2048MB"  # spark.executor.pyspark.memory over 2 tasks
+    assert task_memory(SnapshotOptions(logs=[]), "1536m", 3) == "512MB"
+    assert task_memory(SnapshotOptions(logs=[]), None, 2) is None  # the worker's own default, shared (in the task)
