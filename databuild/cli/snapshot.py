@@ -96,6 +96,7 @@ def snapshot(
     """Build a dataset version from teacher logs.
 
     Example: databuild snapshot --logs 'logs/*.jsonl.gz' --since 2024-01-01 --store store
+
     On Spark: databuild snapshot --executor spark --spark-master 'local[2]' --logs 'days/*.parquet'
     """
     with user_errors():
