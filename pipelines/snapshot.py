@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -46,6 +46,9 @@ from pipelines.snapshot_cache import (
 )
 from pipelines.snapshot_quarantine import QuarantinePosition, VersionQuarantine
 from pipelines.snapshot_results import CarriedResult, find_carried, keep_results, stage_results
+
+if TYPE_CHECKING:
+    from pipelines.file_state import FileExecutor
 
 QUARANTINE_REASONS = (
     "bad_record",
@@ -134,6 +137,7 @@ STEPS = (
     ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
 MODELS = [model for model, _ in STEPS]
+LOCAL_EXECUTION = {"name": "local", "tasks": 0}  # the manifest's `executor` of a build that reads its files itself
 HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
@@ -190,6 +194,7 @@ class SnapshotResult:
     reuse: dict[str, int] = field(default_factory=dict)  # files_read, files_reused, rows_read, rows_reused
     inputs: list[dict[str, Any]] = field(default_factory=list)  # the manifest's inputs (path, format, file_type…)
     outcomes: dict[str, Any] | None = None  # pipelines.gateway.outcome_report; None: no outcomes given
+    executor: dict[str, Any] = field(default_factory=lambda: dict(LOCAL_EXECUTION))  # where the files were read
 
 
 def test_threshold(test_fraction: float) -> int:
@@ -265,7 +270,10 @@ def build_snapshot(
     command: str,
     on_step: Callable[[str], None] = lambda step: None,
     warn: Callable[[str], None] = lambda message: None,
+    executor: FileExecutor | None = None,
 ) -> SnapshotResult:
+    """Build a version. `executor` (None: this process) computes the entries of the files the cache lacks first,
+    e.g. `pipelines.spark_executor.SparkExecutor`; the merge and the publication run here either way."""
     since, until = validate(options)
     pack = options.pack()
     prepare_cache(store, warn)  # the work folders a killed build left behind; no link on the cache's way
@@ -276,6 +284,7 @@ def build_snapshot(
     import duckdb
 
     plan = _plan(store, inputs, pack, since, until, options.full, warn, side)
+    executed = executor.compute_entries(store, plan, pack, options, warn) if executor else LOCAL_EXECUTION
     memory_limit = options.memory_limit or default_memory_limit()
     sessions: list[Any] = []  # every DuckDB connection opened, closed before the spill folder goes
     # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
@@ -295,7 +304,7 @@ def build_snapshot(
             reading = Reading(store, options, (since, until), placeholders, open_session, carried, side)
             con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
-            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side)
+            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -432,7 +441,20 @@ def _now_cached(store: Store, plan: list[FilePlan]) -> None:
 
 def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
     """Read `plan`'s files not cached, find what their places add, and write their cache entries (models up to
-    42); returns the session and the models' parameters.
+    42); returns the session and the models' parameters."""
+    con, values = read_file_states(reading, plan, on_step)
+    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("43_touched_intents")])
+    new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
+    write_entries(con, reading.store, "contexts", new_contexts, overwrite=reading.options.full)
+    return con, values
+
+
+def read_file_states(
+    reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]
+) -> tuple[Any, dict[str, Any]]:
+    """Read `plan`'s files not cached and write their `files` cache entries (models up to 37); returns the session
+    and the models' parameters. The one path to a file's entry: a batch of the local build, or one file alone in a
+    Spark task (`pipelines.file_state.compute_file_entry`), whose entry is the same (it depends on the file only).
 
     A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
     records are needed for the quarantine): the session restarts once with it read."""
@@ -458,9 +480,6 @@ def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str],
     _run(con, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_context")])
     new_files = {p.item.order: p.key for p in plan if p.read and p.entry is None}
     write_entries(con, reading.store, "files", new_files, overwrite=reading.options.full)
-    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("43_touched_intents")])
-    new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
-    write_entries(con, reading.store, "contexts", new_contexts, overwrite=reading.options.full)
     return con, values
 
 
@@ -524,6 +543,7 @@ def _finish(
     plan: list[FilePlan],
     warn: Callable[[str], None],
     side: SideInputs,
+    executed: dict[str, Any],
 ) -> SnapshotResult:
     con = quarantine.con
     counts = con.table("accounting").pl()
@@ -552,6 +572,7 @@ def _finish(
         "sql": sql_hashes(),
         "accounting": accounting,
         "intents": intents,
+        "executor": executed,
     }
     on_step("write version")
     with _result_kept(con, store, _results_keys(options, plan)[-1], warn):
@@ -572,7 +593,9 @@ def _finish(
     if not published.unchanged:  # an identical older version may hold other paths or other rejected records
         remember(store, [p.context_key for p in plan], [str(p.item.path) for p in plan], published.name)
     reuse = _reuse(plan, input_records)
-    return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse, input_records, outcomes)
+    return SnapshotResult(
+        published, accounting, intents, used_all(rows, pack), reuse, input_records, outcomes, executed
+    )
 
 
 @contextmanager

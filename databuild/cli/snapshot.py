@@ -19,6 +19,7 @@ from databuild.cli.common import (
     store_path,
     user_errors,
 )
+from databuild.errors import DatabuildError
 
 # The options, named like `pipelines.snapshot.SnapshotOptions`' fields (the command builds its options from them).
 _Logs = Annotated[
@@ -45,6 +46,29 @@ _Full = Annotated[bool, typer.Option("--full", help="Read every file again inste
 _LockTimeout = Annotated[
     float | None,
     typer.Option("--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."),
+]
+_Executor = Annotated[
+    str,
+    typer.Option("--executor", help="Who reads the files the cache lacks: 'local' (here) or 'spark' (a task each)."),
+]
+_SparkMaster = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="With --executor spark: the master, e.g. 'local[2]' or spark://host:7077."),
+]
+_SparkRemote = Annotated[
+    str | None, typer.Option("--spark-remote", help="With --executor spark: a Spark Connect server, sc://host:15002.")
+]
+_SparkEntries = Annotated[
+    str,
+    typer.Option(
+        "--spark-entries",
+        help="With --executor spark: tasks return their cache entries to the 'driver', or write them into the "
+        "'store' (on a filesystem every worker mounts at the same path).",
+    ),
+]
+_SparkConf = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="With --executor spark: a setting KEY=VALUE of the session (repeatable)."),
 ]
 
 _LogFormat = Annotated[
@@ -108,12 +132,18 @@ def snapshot(
     outcome_threshold: _OutcomeThreshold = 1.0,
     outcome_field: _OutcomeField = None,
     teacher_model: _TeacherModel = None,
+    executor: _Executor = "local",
+    spark_master: _SparkMaster = None,
+    spark_remote: _SparkRemote = None,
+    spark_entries: _SparkEntries = "driver",
+    spark_conf: _SparkConf = None,
     output_format: TableOrJsonOption = "table",
 ) -> None:
     """Build a dataset version from teacher logs.
 
     Example: databuild snapshot --logs 'logs/*.jsonl.gz' --since 2024-01-01 --store store
     Gateway logs: databuild snapshot --logs completions.jsonl --outcomes outcomes.csv
+    On Spark: databuild snapshot --executor spark --spark-master 'local[2]' --logs 'days/*.parquet'
     """
     with user_errors():
         from databuild.pack import load_pack
@@ -121,6 +151,7 @@ def snapshot(
         from pipelines.snapshot import SnapshotOptions
 
         check_choice("--format", output_format, ("table", "json"))
+        file_executor = _file_executor(executor, spark_master, spark_remote, spark_entries, spark_conf or [])
         if tools is not None:
             load_pack(tools)  # a bad pack is refused before any work
         the_store = open_store(store_path(store))
@@ -129,7 +160,7 @@ def snapshot(
             SnapshotOptions, ctx.params, logs=_log_patterns(logs, the_store), tools=tools_file,
             outcomes=tuple(outcomes or ()), teacher_models=tuple(teacher_model or ()),
         )  # fmt: skip
-        result = _run_with_progress(the_store, options, recorded_command())
+        result = _run_with_progress(the_store, options, recorded_command(), file_executor)
         report = _report(result)
         if output_format == "json":
             print_json(report)
@@ -137,6 +168,22 @@ def snapshot(
             _print_report(report)
             if result.accounting["quarantined"].get("schema_violation"):
                 _print_first_violation(the_store.quarantine_path(result.published.name), options)
+
+
+def _file_executor(executor: str, master: str | None, remote: str | None, entries: str, conf: list[str]) -> Any:
+    """None for --executor local (the build reads its files itself), else the Spark executor (pyspark, and Java for
+    a master, checked now, before any work)."""
+    check_choice("--executor", executor, ("local", "spark"))
+    if executor == "local":
+        given = [name for name, value in (("--spark-master", master), ("--spark-remote", remote)) if value]
+        given += ["--spark-entries"] if entries != "driver" else []
+        given += ["--spark-conf"] if conf else []
+        if given:
+            raise DatabuildError(f"{given[0]} needs --executor spark")
+        return None
+    from pipelines.spark_executor import SparkExecutor, parse_conf
+
+    return SparkExecutor(master=master, remote=remote, entries=entries, conf=parse_conf(conf))
 
 
 def _log_patterns(logs: list[str] | None, the_store: Any) -> list[str]:
@@ -163,6 +210,7 @@ def _report(result: Any) -> dict[str, Any]:
         "reuse": result.reuse,
         "inputs": [{key: item[key] for key in ("path", "format", "file_type", "rows")} for item in result.inputs],
         **({"outcomes": result.outcomes} if result.outcomes is not None else {}),
+        "executor": result.executor,
     }
 
 
@@ -178,7 +226,7 @@ def _print_first_violation(quarantine_file: Path, options: Any) -> None:
         typer.echo(hint, err=True)
 
 
-def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:
+def _run_with_progress(the_store: Any, options: Any, command: str, executor: Any = None) -> Any:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from pipelines.snapshot import STEPS, build_snapshot
@@ -200,7 +248,7 @@ def _run_with_progress(the_store: Any, options: Any, command: str) -> Any:
         def warn(message: str) -> None:
             console.print(message, markup=False, highlight=False, soft_wrap=True)
 
-        return build_snapshot(the_store, options, command, on_step, warn)
+        return build_snapshot(the_store, options, command, on_step, warn, executor)
 
 
 def _stderr() -> Any:
@@ -240,6 +288,12 @@ def _print_report(report: dict[str, Any]) -> None:
         f"files read {reuse['files_read']} ({reuse['rows_read']} rows), "
         f"reused from the cache {reuse['files_reused']} ({reuse['rows_reused']} rows)"
     )
+    if report["executor"]["name"] != "local":
+        ran = report["executor"]
+        console.print(
+            f"executor {ran['name']} ({ran['master']}): {ran['tasks']} tasks, "
+            f"{ran['task_seconds']['total']:.1f} s in tasks (slowest {ran['task_seconds']['max']:.1f} s)"
+        )
     intents = report["intents"]
     excluded = ", ".join(f"{r} {c}" for r, c in intents["excluded"].items()) or "none"
     console.print(f"intents seen {intents['seen']}: kept {intents['kept']}, excluded {excluded}")
