@@ -189,9 +189,12 @@ def test_an_entry_lost_or_half_written_is_read_here(tmp_path: Path, days: list[P
     snapshot(store.root, days[:1])  # day1's entry, complete
     options = SnapshotOptions(logs=[str(d) for d in days])
     from databuild.pack import colour_pack
+    from pipelines.gateway import load_side_inputs
+    from pipelines.input_hashes import InputHashes
     from pipelines.inputs import resolve_inputs
 
-    plan = _plan(store, resolve_inputs(options.logs), colour_pack(), *validate(options), full=False, warn=print)
+    side = load_side_inputs(options.gateway_settings(), InputHashes(None))
+    plan = _plan(store, resolve_inputs(options.logs), colour_pack(), *validate(options), False, print, side)
     assert [p.read for p in plan] == [False, True, True]
     half = entry_dir(store, "files", plan[2].key)
     shutil.copytree(entry_dir(store, "files", plan[0].key), half)
