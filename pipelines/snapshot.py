@@ -30,6 +30,7 @@ from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
+from pipelines.logged_pack import FROM_LOGS, read_logged_pack
 from pipelines.quarantine_base import find_base, remember
 from pipelines.snapshot_cache import (
     cache_keys,
@@ -122,7 +123,7 @@ class SnapshotOptions:
     test_fraction: float = 0.1
     seed: int = 0
     memory_limit: str | None = None
-    tools: str | None = None  # a tool pack file; None: the built-in colour pack
+    tools: str | None = None  # a tool pack file, or 'from-logs' (the tools the requests offered); None: colour
     full: bool = False  # ignore the per-file cache: read every file again (and refresh its entries)
     lock_timeout: float | None = None
 
@@ -220,10 +221,12 @@ def build_snapshot(
     warn: Callable[[str], None] = lambda message: None,
 ) -> SnapshotResult:
     since, until = validate(options)
-    pack = options.pack()
+    pack = None if options.tools == FROM_LOGS else options.pack()
     hashes = InputHashes(store.input_hashes_path, warn)
     inputs = resolve_inputs(options.logs, hashes)
     hashes.save()
+    if pack is None:
+        pack = read_logged_pack(inputs, warn, options.memory_limit)
     import duckdb
 
     plan = _plan(store, inputs, pack, since, until, options.full, warn)
