@@ -20,6 +20,7 @@ import polars as pl
 
 from databuild.errors import DatabuildError
 from pipelines.input_hashes import InputHashes
+from pipelines.log_formats import GATEWAY_FORMATS, HEAD_RECORDS, FormatChoice, file_format
 
 REQUIRED_FIELDS = ("event_id", "request_id", "ts", "intent", "tool", "response", "exported")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
@@ -29,17 +30,24 @@ PARQUET_SUFFIXES = (".parquet",)
 @dataclass(frozen=True)
 class InputFile:
     path: Path
-    kind: str  # 'jsonl' | 'parquet'
+    kind: str  # the file type: 'jsonl' | 'parquet' | 'json_files' (a folder or glob of one-object .json files)
     sha256: str
     order: int
+    log_format: str = "databuild"  # pipelines.log_formats: databuild | openai | litellm | langfuse
+    members: tuple[Path, ...] = ()  # a 'json_files' input's files, in name order (each one record)
 
 
-def resolve_inputs(patterns: list[str], hashes: InputHashes | None = None) -> list[InputFile]:
-    """Expand globs in order, drop repeats, and check each file's kind and basic readability.
+def resolve_inputs(
+    patterns: list[str], hashes: InputHashes | None = None, choice: FormatChoice | None = None
+) -> list[InputFile]:
+    """Expand globs in order, drop repeats, and check each file's kind, log format and basic readability.
 
-    `hashes` knows the sha256 of files hashed before (the store's memo); without it every file is read whole."""
+    `hashes` knows the sha256 of files hashed before (the store's memo); without it every file is read whole.
+    A folder, and the `.json` files a glob matches in one folder, are one input of one-object `.json` files
+    (what LiteLLM's S3/GCS loggers write), with `litellm` or `auto`."""
     hashes = hashes or InputHashes(None)
-    paths: list[Path] = []
+    choice = choice or FormatChoice()
+    inputs: list[Path | tuple[Path, ...]] = []
     seen: set[Path] = set()
     for pattern in patterns:
         # a path that exists as written is that file, even when it holds glob characters (`a[1].jsonl`)
@@ -47,13 +55,41 @@ def resolve_inputs(patterns: list[str], hashes: InputHashes | None = None) -> li
         matches = [pattern] if literal else sorted(glob.glob(pattern, recursive=True))
         if not matches:
             raise DatabuildError(f"no files match {pattern!r}")
+        json_groups: dict[Path, list[Path]] = {}
         for match in matches:
             path = Path(match)
+            if path.is_dir() and choice.log_format in ("auto", "litellm"):
+                inputs.append(_folder_members(path))
+                continue
             _check_regular(path)
-            if (resolved := path.resolve()) not in seen:
-                seen.add(resolved)
-                paths.append(path)
-    return [_check_file(path, order, hashes) for order, path in enumerate(paths, start=1)]
+            if (resolved := path.resolve()) in seen:
+                continue
+            seen.add(resolved)
+            if path.name.lower().endswith(".json") and choice.log_format in ("auto", "litellm"):
+                if path.parent not in json_groups:
+                    json_groups[path.parent] = []
+                    inputs.append(path.parent)  # its place: where its first file was matched
+                json_groups[path.parent].append(path)
+            else:
+                inputs.append(path)
+        inputs = [tuple(json_groups.pop(item)) if item in json_groups else item for item in inputs]
+    return [_check_input(item, order, hashes, choice) for order, item in enumerate(inputs, start=1)]
+
+
+def _folder_members(folder: Path) -> tuple[Path, ...]:
+    members = tuple(sorted(p for p in folder.rglob("*.json") if p.is_file()))
+    if not members:
+        raise DatabuildError(f"{folder} is a directory with no .json files; give files or a glob such as "
+                             f"'{folder}/*.jsonl'")  # fmt: skip
+    return members
+
+
+def _check_input(item: Path | tuple[Path, ...], order: int, hashes: InputHashes, choice: FormatChoice) -> InputFile:
+    if isinstance(item, Path):
+        return _check_file(item, order, hashes, choice)
+    from pipelines.json_files import check_json_files
+
+    return check_json_files(item, order, hashes, choice)
 
 
 def _check_regular(path: Path) -> None:
@@ -79,7 +115,7 @@ def _kind(path: Path) -> str:
     raise DatabuildError(f"{path}: unsupported file type (expected .jsonl, .jsonl.gz or .parquet)")
 
 
-def _check_file(path: Path, order: int, hashes: InputHashes) -> InputFile:
+def _check_file(path: Path, order: int, hashes: InputHashes, choice: FormatChoice) -> InputFile:
     kind = _kind(path)
     try:
         sha256 = hashes.sha256(path)
@@ -88,10 +124,26 @@ def _check_file(path: Path, order: int, hashes: InputHashes) -> InputFile:
     if path.stat().st_size == 0:
         raise DatabuildError(f"{path} is empty")
     if kind == "parquet":
+        if choice.log_format in GATEWAY_FORMATS:
+            raise DatabuildError(
+                f"{path}: a Parquet file is read in the databuild format only, not {choice.log_format}"
+            )
         _check_parquet(path)
-    else:
-        _check_jsonl_head(path)
-    return InputFile(path, kind, sha256, order)
+        return InputFile(path, kind, sha256, order)
+    _check_jsonl_head(path)
+    return InputFile(path, kind, sha256, order, file_format(path, _head_lines(path), choice))
+
+
+def _head_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The first HEAD_RECORDS non-blank lines of a JSON Lines file, numbered (each cut at MAX_LINE_BYTES)."""
+    found = 0
+    with _open_jsonl(path) as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if found == HEAD_RECORDS:
+                return
+            if line.strip():
+                found += 1
+                yield number, line.removeprefix(BOM) if number == 1 else line
 
 
 def _check_parquet(path: Path) -> None:
@@ -113,6 +165,15 @@ BLOCK_BYTES = 8 << 20  # JSON Lines are read this much at a time
 MAX_LINE_BYTES = 1 << 20  # a longer line is one bad_record (the contract in the README)
 OVERLONG_KEPT = 1024  # bytes of an over-long line kept in the quarantine
 LINE_SCHEMA = {"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
+GATEWAY_LINE_SCHEMA = {**LINE_SCHEMA, "log_format": pl.String}
+
+
+def json_file_blocks(item: InputFile) -> Iterator[tuple[int, list[bytes]]]:
+    """A 'json_files' input as lines: each file one line (its JSON's line breaks are spaces: JSON strings hold no
+    raw line break), numbered by its place in name order."""
+    from pipelines.json_files import member_lines
+
+    yield from member_lines(item)
 
 
 def _open_jsonl(path: Path) -> Any:
@@ -145,11 +206,18 @@ def load_jsonl_lines(con: Any, inputs: list[InputFile]) -> None:
     neither is a JSON object, so the snapshot quarantines it as bad_record.
     """
     con.from_arrow(pl.DataFrame(schema=LINE_SCHEMA).to_arrow()).create("raw_lines")
+    con.from_arrow(pl.DataFrame(schema=GATEWAY_LINE_SCHEMA).to_arrow()).create("gateway_lines")
     for item in inputs:
-        if item.kind != "jsonl":
+        if item.kind == "parquet":
             continue
-        for first_line, lines in _line_blocks(item.path):
-            con.from_arrow(_block_frame(lines, first_line, item).to_arrow()).insert_into("raw_lines")
+        blocks = _line_blocks(item.path) if item.kind == "jsonl" else json_file_blocks(item)
+        for first_line, lines in blocks:
+            frame = _block_frame(lines, first_line, item)
+            if item.log_format == "databuild":
+                con.from_arrow(frame.to_arrow()).insert_into("raw_lines")
+            else:  # a gateway log: its reader model (sql/07_<format>_completions.sql) picks its lines
+                gateway = frame.with_columns(pl.lit(item.log_format).alias("log_format"))
+                con.from_arrow(gateway.to_arrow()).insert_into("gateway_lines")
 
 
 def _line_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:

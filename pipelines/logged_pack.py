@@ -20,6 +20,7 @@ import polars as pl
 from databuild.errors import DatabuildError
 from databuild.pack import ToolPack, parse_pack
 from databuild.sqlrun import connect, run_model
+from pipelines.gateway import SideInputs
 from pipelines.inputs import InputFile, load_jsonl_lines
 
 FROM_LOGS = "from-logs"  # the --tools value, and the pack's name
@@ -84,13 +85,23 @@ def changed_warning(changed: tuple[str, ...]) -> str:
     )
 
 
-def read_logged_pack(inputs: list[InputFile], warn: Callable[[str], None], memory_limit: str | None = None) -> ToolPack:
-    """The pack from the JSON Lines `inputs` (read in a connection of their own), the change warning given."""
+def read_logged_pack(
+    inputs: list[InputFile],
+    warn: Callable[[str], None],
+    memory_limit: str | None = None,
+    side: SideInputs | None = None,
+) -> ToolPack:
+    """The pack from the gateway-format `inputs` (read in a connection of their own; the Batch API input file and
+    --pair-keys from `side`), the change warning given."""
     con = connect(memory_limit=memory_limit)
     try:
-        load_jsonl_lines(con, inputs)
-        con.execute("CREATE VIEW gateway_lines AS SELECT file_order, source_line, line FROM raw_lines")
-        result = logged_pack(con, {item.order: str(item.path) for item in inputs})
+        load_jsonl_lines(con, [item for item in inputs if item.log_format != "databuild"])
+        if side is not None:
+            side.register(con)
+        else:
+            con.execute("CREATE TABLE batch_lines (line VARCHAR)")
+        request_key = side.values()["request_key"] if side is not None else None
+        result = logged_pack(con, {item.order: str(item.path) for item in inputs}, request_key)
     finally:
         con.close()
     if result.changed:

@@ -28,8 +28,10 @@ from databuild.pack import ToolPack, colour_pack, load_pack
 from databuild.sqlrun import connect, run_model, sql_hashes
 from databuild.store import INTENT_POOL_FILE, Store, replacing
 from pipelines.emit import Published, publish_version
+from pipelines.gateway import GatewaySettings, SideInputs, load_side_inputs, outcome_report
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
+from pipelines.log_formats import FormatChoice, check_log_format, parse_pair_keys
 from pipelines.logged_pack import FROM_LOGS, read_logged_pack
 from pipelines.quarantine_base import find_base, remember
 from pipelines.snapshot_cache import (
@@ -46,10 +48,16 @@ from pipelines.snapshot_results import CarriedResult, find_carried, keep_results
 
 QUARANTINE_REASONS = (
     "bad_record",
+    "not_a_generation",
+    "teacher_error",
     "missing_field",
     "bad_type",
+    "follow_up",
+    "redacted",
+    "other_model",
     "duplicate_event",
     "unknown_tool",
+    "repeated_tool",
     "empty_intent",
     "intent_too_long",
     "no_json",
@@ -71,9 +79,21 @@ STEPS = (
     ("01_parquet_files", "--logs (the Parquet files read now) -> parquet_files"),
     ("02_parquet_globs", "parquet_files (or an empty file) -> parquet_globs"),
     ("03_iso_instant", "-> iso_instant()"),
+    ("04_outcomes", "outcome_records (--outcomes) -> outcomes"),
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
-    ("09_raw", "raw_jsonl, raw_parquet -> raw"),
+    ("07_content_text", "-> content_text()"),
+    ("07_last_user_text", "-> last_user_text()"),
+    ("07_offered_tools", "-> offered_tools()"),
+    ("07_arguments_text", "-> arguments_text()"),
+    ("07_chat_calls", "-> chat_calls()"),
+    ("07_chat_calls_ok", "-> chat_calls_ok()"),
+    ("07_openai_completions", "gateway_lines, batch_lines -> openai_completions"),
+    ("07_litellm_completions", "gateway_lines -> litellm_completions"),
+    ("07_langfuse_completions", "gateway_lines -> langfuse_completions"),
+    ("08_completions", "the *_completions -> completions"),
+    ("08_raw_gateway", "completions, outcomes -> raw_gateway"),
+    ("09_raw", "raw_jsonl, raw_parquet, raw_gateway -> raw"),
     ("10_calls", "raw -> calls"),
     ("15_output_texts", "calls -> output_texts (distinct json tails)"),
     ("20_parsed_outputs", "output_texts -> parsed_outputs"),
@@ -126,9 +146,26 @@ class SnapshotOptions:
     tools: str | None = None  # a tool pack file, or 'from-logs' (the tools the requests offered); None: colour
     full: bool = False  # ignore the per-file cache: read every file again (and refresh its entries)
     lock_timeout: float | None = None
+    log_format: str = "auto"  # pipelines.log_formats
+    pair_keys: str | None = None  # REQ,RESP
+    batch_input: str | None = None
+    outcomes: tuple[str, ...] = ()
+    outcome_name: str = "exported"
+    outcome_threshold: float = 1.0
+    outcome_field: str | None = None
+    teacher_models: tuple[str, ...] = ()
 
     def pack(self) -> ToolPack:
         return load_pack(self.tools) if self.tools else colour_pack()
+
+    def format_choice(self) -> FormatChoice:
+        return FormatChoice(self.log_format, parse_pair_keys(self.pair_keys))
+
+    def gateway_settings(self) -> GatewaySettings:
+        return GatewaySettings(
+            parse_pair_keys(self.pair_keys), self.batch_input, tuple(self.outcomes), self.outcome_name,
+            self.outcome_threshold, self.outcome_field, tuple(self.teacher_models),
+        )  # fmt: skip
 
     def shaping(self) -> dict[str, Any]:
         """The options that shape the rows (they enter the fingerprint; paths and timestamps do not)."""
@@ -148,6 +185,8 @@ class SnapshotResult:
     intents: dict[str, Any]
     used_all: dict[str, dict[str, Any]]
     reuse: dict[str, int] = field(default_factory=dict)  # files_read, files_reused, rows_read, rows_reused
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # the manifest's inputs (path, format, file_type…)
+    outcomes: dict[str, Any] | None = None  # pipelines.gateway.outcome_report; None: no outcomes given
 
 
 def test_threshold(test_fraction: float) -> int:
@@ -175,6 +214,10 @@ def validate(options: SnapshotOptions) -> tuple[datetime | None, datetime | None
     if not 0.0 <= options.test_fraction <= 1.0 or math.isnan(options.test_fraction):
         raise DatabuildError(f"--test-fraction must be between 0 and 1, not {options.test_fraction}")
     _check_memory_limit(options.memory_limit)
+    check_log_format(options.log_format)
+    parse_pair_keys(options.pair_keys)
+    if not math.isfinite(options.outcome_threshold):
+        raise DatabuildError(f"--outcome-threshold must be a number, not {options.outcome_threshold}")
     if options.lock_timeout is not None and not 0 <= options.lock_timeout < math.inf:
         raise DatabuildError(f"--lock-timeout must be a number of seconds >= 0, not {options.lock_timeout}")
     since = _parse_bound(options.since, "since", end=False)
@@ -223,13 +266,14 @@ def build_snapshot(
     since, until = validate(options)
     pack = None if options.tools == FROM_LOGS else options.pack()
     hashes = InputHashes(store.input_hashes_path, warn)
-    inputs = resolve_inputs(options.logs, hashes)
+    inputs = resolve_inputs(options.logs, hashes, options.format_choice())
+    side = load_side_inputs(options.gateway_settings(), hashes)
     hashes.save()
     if pack is None:
-        pack = read_logged_pack(inputs, warn, options.memory_limit)
+        pack = read_logged_pack(inputs, warn, options.memory_limit, side)
     import duckdb
 
-    plan = _plan(store, inputs, pack, since, until, options.full, warn)
+    plan = _plan(store, inputs, pack, since, until, options.full, warn, side)
     memory_limit = options.memory_limit or default_memory_limit()
     sessions: list[Any] = []  # every DuckDB connection opened, closed before the spill folder goes
     # DuckDB spills here past its memory limit: in the store's tmp/, removed when the build ends (or swept)
@@ -246,10 +290,10 @@ def build_snapshot(
             placeholders = write_placeholders(spill_dir / "placeholders")
             keys = _results_keys(options, plan)
             carried = None if options.full else find_carried(store, keys, spill_dir / "carried", warn)
-            reading = Reading(store, options, (since, until), placeholders, open_session, carried)
+            reading = Reading(store, options, (since, until), placeholders, open_session, carried, side)
             con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
-            return _finish(store, options, pack, command, on_step, quarantine, plan, warn)
+            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -283,8 +327,9 @@ def _plan(
     until: datetime | None,
     full: bool,
     warn: Callable[[str], None],
+    side: SideInputs,
 ) -> list[FilePlan]:
-    keys = cache_keys([i.sha256 for i in inputs], pack.sha256, since, until, MAX_INTENT_CHARS)
+    keys = cache_keys([side.file_key(i) for i in inputs], pack.sha256, since, until, MAX_INTENT_CHARS)
     plan = []
     for item, key, context_key in zip(inputs, keys.files, keys.contexts, strict=True):
         entry = None if full else valid_entry(store, "files", key, warn)
@@ -322,6 +367,7 @@ class Reading:
     placeholders: dict[str, str]
     open_session: Callable[[], Any]
     carried: CarriedResult | None = None
+    side: SideInputs | None = None  # pipelines.gateway: outcomes, the Batch API input, the gateway options
 
 
 def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> Any:
@@ -393,6 +439,9 @@ def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str],
         carried = reading.carried
         values["carried_results"] = str(carried.folder) if carried else reading.placeholders["no_entry"]
         load_jsonl_lines(con, [p.item for p in plan if p.read])
+        if reading.side is not None:
+            reading.side.register(con)
+            values |= reading.side.values()
         con.register("build_files", _build_files(reading.store, plan, carried.files if carried else 0))
         _run(con, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
         corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
@@ -470,10 +519,12 @@ def _finish(
     quarantine: VersionQuarantine,
     plan: list[FilePlan],
     warn: Callable[[str], None],
+    side: SideInputs,
 ) -> SnapshotResult:
     con = quarantine.con
     counts = con.table("accounting").pl()
     accounting = _accounting(counts)
+    outcomes = outcome_report(side, [p.item for p in plan], _counts(counts, "matched").get("", 0), warn)
     intents = _intent_counts(counts)
     if accounting["input_rows"] == 0 and accounting["outside_window"]:
         raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
@@ -485,10 +536,12 @@ def _finish(
         raise _nothing_kept(store, options, pack, accounting, intents, quarantine.frame())
     pool = _intent_pool(con)
     input_records = _input_records(plan, _counts(counts, "read"))
+    shaping = options.shaping() | side.shaping()
     manifest = {
         "command": command,
-        "parameters": {**options.shaping(), "logs": options.logs, "tools": options.tools},
+        "parameters": {**shaping, "logs": options.logs, "tools": options.tools},
         "inputs": input_records,
+        **({"outcomes": outcomes} if outcomes else {}),
         "sql": sql_hashes(),
         "accounting": accounting,
         "intents": intents,
@@ -499,7 +552,7 @@ def _finish(
             store,
             rows,
             manifest,
-            options.shaping(),
+            shaping,
             quarantine=lambda path: quarantine.write(path, sum(accounting["quarantined"].values())),
             tables={INTENT_POOL_FILE: pool},
             lock_timeout=options.lock_timeout,
@@ -512,7 +565,7 @@ def _finish(
     if not published.unchanged:  # an identical older version may hold other paths or other rejected records
         remember(store, [p.context_key for p in plan], [str(p.item.path) for p in plan], published.name)
     reuse = _reuse(plan, input_records)
-    return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse)
+    return SnapshotResult(published, accounting, intents, used_all(rows, pack), reuse, input_records, outcomes)
 
 
 @contextmanager
@@ -569,11 +622,12 @@ def _intent_pool(con: Any) -> pl.DataFrame:
 
 
 def _input_records(plan: list[FilePlan], rows_per_file: dict[str, int]) -> list[dict[str, Any]]:
-    """The manifest's inputs: each --logs file with its format, sha256 and the rows read from it."""
+    """The manifest's inputs: each --logs file with its log format, file type, sha256 and the rows read from it."""
     return [
         {
             "path": str(p.item.path),
-            "format": p.item.kind,
+            "format": p.item.log_format,  # the log format (databuild, openai, litellm, langfuse)
+            "file_type": p.item.kind,  # jsonl, parquet, json_files
             "sha256": p.item.sha256,
             "rows": int(rows_per_file.get(str(p.item.path), 0)),
         }

@@ -58,7 +58,7 @@ RESULT_TABLES: EntryTables = {"intent_stats": ("intent_stats", None), "rows": ("
 KIND_TABLES: dict[str, EntryTables] = {"files": FILE_TABLES, "contexts": CONTEXT_TABLES, "results": RESULT_TABLES}
 DROPPED_COLUMNS = ("file_order", "corrected")
 # entry table -> the order its rows are stored in (the version's quarantine copies a cached file's rows as they are)
-ENTRY_ORDER = {"quarantine": "source_line"}
+ENTRY_ORDER = {"quarantine": "row_key"}  # the line, and the row within a gateway log's line
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class VersionQuarantine:
 
     def _schema(self) -> pa.Schema:
         order = self.positions[0].order
-        relation = self.con.sql(f"SELECT * FROM quarantine_of({order}, $parts) LIMIT 0",
+        relation = self.con.sql(f"SELECT * EXCLUDE (row_key) FROM quarantine_of({order}, $parts) LIMIT 0",
                                 params={"parts": [self.placeholder]})  # fmt: skip
         return relation.to_arrow_table().schema
 
@@ -118,7 +118,7 @@ class VersionQuarantine:
             f"SELECT *, {p.order} AS file_order FROM quarantine_of({p.order}, $parts{p.order})" for p in positions
         )
         parts = {f"parts{p.order}": [*([p.part] if p.part else []), self.placeholder] for p in positions}
-        relation = self.con.sql(f"SELECT * EXCLUDE (file_order) FROM ({union}) ORDER BY source_line, file_order",
+        relation = self.con.sql(f"SELECT * EXCLUDE (file_order, row_key) FROM ({union}) ORDER BY row_key, file_order",
                                 params=parts)  # fmt: skip
         yield from relation.to_arrow_reader(BATCH_ROWS)
 
@@ -164,7 +164,7 @@ def _in_line_order(part: str) -> bool:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    lines = pq.read_table(part, columns=["source_line"]).column("source_line")
+    lines = pq.read_table(part, columns=["row_key"]).column("row_key")  # a gateway line's rows: one line each
     return len(lines) < 2 or bool(pc.all(pc.greater(lines[1:], lines[:-1])).as_py())
 
 

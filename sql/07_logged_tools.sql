@@ -10,14 +10,16 @@
 -- one definition by (time, file_order, source_line), the time first (a line without one counts as the earliest).
 -- Distinct `tools` texts are unnested once however many lines repeat them (a gateway log repeats the same list
 -- on every line). The definition text is DuckDB's compact JSON of it, in the logged key order.
--- Reads: gateway_lines(file_order, source_line, line). Params: $request_key (text or NULL).
+-- Reads: gateway_lines(file_order, source_line, line), batch_lines(line). Params: $request_key (text or NULL).
 -- Writes: logged_tools(name, definition, first_file, first_line, first_position, last_ts, last_file, last_line,
 --         lines).
 CREATE OR REPLACE TABLE logged_tools AS
 WITH objects AS (  -- nested CASE: DuckDB does not short-circuit AND
     SELECT file_order, source_line,
            CASE WHEN json_valid(line) THEN CASE WHEN json_type(line) = 'OBJECT' THEN CAST(line AS JSON) END END AS obj
-    FROM gateway_lines
+    FROM (SELECT file_order, source_line, line FROM gateway_lines
+          UNION ALL  -- the --batch-input file: request bodies (`body`) of a Batch API output, with no time
+          SELECT 0, row_number() OVER (), line FROM batch_lines)
 ),
 requests AS (
     SELECT file_order, source_line,

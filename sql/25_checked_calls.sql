@@ -1,6 +1,7 @@
 -- checked_calls: every call of the files read in this build with exactly one outcome: NULL (valid) or the first
--- quarantine reason in the contract's order: bad_record, missing_field, bad_type (from 10_calls), duplicate_event,
--- unknown_tool, empty_intent, intent_too_long, then no_json, invalid_json, schema_violation (from parsed_outputs).
+-- quarantine reason in the contract's order: bad_record and a gateway line's reasons, missing_field, bad_type
+-- (from 10_calls), duplicate_event, unknown_tool, repeated_tool (a gateway row's call_reason), empty_intent,
+-- intent_too_long, then no_json, invalid_json, schema_violation (from parsed_outputs).
 -- Rows carry small ids (raw intent, output), not strings: this table has one row per input row.
 -- Everything here depends on the row's own file only (the per-file state is cached by the file's sha256): a
 -- repeated event_id keeps its first line WITHIN the file; a repeat of an event from an earlier file is found by
@@ -34,6 +35,7 @@ record_checked AS (
             CASE WHEN r.event_id IS NOT NULL AND c.source_line <> r.first_line
                  THEN 'duplicate_event' END,
             CASE WHEN c.tool NOT IN (SELECT tool FROM pack_tools) THEN 'unknown_tool' END,
+            c.call_reason,
             CASE WHEN i.intent = '' THEN 'empty_intent' END,
             CASE WHEN length(i.intent) > $max_intent_chars THEN 'intent_too_long' END
         ) AS record_reason

@@ -51,6 +51,44 @@ _LockTimeout = Annotated[
     typer.Option("--lock-timeout", help="Seconds to wait for a store lock another process holds (default: no limit)."),
 ]
 
+_LogFormat = Annotated[
+    str,
+    typer.Option(
+        "--log-format", help="auto (per file, from its first records), databuild, openai, litellm or langfuse."
+    ),
+]
+_PairKeys = Annotated[
+    str | None,
+    typer.Option("--pair-keys", help="openai: the request and response keys of a pair, as REQ,RESP."),
+]
+_BatchInput = Annotated[
+    str | None,
+    typer.Option(
+        "--batch-input", help="openai: the Batch API input file whose custom_id the --logs output lines join."
+    ),
+]
+_Outcomes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--outcomes",
+        help="{request_id, exported} records or a Langfuse scores export (JSONL, CSV, Parquet; repeatable).",
+    ),
+]
+_OutcomeName = Annotated[str, typer.Option("--outcome-name", help="The Langfuse score that means exported.")]
+_OutcomeThreshold = Annotated[
+    float, typer.Option("--outcome-threshold", help="A score at or above this value means exported.")
+]
+_OutcomeField = Annotated[
+    str | None,
+    typer.Option(
+        "--outcome-field", help="A dotted path in each log record holding its outcome, e.g. metadata.exported."
+    ),
+]
+_TeacherModel = Annotated[
+    list[str] | None,
+    typer.Option("--teacher-model", help="Keep only completions of models matching this GLOB (repeatable)."),
+]
+
 
 @app.command()
 def snapshot(
@@ -66,11 +104,20 @@ def snapshot(
     tools: _Tools = None,
     full: _Full = False,
     lock_timeout: _LockTimeout = None,
+    log_format: _LogFormat = "auto",
+    pair_keys: _PairKeys = None,
+    batch_input: _BatchInput = None,
+    outcomes: _Outcomes = None,
+    outcome_name: _OutcomeName = "exported",
+    outcome_threshold: _OutcomeThreshold = 1.0,
+    outcome_field: _OutcomeField = None,
+    teacher_model: _TeacherModel = None,
     output_format: TableOrJsonOption = "table",
 ) -> None:
     """Build a dataset version from teacher logs.
 
     Example: databuild snapshot --logs 'logs/*.jsonl.gz' --since 2024-01-01 --store store
+    Gateway logs: databuild snapshot --logs completions.jsonl --outcomes outcomes.csv
     """
     with user_errors():
         from databuild.pack import load_pack
@@ -83,7 +130,10 @@ def snapshot(
             load_pack(tools)  # a bad pack is refused before any work
         the_store = open_store(store_path(store))
         tools_file = str(tools) if tools is not None else None
-        options = options_from(SnapshotOptions, ctx.params, logs=_log_patterns(logs, the_store), tools=tools_file)
+        options = options_from(
+            SnapshotOptions, ctx.params, logs=_log_patterns(logs, the_store), tools=tools_file,
+            outcomes=tuple(outcomes or ()), teacher_models=tuple(teacher_model or ()),
+        )  # fmt: skip
         result = _run_with_progress(the_store, options, recorded_command())
         report = _report(result, the_store.pack(result.published.name), tools_file)
         if output_format == "json":
@@ -117,6 +167,8 @@ def _report(result: Any, pack: Any, tools_file: str | None) -> dict[str, Any]:
         "intents": result.intents,
         "used_all": result.used_all,
         "reuse": result.reuse,
+        "inputs": [{key: item[key] for key in ("path", "format", "file_type", "rows")} for item in result.inputs],
+        **({"outcomes": result.outcomes} if result.outcomes is not None else {}),
         "pack": {"name": pack.name, "source": tools_file or "built-in", "tools": list(pack.names)},
     }
 
@@ -185,6 +237,12 @@ def _print_report(report: dict[str, Any]) -> None:
     )
     for reason, count in acc["quarantined"].items():
         console.print(f"  {reason:<18}{count:>10}")
+    formats = {item["format"] for item in report["inputs"]}
+    if formats != {"databuild"}:  # gateway logs: each file's format
+        console.print("inputs: " + ", ".join(f"{item['path']} ({item['format']})" for item in report["inputs"]))
+    if "outcomes" in report:
+        outcomes = report["outcomes"]
+        console.print(f"requests that matched an outcome: {outcomes['matched_requests']}")
     reuse = report["reuse"]
     console.print(
         f"files read {reuse['files_read']} ({reuse['rows_read']} rows), "
