@@ -64,7 +64,7 @@ def test_the_simulated_sample_builds_the_same_rows_and_sft(
     simulated: dict[str, dict[str, Any]], log_format: str
 ) -> None:
     reference, gateway = simulated["databuild"], simulated[log_format]
-    assert len(reference["rows"]) > 50 and {r["split"] for r in reference["rows"]} == {"train", "test"}
+    assert len(reference["rows"]) > 30 and {r["split"] for r in reference["rows"]} == {"train", "test"}
     assert gateway["rows"] == reference["rows"]
     assert gateway["sft"] == reference["sft"]
     assert gateway["accounting"]["valid_rows"] == reference["accounting"]["valid_rows"]
@@ -181,11 +181,21 @@ def daily_files(folder: Path, log_format: str) -> list[tuple[Path, Path]]:
 def test_incremental_builds_over_daily_files_give_the_full_builds_fingerprint(tmp_path: Path, log_format: str) -> None:
     days = daily_files(tmp_path, log_format)
     assert len(days) == 3
+    logs, daily_outcomes = [log for log, _ in days], [o for _, o in days]
+    full = built(tmp_path / "full", logs, daily_outcomes, "--seed", "3", "--full")
+    # each day's outcomes beside its log: every build gives its days' outcomes files
     store = tmp_path / "store"
-    reports = [
-        built(store, [log for log, _ in days[:n]], [o for _, o in days[:n]], "--seed", "3")["report"] for n in (1, 2, 3)
-    ]
-    assert [r["reuse"]["files_read"] for r in reports] == [1, 1, 1]  # each build reads only the new day
-    full = built(tmp_path / "full", [log for log, _ in days], [o for _, o in days], "--seed", "3", "--full")
+    reports = [built(store, logs[:n], daily_outcomes[:n], "--seed", "3")["report"] for n in (1, 2, 3)]
     assert reports[-1]["fingerprint"] == full["report"]["fingerprint"]
     assert open_store(store).manifest(reports[-1]["version"])["accounting"] == full["accounting"]
+    # one outcomes export for the whole period, given to every build: the earlier days come from the cache
+    period = tmp_path / "period_outcomes.jsonl"
+    period.write_text("".join(o.read_text(encoding="utf-8") for o in daily_outcomes), encoding="utf-8")
+    store = tmp_path / "store-period"
+    reports = [built(store, logs[:n], [period], "--seed", "3")["report"] for n in (1, 2, 3)]
+    assert [r["reuse"]["files_read"] for r in reports] == [1, 1, 1]  # each build reads only the new day
+    assert [r["reuse"]["files_reused"] for r in reports] == [0, 1, 2]
+    assert (
+        reports[-1]["fingerprint"]
+        == built(tmp_path / "full-period", logs, [period], "--seed", "3", "--full")["report"]["fingerprint"]
+    )
