@@ -141,3 +141,31 @@ def test_show_pack_prints_the_stored_pack_and_the_report_says_where_it_came_from
     shown = invoke("show", report["version"], "--store", store, "--pack")
     assert shown.exit_code == 0 and shown.stderr == ""
     assert shown.stdout == (EXAMPLE / "tools.json").read_text(encoding="utf-8")
+
+
+def test_a_build_from_the_logs_stores_the_pack_and_show_prints_it_for_reuse(tmp_path: Path) -> None:
+    logs = tmp_path / "openai.jsonl"
+    assert invoke("simulate", "--out", logs, "--rows", 600, "--intents", 60, "--log-format", "openai").exit_code == 0
+    store = tmp_path / "store"
+    outcomes = ("--outcomes", tmp_path / "openai.outcomes.jsonl")
+    result = invoke("snapshot", "--store", store, "--logs", logs, *outcomes, "--tools", "from-logs")
+    assert result.exit_code == 0, result.output
+    assert "pack: from the logs (adjust, selective_adjust, filter), stored in the version; " in result.stdout
+    assert "warning:" not in result.stderr  # one definition per tool over the whole log
+    shown = invoke("show", "v1", "--store", store, "--pack")
+    colour = json.loads((Path(__file__).resolve().parents[2] / "databuild/packs/colour/tools.json").read_text())
+    # the colour pack as the app offered it: the pack's x- keys are not sent to the API
+    expected = [{"type": "function", "function": {k: v for k, v in t["function"].items() if not k.startswith("x-")}}
+                for t in colour["tools"]]  # fmt: skip
+    assert json.loads(shown.stdout) == {"name": "from-logs", "tools": expected}
+    pack_file = tmp_path / "pack.json"
+    pack_file.write_text(shown.stdout, encoding="utf-8")
+    again = invoke("snapshot", "--store", store, "--logs", logs, *outcomes, "--tools", pack_file, "--format", "json")
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert report["unchanged"] and report["version"] == "v1"  # the same pack bytes: the same version
+    assert report["pack"] == {
+        "name": "from-logs",
+        "source": str(pack_file),
+        "tools": ["adjust", "selective_adjust", "filter"],
+    }
