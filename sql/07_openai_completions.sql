@@ -25,7 +25,8 @@ batch_bodies AS (  -- the --batch-input file: each custom_id's request body
 ),
 pairs AS (
     SELECT l.*,
-           json_type(obj, '$.custom_id') = 'VARCHAR' AND json_type(obj, '$.response') = 'OBJECT' AS is_batch,
+           coalesce(json_type(obj, '$.custom_id') = 'VARCHAR' AND json_type(obj, '$.response') = 'OBJECT', false)
+               AS is_batch,
            CASE WHEN CAST($request_key AS VARCHAR) IS NOT NULL THEN (obj -> CAST($request_key AS VARCHAR))
                 ELSE coalesce(obj -> 'request', (obj -> 'request_body'), (obj -> 'reqPayload')) END AS pair_request,
            CASE WHEN CAST($response_key AS VARCHAR) IS NOT NULL THEN (obj -> CAST($response_key AS VARCHAR))
@@ -84,7 +85,7 @@ streams AS (  -- each stream as the Chat Completion it amounts to
 ),
 responses AS (
     SELECT b.* EXCLUDE (resp), coalesce(s.resp, b.resp) AS resp,
-           json_type(coalesce(s.resp, b.resp), '$.output') = 'ARRAY' AS is_responses_api
+           coalesce(json_type(coalesce(s.resp, b.resp), '$.output') = 'ARRAY', false) AS is_responses_api
     FROM bodies b
     LEFT JOIN streams s USING (file_order, line_no)
 ),
