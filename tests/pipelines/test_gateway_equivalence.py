@@ -159,9 +159,9 @@ def test_a_hand_made_smart_home_traffic_builds_the_same_rows_and_sft(tmp_path: P
 
 def daily_files(folder: Path, log_format: str) -> list[tuple[Path, Path]]:
     """The simulated sample's traffic cut into three daily files (by the request's day), each with its outcomes."""
-    from databuild.packs.colour.simulate import SimulationOptions, _simulated_traffic
+    from databuild.packs.colour.simulate import SimulationOptions, simulated_traffic
 
-    traffic = _simulated_traffic(SimulationOptions(rows=900, intents=120, seed=11, days=3))
+    traffic = simulated_traffic(SimulationOptions(rows=900, intents=120, seed=11, days=3))
     day = traffic.records["ts"].str.slice(0, 10)
     files = []
     for n, date in enumerate(sorted(day.unique().to_list()), start=1):

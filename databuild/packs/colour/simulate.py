@@ -242,11 +242,11 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
     drawn by popularity; three call rows per request; the response texts (surface variants, breakages, the
     chain-of-thought); the log records; a few bad records on top.
     """
-    traffic = _simulated_traffic(options)
+    traffic = simulated_traffic(options)
     return _with_bad_records(traffic.records, traffic.duplicates, traffic.broken)
 
 
-def _simulated_traffic(options: SimulationOptions) -> GatewayTraffic:
+def simulated_traffic(options: SimulationOptions) -> GatewayTraffic:
     """The simulated records before the bad ones, and which records are logged again (duplicates) or broken.
     A call is left uncalled in a completion when its output is the tool's neutral answer and not malformed."""
     rng = np.random.default_rng(options.seed)
@@ -460,7 +460,7 @@ def write_logs(options: SimulationOptions, out: Path, log_format: str = "databui
     if log_format != "databuild":
         outcomes = outcomes_path(out, log_format)
         check_writable_file(outcomes, "--out")
-        return write_gateway_logs(_simulated_traffic(options), log_format, out)[0]
+        return write_gateway_logs(simulated_traffic(options), log_format, out)[0]
     name = out.name.lower()
     if not name.endswith((".parquet", ".jsonl.gz", ".jsonl")):
         raise ValueError(f"unsupported output type: {out} (use .jsonl, .jsonl.gz or .parquet)")
