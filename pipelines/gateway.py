@@ -56,9 +56,9 @@ class SideInputs:
     def values(self) -> dict[str, Any]:
         """The SQL models' parameters."""
         request_key, response_key = self.settings.pair_keys or (None, None)
-        return {
-            "request_key": request_key,
-            "response_key": response_key,
+        return {  # the --pair-keys as JSON paths: `$."<key>"`
+            "request_key": None if request_key is None else f'$."{request_key}"',
+            "response_key": None if response_key is None else f'$."{response_key}"',
             "outcome_path": outcome_path(self.settings.outcome_field),
             "teacher_models": list(self.settings.teacher_models),
         }
@@ -103,6 +103,8 @@ def load_side_inputs(settings: GatewaySettings, hashes: InputHashes) -> SideInpu
     frames = [pl.DataFrame(schema=OUTCOME_SCHEMA)]
     for name in settings.outcomes:
         path = Path(name)
+        if not path.exists():
+            raise DatabuildError(f"outcomes file not found: {path}")
         _check_regular(path)
         frame = read_outcomes(path, settings.outcome_name, settings.outcome_threshold)
         frames.append(frame)
@@ -110,6 +112,8 @@ def load_side_inputs(settings: GatewaySettings, hashes: InputHashes) -> SideInpu
     batch = pl.DataFrame(schema=BATCH_SCHEMA)
     if settings.batch_input is not None:
         path = Path(settings.batch_input)
+        if not path.exists():
+            raise DatabuildError(f"--batch-input file not found: {path}")
         _check_regular(path)
         blocks = [line.decode("utf-8", errors="replace") for _, lines in _line_blocks(path) for line in lines]
         batch = pl.DataFrame({"line": [line for line in blocks if line.strip()]}, schema=BATCH_SCHEMA)

@@ -39,7 +39,7 @@ def parse_pair_keys(value: str | None) -> tuple[str, str] | None:
     if value is None:
         return None
     parts = [part.strip() for part in value.split(",")]
-    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+    if len(parts) != 2 or not all(parts) or parts[0] == parts[1] or any('"' in part for part in parts):
         raise DatabuildError(f"--pair-keys takes two different key names as REQ,RESP, not {value!r}")
     return parts[0], parts[1]
 
@@ -82,7 +82,7 @@ def file_format(path: Path, lines: Iterator[tuple[int, bytes]], choice: FormatCh
             if found != choice.log_format and not (found is None and choice.log_format == "databuild"):
                 what = "not a JSON object" if not isinstance(record, dict) else f"keys: {', '.join(list(record)[:8])}"
                 raise DatabuildError(
-                    f"{path}:{number}: the first record is not a {choice.log_format} record "
+                    f"{path}:{number}: the first record is not in the {choice.log_format} format "
                     f"({_expected(choice)}; {what})"
                 )
             return choice.log_format

@@ -42,7 +42,7 @@ def _read_table(path: Path) -> pl.DataFrame:
         if name.endswith(".csv"):
             return pl.read_csv(path, infer_schema=False)  # every column as text: "true", "1" are read below
         if name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz")):
-            return pl.read_ndjson(path, infer_schema_length=None)
+            return _read_jsonl(path)
     except FileNotFoundError:
         raise DatabuildError(f"outcomes file not found: {path}") from None
     except Exception as exc:  # polars raises several types for unreadable content
@@ -50,12 +50,22 @@ def _read_table(path: Path) -> pl.DataFrame:
     raise DatabuildError(f"{path}: unsupported outcomes file type (expected .jsonl, .csv or .parquet)")
 
 
+def _read_jsonl(path: Path) -> pl.DataFrame:
+    """DuckDB's reader: a column of mixed JSON types (true, 1, "true") comes as JSON text, not an error."""
+    import duckdb
+
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    with duckdb.connect() as con:
+        return con.sql("SELECT * FROM read_ndjson($path, sample_size = -1)", params={"path": str(path)}).pl()
+
+
 def _plain_records(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
     exported = frame["exported"]
     if exported.dtype == pl.Boolean:
         flags = exported
     else:
-        text = exported.cast(pl.String).str.strip_chars().str.to_lowercase()
+        text = exported.cast(pl.String).str.strip_chars().str.strip_chars('"').str.to_lowercase()
         bad = text.is_not_null() & ~text.is_in([*TRUE_TEXTS, *FALSE_TEXTS])
         if bad.any():
             row = int(bad.arg_max() or 0)

@@ -83,6 +83,8 @@ STEPS = (
     ("05_raw_jsonl", "raw_lines -> raw_jsonl"),
     ("06_raw_parquet", "parquet files -> raw_parquet"),
     ("07_content_text", "-> content_text()"),
+    ("07_conversation", "-> conversation()"),
+    ("07_assistant_message", "-> assistant_message()"),
     ("07_last_user_text", "-> last_user_text()"),
     ("07_offered_tools", "-> offered_tools()"),
     ("07_arguments_text", "-> arguments_text()"),

@@ -5,42 +5,47 @@
 -- `.functions`) the tools offered, `response.choices[0].message` the answer, `model` the model. `status:
 -- failure` (or a response without choices) is teacher_error; a message logging turned off shows as the intent
 -- 'redacted-by-litellm' (redacted, 08_raw_gateway).
+-- Each line is parsed once for all the fields read from it (json_extract with a list of paths).
 -- Reads: gateway_lines, the macros of 07_*. Params: $outcome_path (a JSON path or NULL). Writes: litellm_completions.
 CREATE OR REPLACE TABLE litellm_completions AS
 WITH lines AS (
     SELECT file_order, source_file, source_line AS line_no,
-           CASE WHEN json_valid(line) THEN CASE WHEN json_type(line) = 'OBJECT' THEN CAST(line AS JSON) END END AS obj
+           CASE WHEN json_valid(line) THEN starts_with(ltrim(line), '{') ELSE false END AS is_object, line
     FROM gateway_lines
     WHERE log_format = 'litellm'
 ),
-read_out AS (
-    SELECT file_order, source_file, line_no, obj IS NOT NULL AS is_object, obj,
-           (obj -> 'response' -> 'choices' -> 0 -> 'message') AS message,
-           (obj -> 'messages') AS conversation
+fields AS (  -- one parse of each line
+    SELECT file_order, source_file, line_no, is_object,
+           CASE WHEN is_object THEN json_extract(line, [
+               '$.id', '$.trace_id', '$.startTime', '$.messages', '$.model_parameters.tools',
+               '$.model_parameters.functions', '$.response.choices', '$.response.error', '$.status', '$.model',
+               coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')]) END AS f
     FROM lines
+),
+read_out AS (
+    SELECT *, conversation(f[4]) AS conv, assistant_message(message) AS m
+    FROM (SELECT *, CASE WHEN json_type(f[7]) = 'ARRAY' THEN json_extract(f[7], '$[0].message') END AS message
+          FROM fields)
 )
 SELECT
     file_order, source_file, line_no, is_object,
     CAST(CASE
         WHEN NOT is_object THEN NULL
-        WHEN (obj ->> 'status') = 'failure'
-          OR coalesce(json_type(obj, '$.response.error'), 'NULL') <> 'NULL'
-          OR coalesce(json_array_length(obj, '$.response.choices'), 0) = 0 THEN 'teacher_error'
-        WHEN (obj ->> 'id') IS NULL OR (obj ->> 'trace_id') IS NULL OR json_type(obj, '$.startTime') IS NULL
-          OR conversation IS NULL THEN 'missing_field'
-        WHEN json_type(obj, '$.id') <> 'VARCHAR' OR json_type(obj, '$.trace_id') <> 'VARCHAR'
-          OR json_type(obj, '$.startTime') NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')
-          OR json_type(conversation) <> 'ARRAY' OR NOT chat_calls_ok(message) THEN 'bad_type'
-        WHEN coalesce(list_last(json_extract(conversation, '$[*]')) ->> 'role', '') IN ('tool', 'function')
-          THEN 'follow_up'
+        WHEN (f[9] ->> '$') = 'failure' OR coalesce(json_type(f[8]), 'NULL') <> 'NULL'
+          OR coalesce(json_array_length(f[7]), 0) = 0 THEN 'teacher_error'
+        WHEN f[1] IS NULL OR f[2] IS NULL OR f[3] IS NULL OR f[4] IS NULL THEN 'missing_field'
+        WHEN json_type(f[1]) <> 'VARCHAR' OR json_type(f[2]) <> 'VARCHAR'
+          OR json_type(f[3]) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+          OR conv IS NULL OR NOT chat_calls_ok(message, m) THEN 'bad_type'
+        WHEN coalesce(list_last(conv).role, '') IN ('tool', 'function') THEN 'follow_up'
     END AS VARCHAR) AS line_reason,
-    CAST(obj ->> 'id' AS VARCHAR) AS event_id,
-    CAST(obj ->> 'trace_id' AS VARCHAR) AS request_id,
-    to_timestamp(TRY_CAST(obj ->> 'startTime' AS DOUBLE)) AS ts,
-    CAST(obj ->> 'model' AS VARCHAR) AS model,
-    CAST(last_user_text(conversation) AS VARCHAR) AS intent,
-    offered_tools(obj -> 'model_parameters' -> 'tools', (obj -> 'model_parameters' -> 'functions')) AS offered,
-    chat_calls(message) AS calls,
-    CAST(content_text(message -> 'content') AS VARCHAR) AS content,
-    CAST(json_extract(obj, CAST($outcome_path AS VARCHAR)) AS VARCHAR) AS inline_outcome
+    CAST(f[1] ->> '$' AS VARCHAR) AS event_id,
+    CAST(f[2] ->> '$' AS VARCHAR) AS request_id,
+    to_timestamp(TRY_CAST(f[3] ->> '$' AS DOUBLE)) AS ts,
+    CAST(f[10] ->> '$' AS VARCHAR) AS model,
+    CAST(last_user_text(conv) AS VARCHAR) AS intent,
+    offered_tools(f[5], f[6]) AS offered,
+    chat_calls(m) AS calls,
+    CAST(content_text(m.content) AS VARCHAR) AS content,
+    CAST(f[11] AS VARCHAR) AS inline_outcome
 FROM read_out
