@@ -66,7 +66,7 @@ class SideInputs:
     def shaping(self) -> dict[str, Any]:
         """What enters the fingerprint beside the options: only what was given (a build of databuild-format logs
         with none of these keeps the fingerprint it always had)."""
-        given = {f"{entry['role']}_sha256": [] for entry in self.files}
+        given: dict[str, Any] = {f"{entry['role']}_sha256": [] for entry in self.files}
         for entry in self.files:
             given[f"{entry['role']}_sha256"].append(entry["sha256"])
         settings = self.settings

@@ -415,6 +415,8 @@ def _estimated_rows(item: InputFile) -> int:
         import pyarrow.parquet as pq
 
         return pq.read_metadata(item.path).num_rows
+    if item.kind == "json_files":
+        return sum(member.stat().st_size for member in item.members) // JSONL_LINE_BYTES
     size = item.path.stat().st_size
     return size * (GZIP_RATIO if item.path.name.lower().endswith(".gz") else 1) // JSONL_LINE_BYTES
 
@@ -539,7 +541,7 @@ def _finish(
     pool = _intent_pool(con)
     input_records = _input_records(plan, _counts(counts, "read"))
     shaping = options.shaping() | side.shaping()
-    manifest = {
+    manifest: dict[str, Any] = {
         "command": command,
         "parameters": {**shaping, "logs": options.logs, "tools": options.tools},
         "inputs": input_records,

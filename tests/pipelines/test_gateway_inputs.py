@@ -7,6 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
+import polars as pl
 from typer.testing import CliRunner
 
 from databuild.cli import app
@@ -118,17 +119,28 @@ def test_outcomes_key_the_cache(tmp_path: Path) -> None:
 
 
 def test_incremental_days_give_the_full_build(tmp_path: Path) -> None:
-    """Two daily openai files: a build of day 1, then of both, equals the build of both at once."""
+    """Two daily openai files: a build of day 1, then of both, equals the build of both at once. Day 2 logs
+    line 1's completion again: its 3 rows become duplicate_event across the files."""
     lines = OPENAI.read_text(encoding="utf-8").splitlines(keepends=True)
     day1, day2 = tmp_path / "d1.jsonl", tmp_path / "d2.jsonl"
     day1.write_text("".join(lines[:7]), encoding="utf-8")
-    day2.write_text("".join(lines[7:]), encoding="utf-8")
+    day2.write_text("".join([*lines[7:], lines[0]]), encoding="utf-8")
     options = ("--outcomes", str(FIXTURES / "gateway" / "openai.outcomes.jsonl"), "--teacher-model", "gpt-4o-2024-*")
     snapshot(tmp_path / "inc", "--logs", str(day1), *options)
     both = snapshot(tmp_path / "inc", "--logs", str(day1), "--logs", str(day2), *options)
     full = snapshot(tmp_path / "full", "--logs", str(day1), "--logs", str(day2), *options)
     assert both["reuse"]["files_reused"] == 1
     assert both["fingerprint"] == full["fingerprint"] and both["accounting"] == full["accounting"]
+    assert full["accounting"]["quarantined"]["duplicate_event"] == 3 + 3  # line 3 in day 1, line 1 again in day 2
+    assert full["accounting"]["input_rows"] == 30 + 3
+    quarantine = pl.read_parquet(open_store(tmp_path / "inc").quarantine_path(both["version"]))
+    assert quarantine.filter(pl.col("source_file") == str(day2)).select("source_line", "reason", "tool").rows()[
+        -3:
+    ] == [
+        (9, "duplicate_event", "adjust"),  # day 2's line 9: the copy of line 1
+        (9, "duplicate_event", "filter"),
+        (9, "duplicate_event", "selective_adjust"),
+    ]
 
 
 def test_no_outcome_matched_warns_with_the_join_key(tmp_path: Path) -> None:
@@ -192,8 +204,6 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_csv_and_parquet_outcomes(tmp_path: Path) -> None:
-    import polars as pl
-
     csv = tmp_path / "o.csv"
     csv.write_text("request_id,exported\nchatcmpl-A1,1\nchatcmpl-B1,TRUE\nresp_C1,true\n", encoding="utf-8")
     parquet = tmp_path / "o.parquet"
