@@ -116,14 +116,11 @@ def _write_lines(handle: BinaryIO, lines: pl.Series) -> None:
 def _requests(traffic: GatewayTraffic) -> pl.DataFrame:
     """One row per request, in the order of its first record: id, time, intent, outcome, user, chain-of-thought
     and the `tool_calls` list (structs `{id, type, function: {name, arguments}}`; null when nothing was called)."""
-    records = traffic.records.with_row_index("position").with_columns(
-        called=pl.lit(True) if traffic.called is None else pl.Series(traffic.called)
-    )
+    records = traffic.records.with_columns(called=pl.lit(True) if traffic.called is None else pl.Series(traffic.called))
     if "user_id" not in records.columns:
         records = records.with_columns(user_id=pl.lit(None, dtype=pl.String))
     calls = _calls(records)
     requests = calls.group_by("request_id", maintain_order=True).agg(
-        pl.col("position").first().alias("first_position"),
         pl.col("ts").first(),
         pl.col("intent").first(),
         pl.col("exported").any(),
