@@ -249,9 +249,9 @@ def _print_report(report: dict[str, Any]) -> None:
         f"reused from the cache {reuse['files_reused']} ({reuse['rows_reused']} rows)"
     )
     if report["pack"]["source"] == "from-logs":
-        tools = ", ".join(report["pack"]["tools"])
+        offered = ", ".join(report["pack"]["tools"])
         console.print(
-            f"pack: from the logs ({tools}), stored in the version; "
+            f"pack: from the logs ({offered}), stored in the version; "
             f"`databuild show {report['version']} --pack` prints it"
         )
     intents = report["intents"]

@@ -14,6 +14,7 @@ Everything is vectorized (NumPy + Polars): 10 M rows take seconds, not minutes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -439,7 +440,7 @@ def _bad_record_picks(height: int, options: SimulationOptions, rng: np.random.Ge
     return duplicates.tolist(), broken.tolist()
 
 
-def _with_bad_records(records: pl.DataFrame, duplicates: list[int], broken: list[int]) -> pl.DataFrame:
+def _with_bad_records(records: pl.DataFrame, duplicates: Sequence[int], broken: Sequence[int]) -> pl.DataFrame:
     """The records, then the duplicated events, then the broken copies (no request_id)."""
     if not duplicates:
         return records
