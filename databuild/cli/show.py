@@ -23,6 +23,7 @@ def show(
     """Show a version: lineage, command, inputs, accounting, Used/All, augmentation, card.
 
     Example: databuild show v3 --store store
+
     Example: databuild show v3 --pack > tools.json
     """
     with user_errors():

@@ -59,6 +59,7 @@ def simulate(
     """Write simulated teacher-call logs (deterministic, offline).
 
     Example: databuild simulate --out logs/sample.jsonl.gz --rows 60000 --intents 3000
+
     Example: databuild simulate --out logs/openai.jsonl --log-format openai
     """
     with user_errors():
