@@ -152,6 +152,8 @@ def test_a_build_from_the_logs_stores_the_pack_and_show_prints_it_for_reuse(tmp_
     assert result.exit_code == 0, result.output
     assert "pack: from the logs (adjust, selective_adjust, filter), stored in the version; " in result.stdout
     assert "warning:" not in result.stderr  # one definition per tool over the whole log
+    # the simulated malformed outputs include out-of-range values: the first one names where the ranges come from
+    assert "the valid values are listed in the tools the logged requests offered (--tools from-logs)" in result.stderr
     shown = invoke("show", "v1", "--store", store, "--pack")
     colour = json.loads((Path(__file__).resolve().parents[2] / "databuild/packs/colour/tools.json").read_text())
     # the colour pack as the app offered it: the pack's x- keys are not sent to the API
