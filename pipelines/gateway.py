@@ -143,7 +143,9 @@ def outcome_report(
         ) if part
     )  # fmt: skip
     gateway = any(item.log_format != "databuild" for item in inputs)
-    if gateway and matched == 0:
+    if not gateway:
+        warn("warning: outcomes apply to gateway logs only; the databuild-format files keep their own `exported`")
+    elif matched == 0:
         warn(f"warning: no request matched an outcome (join key tried: {join_key}); every request counts as not "
              "exported")  # fmt: skip
     files = [entry for entry in side.files if entry["role"] == "outcomes"]

@@ -164,7 +164,8 @@ def _in_line_order(part: str) -> bool:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    lines = pq.read_table(part, columns=["row_key"]).column("row_key")  # a gateway line's rows: one line each
+    key = "row_key" if "row_key" in pq.read_schema(part).names else "source_line"  # row_key: a gateway line's rows
+    lines = pq.read_table(part, columns=[key]).column(key)
     return len(lines) < 2 or bool(pc.all(pc.greater(lines[1:], lines[:-1])).as_py())
 
 

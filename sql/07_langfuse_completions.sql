@@ -10,17 +10,20 @@
 -- Writes: langfuse_completions.
 CREATE OR REPLACE TABLE langfuse_completions AS
 WITH lines AS (
-    SELECT file_order, source_file, source_line AS line_no,
-           CASE WHEN json_valid(line) THEN starts_with(ltrim(line), '{') ELSE false END AS is_object, line
+    SELECT file_order, source_file, source_line AS line_no, line
     FROM gateway_lines
     WHERE log_format = 'langfuse'
 ),
 fields AS (  -- one parse of each line
-    SELECT file_order, source_file, line_no, is_object,
-           CASE WHEN is_object THEN json_extract(line, [
+    SELECT file_order, source_file, line_no,
+           try(json_extract(line, [
                '$.id', '$.trace_id', '$.type', '$.start_time', '$.input', '$.output', '$.level',
-               '$.provided_model_name', coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')]) END AS f
+               '$.provided_model_name', coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')])) AS f,
+           left(ltrim(left(line, 64)), 1) = '{' AS starts_as_object
     FROM lines
+),
+objects AS (  -- a line is a record when it is valid JSON (json_extract did not fail) and an object
+    SELECT * EXCLUDE (starts_as_object), f IS NOT NULL AND starts_as_object AS is_object FROM fields
 ),
 decoded AS (  -- input/output: a JSON string holding JSON (the export's way), or already JSON
     SELECT *,
@@ -28,7 +31,7 @@ decoded AS (  -- input/output: a JSON string holding JSON (the export's way), or
                 CASE WHEN json_valid(f[5] ->> '$') THEN CAST(f[5] ->> '$' AS JSON) END ELSE f[5] END AS input,
            CASE WHEN json_type(f[6]) = 'VARCHAR' THEN
                 CASE WHEN json_valid(f[6] ->> '$') THEN CAST(f[6] ->> '$' AS JSON) END ELSE f[6] END AS output
-    FROM fields
+    FROM objects
 ),
 read_out AS (
     SELECT *, conversation(conversation_json) AS conv, assistant_message(message) AS m

@@ -9,23 +9,26 @@
 -- Reads: gateway_lines, the macros of 07_*. Params: $outcome_path (a JSON path or NULL). Writes: litellm_completions.
 CREATE OR REPLACE TABLE litellm_completions AS
 WITH lines AS (
-    SELECT file_order, source_file, source_line AS line_no,
-           CASE WHEN json_valid(line) THEN starts_with(ltrim(line), '{') ELSE false END AS is_object, line
+    SELECT file_order, source_file, source_line AS line_no, line
     FROM gateway_lines
     WHERE log_format = 'litellm'
 ),
 fields AS (  -- one parse of each line
-    SELECT file_order, source_file, line_no, is_object,
-           CASE WHEN is_object THEN json_extract(line, [
+    SELECT file_order, source_file, line_no,
+           try(json_extract(line, [
                '$.id', '$.trace_id', '$.startTime', '$.messages', '$.model_parameters.tools',
                '$.model_parameters.functions', '$.response.choices', '$.response.error', '$.status', '$.model',
-               coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')]) END AS f
+               coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')])) AS f,
+           left(ltrim(left(line, 64)), 1) = '{' AS starts_as_object
     FROM lines
+),
+objects AS (  -- a line is a record when it is valid JSON (json_extract did not fail) and an object
+    SELECT * EXCLUDE (starts_as_object), f IS NOT NULL AND starts_as_object AS is_object FROM fields
 ),
 read_out AS (
     SELECT *, conversation(f[4]) AS conv, assistant_message(message) AS m
     FROM (SELECT *, CASE WHEN json_type(f[7]) = 'ARRAY' THEN json_extract(f[7], '$[0].message') END AS message
-          FROM fields)
+          FROM objects)
 )
 SELECT
     file_order, source_file, line_no, is_object,

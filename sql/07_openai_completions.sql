@@ -62,19 +62,23 @@ FROM (
 LEFT JOIN assembled_calls c USING (file_order, line_no);
 CREATE OR REPLACE TABLE openai_completions AS
 WITH lines AS (
-    SELECT file_order, source_file, source_line AS line_no,
-           CASE WHEN json_valid(line) THEN starts_with(ltrim(line), '{') ELSE false END AS is_object, line
+    SELECT file_order, source_file, source_line AS line_no, line
     FROM gateway_lines
     WHERE log_format = 'openai'
 ),
 fields AS (  -- one parse of each line
-    SELECT file_order, source_file, line_no, is_object,
-           CASE WHEN is_object THEN json_extract(line, [
-               coalesce(CAST($request_key AS VARCHAR), '$.request'), coalesce(CAST($response_key AS VARCHAR), '$.response'),
+    SELECT file_order, source_file, line_no,
+           try(json_extract(line, [
+               coalesce(CAST($request_key AS VARCHAR), '$.request'),
+               coalesce(CAST($response_key AS VARCHAR), '$.response'),
                '$.request_body', '$.response_body', '$.reqPayload', '$.respPayload',
                '$.custom_id', '$.response.body', '$.response.status_code', '$.error', '$.id',
-               coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')]) END AS f
+               coalesce(CAST($outcome_path AS VARCHAR), '$.__no_outcome_field__')])) AS f,
+           left(ltrim(left(line, 64)), 1) = '{' AS starts_as_object
     FROM lines
+),
+objects AS (  -- a line is a record when it is valid JSON (json_extract did not fail) and an object
+    SELECT * EXCLUDE (starts_as_object), f IS NOT NULL AND starts_as_object AS is_object FROM fields
 ),
 pairs AS (
     SELECT file_order, source_file, line_no, is_object,
@@ -88,7 +92,7 @@ pairs AS (
            coalesce(json_type(f[10]), 'NULL') <> 'NULL' OR TRY_CAST(f[9] ->> '$' AS INTEGER) >= 400 AS batch_error,
            CASE WHEN json_type(f[11]) = 'VARCHAR' THEN f[11] ->> '$' END AS record_id,
            CAST(f[12] AS VARCHAR) AS inline_outcome
-    FROM fields
+    FROM objects
 ),
 batch_bodies AS (  -- the --batch-input file: each custom_id's request body
     SELECT b[1] ->> '$' AS custom_id, any_value(b[2]) AS body

@@ -6,8 +6,9 @@
 -- - a request has one row per tool call (each call of a tool called twice too: repeated_tool when it is a pack
 --   tool; a tool outside the pack becomes unknown_tool in 25_checked_calls), and one per pack tool it offered and
 --   did not call (an unused tool: the pack's neutral output, a valid call). A pack tool not offered has no row.
--- A call's response is `<content> JSON: <arguments>` (`JSON: <arguments>` with no content): the assistant's text is its chain of thought and the
--- arguments are parsed exactly as a JSON tail (an unused tool's response is 'JSON: <neutral>').
+-- A call's response is `<content> JSON: <arguments>` (`JSON: <arguments>` with no content): the assistant's
+-- text is its chain of thought and the arguments are parsed exactly as a JSON tail (an unused tool's response is
+-- 'JSON: <neutral>').
 -- Keys: source_line = line_no · 65536 + the row's number in its line (0 for a line row; calls 1…n in their
 -- order, then the unused tools in pack order), unique in the file; 37_file_quarantine shows line_no. The event
 -- id is '<record id>#<tool>#<k>' (k: the call's occurrence of that tool in the completion, 0 for an unused tool):
@@ -71,7 +72,8 @@ rows AS (
     SELECT file_order, source_file, line_no, call_no, true, NULL,
            CASE WHEN times > 1 AND tool IN (SELECT tool FROM pack_tools) THEN 'repeated_tool' END,
            event_id || '#' || coalesce(tool, '') || '#' || occurrence, request_id, ts, intent, tool,
-           CASE WHEN coalesce(content, '') = '' THEN '' ELSE content || ' ' END || 'JSON: ' || call.arguments, exported, outcome_matched
+           CASE WHEN coalesce(content, '') = '' THEN '' ELSE content || ' ' END || 'JSON: ' || call.arguments,
+           exported, outcome_matched
     FROM call_rows
     UNION ALL
     SELECT file_order, source_file, line_no, row_no, true, NULL, NULL,

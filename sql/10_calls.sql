@@ -1,7 +1,8 @@
 -- calls: the one pass over the raw records. Keeps the light columns, types them, applies the build window, and
 -- cuts each response after its first 'JSON:' marker (`json_tail`; the whole response when it has none): the
 -- only time the long chain-of-thought text is touched. `type_reason` is bad_record, missing_field or bad_type,
--- or a gateway line's reason (08_raw_gateway: line_reason); `call_reason` (repeated_tool) is judged in 25_checked_calls.
+-- or a gateway line's reason (08_raw_gateway: line_reason); `call_reason` (repeated_tool) is judged in
+-- 25_checked_calls.
 -- The texts later models group or join on (tail, raw intent, event id) also get 64-bit hashes here, once.
 -- Reads: raw. Params: $since, $until (TIMESTAMPTZ or NULL). Writes: calls.
 CREATE OR REPLACE TABLE calls AS

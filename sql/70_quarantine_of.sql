@@ -2,8 +2,9 @@
 -- rejected rows (from its cache entry's quarantine.parquet, or found now) except its corrected ones, plus its
 -- corrected rows as duplicate_event. `parts` lists the cache entry's quarantine.parquet of a cached file and always
 -- ends with the $no_entry placeholder (read_parquet needs one file). Rows are known by row_key
--- (37_file_quarantine). The version's quarantine is written one file at a time from this macro: each query reads that file's entry alone, where one view of every file's rows would
--- read every entry again for each file (and a table of them all would hold the whole history's records).
+-- (37_file_quarantine). The version's quarantine is written one file at a time from this macro: each query reads
+-- that file's entry alone, where one view of every file's rows would read every entry again for each file (and a
+-- table of them all would hold the whole history's records).
 -- Reads: file_quarantine, all_corrections, all_correction_quarantine, build_files. Writes: macro quarantine_of.
 CREATE OR REPLACE MACRO quarantine_of(k, parts) AS TABLE
 WITH file_rows AS (

@@ -148,25 +148,45 @@ def test_litellm(tmp_path: Path) -> None:
     )
     # rows: 1: 3 (adjust as a decoded object, filter; selective unused), 2: other_model (gpt-3.5-turbo),
     # 3: teacher_error (status failure), 4: 3 (adjust; filter, selective unused), 5: redacted, 6: 3
-    # duplicate_event (line 1 again), 7: follow_up, 8: 3 (filter; adjust, selective unused)
+    # duplicate_event (line 1 again), 7: follow_up, 8: 3 (filter; adjust, selective unused), 9: 4 (adjust x2
+    # repeated_tool; filter; selective unused). valid 3 + 3 + 3 + 2 = 11; input 11 + 9 = 20
     assert report["accounting"] == {
-        "input_rows": 16,
-        "valid_rows": 9,
-        "quarantined": {"teacher_error": 1, "follow_up": 1, "redacted": 1, "other_model": 1, "duplicate_event": 3},
+        "input_rows": 20,
+        "valid_rows": 11,
+        "quarantined": {
+            "teacher_error": 1,
+            "follow_up": 1,
+            "redacted": 1,
+            "other_model": 1,
+            "duplicate_event": 3,
+            "repeated_tool": 2,
+        },
         "outside_window": 0,
     }
-    # inline outcomes: t-1 (true), t-2 (ll-4: false), t-8 (true); rejected lines are no requests
-    assert report["outcomes"]["matched_requests"] == 3
+    # inline outcomes: t-1 (true), t-2 (ll-4: false), t-8 (true), t-9 (false); rejected lines are no requests
+    assert report["outcomes"]["matched_requests"] == 4
     rows = rows_of(tmp_path)
     golden = rows["golden hour"]
     # adjust: contrast 10 (t-1, exported) vs contrast 20 (t-2's retry, not exported); filter: vivid 40 vs unused
     assert golden["adjust"] == dumps(ZERO_ADJUST | {"contrast": 10})
     assert golden["filter"] == '{"name":"vivid","intensity":40}'
     assert golden["n_calls"] == 2  # trace ids t-1 and t-2: the request id groups a fallback and its retry
-    assert rows["teal night"]["filter"] == '{"name":"north","intensity":70}' and rows["teal night"]["n_calls"] == 1
-    reasons = quarantine_of(tmp_path).select("source_line", "reason").rows()
-    assert reasons == [(2, "other_model"), (3, "teacher_error"), (5, "redacted"), *[(6, "duplicate_event")] * 3,
-                       (7, "follow_up")]  # fmt: skip
+    # teal night: filter north 70 in t-8 (exported) and t-9 (not): 1/2; t-9's adjust calls are repeated_tool
+    teal = rows["teal night"]
+    assert teal["filter"] == '{"name":"north","intensity":70}' and teal["n_calls"] == 2
+    assert teal["adjust"] == dumps(ZERO_ADJUST)  # t-8's unused adjust
+    reasons = quarantine_of(tmp_path).select("source_line", "reason", "tool").rows()
+    assert reasons == [
+        (2, "other_model", None),
+        (3, "teacher_error", None),
+        (5, "redacted", None),
+        (6, "duplicate_event", "adjust"),
+        (6, "duplicate_event", "filter"),
+        (6, "duplicate_event", "selective_adjust"),
+        (7, "follow_up", None),
+        (9, "repeated_tool", "adjust"),
+        (9, "repeated_tool", "adjust"),
+    ]
 
 
 def test_litellm_folder_of_json_files(tmp_path: Path) -> None:
@@ -181,7 +201,7 @@ def test_litellm_folder_of_json_files(tmp_path: Path) -> None:
     globbed = snapshot(tmp_path / "b", "--logs", str(day / "*.json"), *options)
     lines = snapshot(tmp_path / "c", "--logs", str(LITELLM), *options)
     assert folder["accounting"] == globbed["accounting"] == lines["accounting"]
-    assert folder["inputs"] == [{"path": str(day), "format": "litellm", "file_type": "json_files", "rows": 16}]
+    assert folder["inputs"] == [{"path": str(day), "format": "litellm", "file_type": "json_files", "rows": 20}]
     assert folder["fingerprint"] == globbed["fingerprint"] == lines["fingerprint"]
     quarantine = quarantine_of(tmp_path / "a")
     assert quarantine["source_file"].unique().to_list() == [str(day)]
@@ -189,14 +209,24 @@ def test_litellm_folder_of_json_files(tmp_path: Path) -> None:
 
 
 def test_langfuse_with_scores(tmp_path: Path) -> None:
-    report = snapshot(tmp_path, "--logs", str(LANGFUSE), "--outcomes", str(FIXTURES / "langfuse.scores.jsonl"))
+    scores = str(FIXTURES / "langfuse.scores.jsonl")
+    report = snapshot(tmp_path, "--logs", str(LANGFUSE), "--outcomes", scores, "--teacher-model", "gpt-4o*")
     # rows: 1 SPAN and 4 EVENT: not_a_generation; 2: 3 (adjust, filter; selective unused); 3: 1 (adjust only:
     # a bare messages list offers no tool); 5: teacher_error (level ERROR, no output); 6: 3; 7: 3 (no call: all
-    # unused)
+    # unused); 8: follow_up; 9: 4 (filter x2 repeated_tool; adjust, selective unused); 10: other_model
+    # (gpt-3.5-turbo); 11: redacted; 12: 3 duplicate_event (line 6 again). valid 3 + 1 + 3 + 3 + 2 = 12
     assert report["accounting"] == {
-        "input_rows": 13,
-        "valid_rows": 10,
-        "quarantined": {"not_a_generation": 2, "teacher_error": 1},
+        "input_rows": 23,
+        "valid_rows": 12,
+        "quarantined": {
+            "not_a_generation": 2,
+            "teacher_error": 1,
+            "follow_up": 1,
+            "redacted": 1,
+            "other_model": 1,
+            "duplicate_event": 3,
+            "repeated_tool": 2,
+        },
         "outside_window": 0,
     }
     assert report["outcomes"]["matched_requests"] == 4  # tr-1 .. tr-4 have an `exported` score
@@ -207,12 +237,32 @@ def test_langfuse_with_scores(tmp_path: Path) -> None:
     assert golden["adjust"] == dumps(ZERO_ADJUST | {"contrast": 10})
     assert golden["filter"] == '{"name":"vivid","intensity":40}'
     assert golden["selective_adjust"] == dumps(ZERO_SELECTIVE) and golden["n_calls"] == 3
-    assert rows["teal night"]["filter"] == '{"name":"north","intensity":70}'
+    # teal night: filter north 70 (tr-3, score 1); tr-6's two filter calls are repeated_tool, its adjust and
+    # selective unused (no score): requests tr-3 and tr-6
+    teal = rows["teal night"]
+    assert teal["filter"] == '{"name":"north","intensity":70}' and teal["n_calls"] == 2
+    lines = LANGFUSE.read_text(encoding="utf-8").splitlines()
+    quarantine = quarantine_of(tmp_path)
+    assert quarantine.select("source_line", "reason", "tool").rows() == [
+        (1, "not_a_generation", None),
+        (4, "not_a_generation", None),
+        (5, "teacher_error", None),
+        (8, "follow_up", None),
+        (9, "repeated_tool", "filter"),
+        (9, "repeated_tool", "filter"),
+        (10, "other_model", None),
+        (11, "redacted", None),
+        (12, "duplicate_event", "filter"),
+        (12, "duplicate_event", "adjust"),
+        (12, "duplicate_event", "selective_adjust"),
+    ]
+    assert quarantine["record"].to_list() == [lines[n - 1] for n in quarantine["source_line"]]
 
 
 def test_langfuse_score_name_and_threshold(tmp_path: Path) -> None:
     """--outcome-name user-feedback: only tr-2 has that score (1 >= 1): exported; tr-1 and tr-3 now have no
-    outcome, so teal night (tr-3 only) has no export, and golden hour keeps contrast 20 (tr-2)."""
+    outcome, so teal night (tr-3, tr-6) has no export, and golden hour keeps contrast 20 (tr-2; without
+    --teacher-model, tr-7's contrast 90 is a valid call, never exported)."""
     scores = str(FIXTURES / "langfuse.scores.jsonl")
     report = snapshot(tmp_path / "a", "--logs", str(LANGFUSE), "--outcomes", scores, "--outcome-name", "user-feedback")
     assert report["intents"] == {"seen": 2, "kept": 1, "excluded": {"no_exports": 1}}
@@ -231,11 +281,11 @@ def test_formats_mixed_in_one_build(tmp_path: Path, openai_build: tuple[Path, di
                 str(FIXTURES / "langfuse.scores.jsonl"), "--outcome-field", "metadata.exported")  # fmt: skip
     report = snapshot(tmp_path, "--logs", str(OPENAI), "--logs", str(LITELLM), "--logs", str(LANGFUSE), *outcomes,
                       "--teacher-model", "gpt-4o-2024-*")  # fmt: skip
-    assert [(i["format"], i["rows"]) for i in report["inputs"]] == [("openai", 30), ("litellm", 16), ("langfuse", 13)]
-    # litellm: 'gpt-4o-2024-*' matches its teacher lines too (gpt-4o-2024-08-06); 6 + 3 + 4 requests matched
-    assert report["accounting"]["input_rows"] == 30 + 16 + 13
-    assert report["accounting"]["valid_rows"] == 17 + 9 + 10
-    assert report["outcomes"]["matched_requests"] == 13
+    assert [(i["format"], i["rows"]) for i in report["inputs"]] == [("openai", 30), ("litellm", 20), ("langfuse", 23)]
+    # 'gpt-4o-2024-*' matches the teacher lines of all three (gpt-4o-2024-08-06), not their fallbacks
+    assert report["accounting"]["input_rows"] == 30 + 20 + 23
+    assert report["accounting"]["valid_rows"] == 17 + 11 + 12
+    assert report["outcomes"]["matched_requests"] == 6 + 4 + 4
     manifest = open_store(tmp_path).manifest(report["version"])
     assert [entry["path"] for entry in manifest["outcomes"]["files"]] == [
         str(FIXTURES / "openai.outcomes.jsonl"),

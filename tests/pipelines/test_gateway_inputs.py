@@ -155,6 +155,18 @@ def test_no_outcome_matched_warns_with_the_join_key(tmp_path: Path) -> None:
     )
 
 
+def test_outcomes_for_databuild_logs_only_warn(tmp_path: Path) -> None:
+    outcomes = write_jsonl(tmp_path / "o.jsonl", [{"request_id": "g1", "exported": False}])
+    result = runner.invoke(app, ["snapshot", "--store", str(tmp_path / "s"), "--logs", str(DATABUILD),
+                                 "--outcomes", str(outcomes), "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        "warning: outcomes apply to gateway logs only; the databuild-format files keep their own `exported`"
+    )
+    plain = snapshot(tmp_path / "p", "--logs", str(DATABUILD))
+    assert json.loads(result.stdout)["accounting"] == plain["accounting"]
+
+
 def test_errors_name_the_file(tmp_path: Path) -> None:
     store = tmp_path / "store"
     assert error(store, "--logs", str(DATABUILD), "--log-format", "openai") == (
