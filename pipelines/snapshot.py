@@ -33,6 +33,7 @@ from pipelines.gateway import GatewaySettings, SideInputs, load_side_inputs, out
 from pipelines.input_hashes import InputHashes
 from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.log_formats import FormatChoice, check_log_format, parse_pair_keys
+from pipelines.logged_pack import FROM_LOGS, read_logged_pack
 from pipelines.quarantine_base import find_base, remember
 from pipelines.snapshot_cache import (
     cache_keys,
@@ -150,7 +151,7 @@ class SnapshotOptions:
     test_fraction: float = 0.1
     seed: int = 0
     memory_limit: str | None = None
-    tools: str | None = None  # a tool pack file; None: the built-in colour pack
+    tools: str | None = None  # a tool pack file, or 'from-logs' (the tools the requests offered); None: colour
     full: bool = False  # ignore the per-file cache: read every file again (and refresh its entries)
     lock_timeout: float | None = None
     log_format: str = "auto"  # pipelines.log_formats
@@ -275,12 +276,14 @@ def build_snapshot(
     """Build a version. `executor` (None: this process) computes the entries of the files the cache lacks first,
     e.g. `pipelines.spark_executor.SparkExecutor`; the merge and the publication run here either way."""
     since, until = validate(options)
-    pack = options.pack()
+    pack = None if options.tools == FROM_LOGS else options.pack()
     prepare_cache(store, warn)  # the work folders a killed build left behind; no link on the cache's way
     hashes = InputHashes(store.input_hashes_path, warn)
     inputs = resolve_inputs(options.logs, hashes, options.format_choice())
     side = load_side_inputs(options.gateway_settings(), hashes)
     hashes.save()
+    if pack is None:
+        pack = read_logged_pack(inputs, warn, options.memory_limit, side)
     import duckdb
 
     plan = _plan(store, inputs, pack, since, until, options.full, warn, side)

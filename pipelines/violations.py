@@ -19,6 +19,8 @@ MAX_VALUE_CHARS = 60
 
 def pack_file_label(tools: str | None) -> str:
     """Where the pack's tools (ranges, enum names) are listed: the file given, or the built-in colour pack's."""
+    if tools == "from-logs":
+        return "the tools the logged requests offered (--tools from-logs)"
     if tools:
         return tools
     return "databuild/packs/colour/tools.json (the built-in colour pack, inside the databuild package)"

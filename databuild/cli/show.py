@@ -15,10 +15,16 @@ def show(
     version: Annotated[str | None, typer.Argument(help="Version name (default: the newest).")] = None,
     store: StoreOption = None,
     output_format: Annotated[str, typer.Option("--format", help="table or json (the manifest).")] = "table",
+    pack: Annotated[
+        bool,
+        typer.Option("--pack", help="Print the version's tool pack (its pack JSON, as stored) instead, to a file."),
+    ] = False,
 ) -> None:
     """Show a version: lineage, command, inputs, accounting, Used/All, augmentation, card.
 
     Example: databuild show v3 --store store
+
+    Example: databuild show v3 --pack > tools.json
     """
     with user_errors():
         from databuild.cli.common import stdout_console
@@ -29,6 +35,9 @@ def show(
         check_choice("--format", output_format, FORMATS_TABLE_JSON)
         opened = open_store(store_path(store))
         name = opened.resolve(version)
+        if pack:
+            typer.echo(opened.pack(name).raw.decode("utf-8"), nl=False)
+            return
         manifest = opened.manifest(name)
         if output_format == "json":
             print_json(manifest)

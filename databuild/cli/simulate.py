@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,14 @@ import typer
 
 from databuild.cli.app import app
 from databuild.cli.common import user_errors
+
+
+class LogFormat(StrEnum):
+    databuild = "databuild"
+    openai = "openai"
+    litellm = "litellm"
+    langfuse = "langfuse"
+
 
 MAX_ROWS = 100_000_000  # simulated logs are built in memory
 MAX_INTENTS = 10_000_000
@@ -19,7 +28,12 @@ LONGTAIL_DEFAULTS = {"rows": 240_000, "intents": 64_000}  # 320 looks x 200 phra
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option("--out", "--output", "-o", help="Output file: .jsonl, .jsonl.gz or .parquet.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "--output", "-o", help="Output file: .jsonl, .jsonl.gz or .parquet (.parquet: databuild only)."
+        ),
+    ],
     rows: Annotated[
         int | None,
         typer.Option(
@@ -61,11 +75,21 @@ def simulate(
     teacher_noise: Annotated[
         float, typer.Option("--teacher-noise", help="longtail: scales how often the teacher is wrong (1 = default).")
     ] = 1.0,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="databuild: one record per tool call. openai, litellm, langfuse: the same traffic as one chat "
+            "completion per request, its outcomes beside it in OUT's name with .outcomes.jsonl (langfuse: a scores "
+            "export, .scores.jsonl).",
+        ),
+    ] = LogFormat.databuild,
 ) -> None:
     """Write simulated teacher-call logs (deterministic, offline).
 
     Example: databuild simulate --out logs/sample.jsonl.gz --rows 60000 --intents 3000
     Example: databuild simulate --world longtail --out logs/lt.jsonl.gz --truth lt-truth.jsonl --train-share 0.125
+    Example: databuild simulate --out logs/openai.jsonl --log-format openai
     """
     with user_errors():
         from databuild.errors import DatabuildError
@@ -82,14 +106,31 @@ def simulate(
                 f"--rows must be between 3 and {MAX_ROWS:,} and --intents between 1 and {MAX_INTENTS:,}"
             )
         if world == "paper":
-            written = _paper(out, rows, intents, seed, truth, train_share, teacher_noise)
+            written = _paper(out, rows, intents, seed, truth, train_share, teacher_noise, log_format.value)
+        elif log_format is not LogFormat.databuild:
+            raise DatabuildError("--log-format other than databuild needs --world paper")
         else:
             written = _longtail(out, rows, intents, seed, truth, train_share, teacher_noise)
-        typer.echo(f"wrote {written} log records to {out}", err=True)
+        if log_format is LogFormat.databuild:
+            typer.echo(f"wrote {written} log records to {out}", err=True)
+        else:
+            from databuild.log_formats import outcomes_path
+
+            outcomes = outcomes_path(out, log_format.value)
+            typer.echo(
+                f"wrote {written} {log_format.value} completions to {out} and their outcomes to {outcomes}", err=True
+            )
 
 
 def _paper(
-    out: Path, rows: int, intents: int, seed: int, truth: Path | None, train_share: float, teacher_noise: float
+    out: Path,
+    rows: int,
+    intents: int,
+    seed: int,
+    truth: Path | None,
+    train_share: float,
+    teacher_noise: float,
+    log_format: str,
 ) -> int:
     from databuild.errors import DatabuildError
     from databuild.packs.colour.simulate import SimulationOptions, write_logs
@@ -97,7 +138,7 @@ def _paper(
     if truth is not None or train_share != 1.0 or teacher_noise != 1.0:
         raise DatabuildError("--truth, --train-share and --teacher-noise need --world longtail")
     try:
-        return write_logs(SimulationOptions(rows=rows, intents=intents, seed=seed), out)
+        return write_logs(SimulationOptions(rows=rows, intents=intents, seed=seed), out, log_format)
     except ValueError as exc:
         raise DatabuildError(str(exc)) from None
 

@@ -40,7 +40,11 @@ _MemoryLimit = Annotated[
 ]
 _Tools = Annotated[
     Path | None,
-    typer.Option("--tools", help="Tool pack: an OpenAI `tools` list as JSON (default: the built-in colour pack)."),
+    typer.Option(
+        "--tools",
+        help="Tool pack: an OpenAI `tools` list as JSON, or from-logs: the tools the logged requests offered, each "
+        "name's most recent definition (default: the built-in colour pack).",
+    ),
 ]
 _Full = Annotated[bool, typer.Option("--full", help="Read every file again instead of reusing the per-file cache.")]
 _LockTimeout = Annotated[
@@ -148,11 +152,12 @@ def snapshot(
     with user_errors():
         from databuild.pack import load_pack
         from databuild.store import open_store
+        from pipelines.logged_pack import FROM_LOGS
         from pipelines.snapshot import SnapshotOptions
 
         check_choice("--format", output_format, ("table", "json"))
         file_executor = _file_executor(executor, spark_master, spark_remote, spark_entries, spark_conf or [])
-        if tools is not None:
+        if tools is not None and str(tools) != FROM_LOGS:
             load_pack(tools)  # a bad pack is refused before any work
         the_store = open_store(store_path(store))
         tools_file = str(tools) if tools is not None else None
@@ -161,13 +166,13 @@ def snapshot(
             outcomes=tuple(outcomes or ()), teacher_models=tuple(teacher_model or ()),
         )  # fmt: skip
         result = _run_with_progress(the_store, options, recorded_command(), file_executor)
-        report = _report(result)
+        report = _report(result, the_store.pack(result.published.name), tools_file)
         if output_format == "json":
             print_json(report)
         else:
             _print_report(report)
             if result.accounting["quarantined"].get("schema_violation"):
-                _print_first_violation(the_store.quarantine_path(result.published.name), options)
+                _print_first_violation(the_store, result.published.name, options)
 
 
 def _file_executor(executor: str, master: str | None, remote: str | None, entries: str, conf: list[str]) -> Any:
@@ -197,8 +202,9 @@ def _log_patterns(logs: list[str] | None, the_store: Any) -> list[str]:
     return [str(sample)]
 
 
-def _report(result: Any) -> dict[str, Any]:
-    """The `--format json` object of a snapshot (the table is rendered from it too)."""
+def _report(result: Any, pack: Any, tools_file: str | None) -> dict[str, Any]:
+    """The `--format json` object of a snapshot (the table is rendered from it too). `pack.source`: where the
+    pack came from: `built-in`, the pack file given, or `from-logs`."""
     return {
         "version": result.published.name,
         "unchanged": result.published.unchanged,
@@ -211,17 +217,19 @@ def _report(result: Any) -> dict[str, Any]:
         "inputs": [{key: item[key] for key in ("path", "format", "file_type", "rows")} for item in result.inputs],
         **({"outcomes": result.outcomes} if result.outcomes is not None else {}),
         "executor": result.executor,
+        "pack": {"name": pack.name, "source": tools_file or "built-in", "tools": list(pack.names)},
     }
 
 
-def _print_first_violation(quarantine_file: Path, options: Any) -> None:
+def _print_first_violation(the_store: Any, version: str, options: Any) -> None:
     """On stderr: the first schema violation's key and value, and the pack file that lists the valid ones."""
     import polars as pl
 
     from pipelines.violations import first_violation, pack_file_label
 
+    quarantine_file = the_store.quarantine_path(version)
     quarantine = pl.scan_parquet(quarantine_file).filter(pl.col("reason") == "schema_violation")
-    hint = first_violation(quarantine.head(1).collect(), options.pack(), pack_file_label(options.tools))
+    hint = first_violation(quarantine.head(1).collect(), the_store.pack(version), pack_file_label(options.tools))
     if hint:
         typer.echo(hint, err=True)
 
@@ -293,6 +301,12 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(
             f"executor {ran['name']} ({ran['master']}): {ran['tasks']} tasks, "
             f"{ran['task_seconds']['total']:.1f} s in tasks (slowest {ran['task_seconds']['max']:.1f} s)"
+        )
+    if report["pack"]["source"] == "from-logs":
+        offered = ", ".join(report["pack"]["tools"])
+        console.print(
+            f"pack: from the logs ({offered}), stored in the version; "
+            f"`databuild show {report['version']} --pack` prints it"
         )
     intents = report["intents"]
     excluded = ", ".join(f"{r} {c}" for r, c in intents["excluded"].items()) or "none"

@@ -14,6 +14,7 @@ Everything is vectorized (NumPy + Polars): 10 M rows take seconds, not minutes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from databuild.log_formats import GatewayTraffic, offered_tools, outcomes_path, write_gateway_logs
+from databuild.pack import COLOUR_PACK_FILE
 from databuild.packs.colour.reference import lut_names, params
 from databuild.store import check_writable_file
 
@@ -127,6 +130,7 @@ COT_MIDDLES = (
 PREFIX = {"adjust": "ADJUST: ", "selective_adjust": "SELECTIVE_ADJUST: ", "filter": "FILTER: "}
 USED_SHARE = {"adjust": 0.97, "selective_adjust": 0.28, "filter": 0.71}
 TOOLS = ("adjust", "selective_adjust", "filter")
+NEUTRAL_TEXTS = ("{}", json.dumps({"name": "none", "intensity": 0}))  # what `_random_output` answers when unused
 
 
 @dataclass(frozen=True)
@@ -239,12 +243,27 @@ def simulate(options: SimulationOptions) -> pl.DataFrame:
     drawn by popularity; three call rows per request; the response texts (surface variants, breakages, the
     chain-of-thought); the log records; a few bad records on top.
     """
+    traffic = simulated_traffic(options)
+    return _with_bad_records(traffic.records, traffic.duplicates, traffic.broken)
+
+
+def simulated_traffic(options: SimulationOptions) -> GatewayTraffic:
+    """The simulated records before the bad ones, and which records are logged again (duplicates) or broken.
+    A call is left uncalled in a completion when its output is the tool's neutral answer and not malformed."""
     rng = np.random.default_rng(options.seed)
     intents = _simulated_intents(max(1, options.intents), rng)
     requests = _simulated_requests(intents, max(1, options.rows // 3), rng)
-    calls = _call_rows(intents, requests, options, rng)
-    records = _log_records(_with_responses(calls), options.seed)
-    return _with_bad_records(records, options, rng)
+    calls = _with_responses(_call_rows(intents, requests, options, rng))
+    records = _log_records(calls, options.seed)
+    duplicates, broken = _bad_record_picks(records.height, options, rng)
+    called = calls.select((pl.col("malformed") != -1) | ~pl.col("json").is_in(NEUTRAL_TEXTS))
+    return GatewayTraffic(
+        records=records,
+        tools=offered_tools(json.loads(COLOUR_PACK_FILE.read_text(encoding="utf-8"))["tools"]),
+        called=called.to_series(),
+        duplicates=duplicates,
+        broken=broken,
+    )
 
 
 def _simulated_intents(n_intents: int, rng: np.random.Generator) -> _Intents:
@@ -411,17 +430,25 @@ def _log_records(calls: pl.DataFrame, seed: int) -> pl.DataFrame:
     )
 
 
-def _with_bad_records(records: pl.DataFrame, options: SimulationOptions, rng: np.random.Generator) -> pl.DataFrame:
-    """A few duplicated events (log shipping retries) and records with a missing field."""
-    n_bad = int(records.height * options.bad_record_share)
+def _bad_record_picks(height: int, options: SimulationOptions, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """Which records are duplicated (log shipping retries) and which are copied with a missing field."""
+    n_bad = int(height * options.bad_record_share)
     if n_bad == 0:
+        return [], []
+    duplicates = rng.choice(height, n_bad // 2 + 1, replace=False)
+    broken = rng.choice(height, n_bad // 2 + 1, replace=False)
+    return duplicates.tolist(), broken.tolist()
+
+
+def _with_bad_records(records: pl.DataFrame, duplicates: Sequence[int], broken: Sequence[int]) -> pl.DataFrame:
+    """The records, then the duplicated events, then the broken copies (no request_id)."""
+    if not duplicates:
         return records
-    duplicates = records.gather(rng.choice(records.height, n_bad // 2 + 1, replace=False))
-    broken = records.gather(rng.choice(records.height, n_bad // 2 + 1, replace=False)).with_columns(
+    broken_records = records.gather(broken).with_columns(
         pl.lit(None, dtype=pl.String).alias("request_id"),
         pl.concat_str([pl.col("event_id"), pl.lit("-nometa")]).alias("event_id"),
     )
-    return pl.concat([records, duplicates, broken])
+    return pl.concat([records, records.gather(duplicates), broken_records])
 
 
 def check_output_path(out: Path) -> None:
@@ -450,7 +477,15 @@ def write_records(records: pl.DataFrame, out: Path) -> int:
     return records.height
 
 
-def write_logs(options: SimulationOptions, out: Path) -> int:
-    """Write simulated logs to `out` (.jsonl, .jsonl.gz or .parquet) atomically; returns the row count."""
+def write_logs(options: SimulationOptions, out: Path, log_format: str = "databuild") -> int:
+    """Write simulated logs to `out` atomically; returns the number of records (lines) written.
+
+    `databuild`: one record per tool call (.jsonl, .jsonl.gz or .parquet). `openai`, `litellm`, `langfuse`: one
+    completion per request (.jsonl or .jsonl.gz) with the outcomes beside it (`databuild.log_formats`).
+    """
+    if log_format != "databuild":
+        check_writable_file(out, "--out")
+        check_writable_file(outcomes_path(out, log_format), "--out")
+        return write_gateway_logs(simulated_traffic(options), log_format, out)[0]
     check_output_path(out)
     return write_records(simulate(options), out)
