@@ -33,7 +33,15 @@ import polars as pl
 
 from databuild.normalize import normalize_intent
 from databuild.packs.colour.reference import lut_names, params
-from databuild.packs.colour.simulate import COT_MIDDLES, COTS, TOOLS, _log_records, _with_bad_records, _with_responses
+from databuild.packs.colour.simulate import (
+    COT_MIDDLES,
+    COTS,
+    TOOLS,
+    _bad_record_picks,
+    _log_records,
+    _with_bad_records,
+    _with_responses,
+)
 
 VOCABULARY_PATH = Path(__file__).with_name("longtail_vocabulary.json")
 N_LOOKS = 320
@@ -340,7 +348,8 @@ def simulate_world(options: LongtailOptions) -> World:
     logged = calls.get_column("phrasing").unique().sort().to_numpy()
     records = _log_records(_with_responses(calls.drop("phrasing")), options.seed)
     bad = SimulationOptions(bad_record_share=options.bad_record_share)
-    return World(book, truth, _with_bad_records(records, bad, rng), logged)
+    duplicates, broken = _bad_record_picks(records.height, bad, rng)
+    return World(book, truth, _with_bad_records(records, duplicates, broken), logged)
 
 
 def _call_rows(
