@@ -80,7 +80,7 @@ STEPS = (
     ("25_checked_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls (duplicates within a file)"),
     ("26_file_candidates", "checked_calls, intents, parsed_outputs -> file_candidates"),
     ("27_file_requests", "checked_calls, intents -> file_requests"),
-    ("28_file_events", "calls -> file_events"),
+    ("28_file_events", "event_lines (25_checked_calls) -> file_events"),
     ("29_file_surfaces", "checked_calls, intents -> file_surfaces"),
     ("31_file_accounting", "raw, checked_calls -> file_accounting"),
     ("32_cached_table", "build_files, cache entries -> cached_table()"),
@@ -548,7 +548,7 @@ def _release_per_row_tables(con: Any) -> None:
     """Drop the session's tables the version does not read (one row per input row, some holding every JSON tail),
     so that their memory serves the version's rows and SFT texts instead of adding to them."""
     kept = {"rows", "intent_stats", "accounting", "file_quarantine", "correction_rows"}
-    tables = con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+    tables = con.sql("SELECT table_name FROM duckdb_tables()").fetchall()  # the models' temp tables too
     for (table,) in tables:
         if table not in kept:
             con.execute(f'DROP TABLE "{table}"')
