@@ -110,6 +110,8 @@ STEPS = (
     ("80_accounting", "all_accounting, all_corrections, intent_stats -> accounting"),
 )
 MODELS = [model for model, _ in STEPS]
+# per-row tables dropped once their last reader has run: their memory (or spill files) serve the models after it
+RELEASED_AFTER = {"25_checked_calls": ("calls",), "36_rejected": ("checked_calls",)}
 HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
@@ -456,6 +458,8 @@ def _run(con: Any, values: dict[str, Any], on_step: Callable[[str], None], model
         run_model(con, model, **values)
         if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
             raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
+        for table in RELEASED_AFTER.get(model, ()):
+            con.execute(f'DROP TABLE "{table}"')
 
 
 def _finish(
