@@ -540,14 +540,8 @@ def _version_quarantine(
     store: Store, options: SnapshotOptions, con: Any, plan: list[FilePlan], no_entry: str, warn: Callable[[str], None]
 ) -> VersionQuarantine:
     """The build's quarantine, from each file's cache entry or session rows, after the quarantine file of an
-    earlier version that holds its first files (not with --full). A file read now that nothing corrects is copied
-    from the entry this build just wrote (its rows there are already in line order) instead of sorted again."""
+    earlier version that holds its first files (not with --full)."""
     cached = {p.item.order: entry_table(p.entry, "quarantine") for p in plan if p.entry is not None and not p.read}
-    corrected = {order for (order,) in con.sql(
-        "SELECT file_order FROM all_corrections UNION SELECT file_order FROM all_correction_quarantine"
-    ).fetchall()}  # fmt: skip
-    written = [p for p in plan if p.read and p.item.order not in corrected]
-    cached |= {p.item.order: entry_table(entry_dir(store, "files", p.key), "quarantine") for p in written}
     positions = [QuarantinePosition(p.item.order, str(p.item.path), cached.get(p.item.order)) for p in plan]
     paths = [p.path for p in positions]
     base = None if options.full else find_base(store, [p.context_key for p in plan], paths, warn)
