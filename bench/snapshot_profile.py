@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,11 +95,14 @@ def profile_snapshot(paths: list[str]) -> dict[str, list[float]]:
     quarantine.VersionQuarantine.write = timed(
         "  quarantine file (thread, beside datasets)", quarantine.VersionQuarantine.write
     )
-    store = open_store(Path(tempfile.mkdtemp(prefix="speed-profile-store-")))
+    folder = Path(tempfile.mkdtemp(prefix="bench-profile-store-"))
     options = snapshot.SnapshotOptions(logs=paths)
-    build_start, build_cpu = time.perf_counter(), cpu()
-    snapshot.build_snapshot(store, options, "databuild snapshot")
-    times["whole build (in-process, after imports)"] = [time.perf_counter() - build_start, cpu() - build_cpu]
+    try:
+        build_start, build_cpu = time.perf_counter(), cpu()
+        snapshot.build_snapshot(open_store(folder), options, "databuild snapshot")
+        times["whole build (in-process, after imports)"] = [time.perf_counter() - build_start, cpu() - build_cpu]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return dict(times)
 
 
