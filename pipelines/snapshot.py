@@ -108,7 +108,7 @@ STEPS = (
     ("25_checked_calls", "calls, intents, output_texts, parsed_outputs -> checked_calls (duplicates within a file)"),
     ("26_file_candidates", "checked_calls, intents, parsed_outputs -> file_candidates"),
     ("27_file_requests", "checked_calls, intents -> file_requests"),
-    ("28_file_events", "calls -> file_events"),
+    ("28_file_events", "event_lines (25_checked_calls) -> file_events"),
     ("29_file_surfaces", "checked_calls, intents -> file_surfaces"),
     ("31_file_accounting", "raw, checked_calls -> file_accounting"),
     ("32_cached_table", "build_files, cache entries -> cached_table()"),
@@ -139,6 +139,8 @@ STEPS = (
 )
 MODELS = [model for model, _ in STEPS]
 LOCAL_EXECUTION = {"name": "local", "tasks": 0}  # the manifest's `executor` of a build that reads its files itself
+# per-row tables dropped once their last reader has run: their memory (or spill files) serve the models after it
+RELEASED_AFTER = {"25_checked_calls": ("calls",), "36_rejected": ("checked_calls",)}
 HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
@@ -534,6 +536,8 @@ def _run(con: Any, values: dict[str, Any], on_step: Callable[[str], None], model
         run_model(con, model, **values)
         if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
             raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
+        for table in RELEASED_AFTER.get(model, ()):
+            con.execute(f'DROP TABLE "{table}"')
 
 
 def _finish(
@@ -637,7 +641,7 @@ def _release_per_row_tables(con: Any) -> None:
     """Drop the session's tables the version does not read (one row per input row, some holding every JSON tail),
     so that their memory serves the version's rows and SFT texts instead of adding to them."""
     kept = {"rows", "intent_stats", "accounting", "file_quarantine", "correction_rows"}
-    tables = con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+    tables = con.sql("SELECT table_name FROM duckdb_tables()").fetchall()  # the models' temp tables too
     for (table,) in tables:
         if table not in kept:
             con.execute(f'DROP TABLE "{table}"')

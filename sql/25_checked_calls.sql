@@ -5,15 +5,19 @@
 -- Rows carry small ids (raw intent, output), not strings: this table has one row per input row.
 -- Everything here depends on the row's own file only (the per-file state is cached by the file's sha256): a
 -- repeated event_id keeps its first line WITHIN the file; a repeat of an event from an earlier file is found by
--- 34_corrections. Repeats are found by hashing the ids first and comparing the strings of colliding hashes only.
+-- 34_corrections. Repeats are found by hashing the ids first and comparing the strings of colliding hashes only:
+-- event_lines (a temp table of this model) groups every row's 128-bit event key (two 64-bit hashes of the id) once,
+-- with its first line and rows; the keys on more than one row are the candidates, and 28_file_events is its
+-- projection (the one grouping of every row's event).
 -- Reads: calls, intents, output_texts, parsed_outputs, pack_tools. Params: $max_intent_chars. Writes: checked_calls.
+CREATE OR REPLACE TEMP TABLE event_lines AS
+SELECT file_order, event_hash, hash(chr(31) || event_id) AS event_b, min(source_line) AS first_line, count(*) AS n
+FROM calls
+WHERE type_reason IS NULL
+GROUP BY file_order, event_hash, event_b;
 CREATE OR REPLACE TABLE checked_calls AS
-WITH repeated_hashes AS (
-    SELECT file_order, event_hash
-    FROM calls
-    WHERE type_reason IS NULL
-    GROUP BY file_order, event_hash
-    HAVING count(*) > 1
+WITH repeated_hashes AS (  -- a repeated id repeats its whole key; ids alike in both hashes are told apart below
+    SELECT DISTINCT file_order, event_hash FROM event_lines WHERE n > 1
 ),
 repeated_events AS (  -- event ids seen more than once in a file, with their first line there
     SELECT c.file_order, c.event_id, min(c.source_line) AS first_line
