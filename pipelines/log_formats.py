@@ -61,6 +61,8 @@ def record_format(record: Any, choice: FormatChoice) -> str | None:
         return "langfuse"
     if "trace_id" in record and ("messages" in record or "startTime" in record or "model_parameters" in record):
         return "litellm"
+    if any(key in record for key in DATABUILD_FIELDS):  # a databuild record missing fields: missing_field rows
+        return "databuild"
     return None
 
 
