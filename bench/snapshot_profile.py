@@ -3,6 +3,7 @@
     python bench/snapshot_profile.py --logs bench/out/logs_10000000_50000.parquet
     python bench/snapshot_profile.py --daily 10          # bench/out/daily/day001..010 (1 M rows each)
     python bench/snapshot_profile.py --daily 10 --root /tmp/old-checkout   # another checkout's code, same files
+    python bench/snapshot_profile.py --daily 31 --base-store STORE   # +1 day on a copy of a 30-day store
 
 Each side runs in a fresh process of this checkout, one after the other, on the same files:
 - snapshot: `pipelines.snapshot.build_snapshot` in-process on a fresh store, default options; every SQL model is
@@ -96,7 +97,11 @@ def profile_snapshot(paths: list[str]) -> dict[str, list[float]]:
         "  quarantine file (thread, beside datasets)", quarantine.VersionQuarantine.write
     )
     folder = Path(tempfile.mkdtemp(prefix="bench-profile-store-"))
-    options = snapshot.SnapshotOptions(logs=paths)
+    if os.environ.get("BENCH_BASE_STORE"):  # an increment: the build runs on a copy of that store
+        # hard links: the same inodes, so the quarantine memo still knows its version's file (a build replaces the
+        # store's files by renames, never writes into them)
+        shutil.copytree(os.environ["BENCH_BASE_STORE"], folder, symlinks=True, dirs_exist_ok=True, copy_function=os.link)
+    options = snapshot.SnapshotOptions(logs=paths, memory_limit=os.environ.get("BENCH_MEMORY_LIMIT") or None)
     try:
         build_start, build_cpu = time.perf_counter(), cpu()
         snapshot.build_snapshot(open_store(folder), options, "databuild snapshot")
@@ -125,9 +130,12 @@ def profile_handwritten(paths: list[str]) -> dict[str, list[float]]:
     return times
 
 
-def child(which: str, paths: list[str], root: Path) -> tuple[dict[str, list[float]], float, float]:
-    """(step seconds, wall seconds, peak RSS MB) of one fresh process profiling `which` with the code of `root`."""
-    env = {**os.environ, "PYTHONPATH": str(root)}
+def child(
+    which: str, paths: list[str], root: Path, settings: dict[str, str]
+) -> tuple[dict[str, list[float]], float, float]:
+    """(step seconds, wall seconds, peak RSS MB) of one fresh process profiling `which` with the code of `root`;
+    `settings` are the snapshot's (BENCH_MEMORY_LIMIT, BENCH_BASE_STORE), passed in its environment."""
+    env = {**os.environ, "PYTHONPATH": str(root), **settings}
     command = [sys.executable, __file__, "--child", which, *[a for p in paths for a in ("--logs", p)]]
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -175,6 +183,8 @@ def main() -> None:
     parser.add_argument("--daily", type=int, default=0, help="use bench/out/daily/day001..N of 1 M rows")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code runs (default: this one)")
     parser.add_argument("--child", choices=("snapshot", "hand"))
+    parser.add_argument("--memory-limit", help="the snapshot's --memory-limit (default: its default)")
+    parser.add_argument("--base-store", help="profile the build on a copy of this store (an increment)")
     args = parser.parse_args()
     paths = [str(ROOT / "bench" / "out" / "daily" / f"day{d:03d}_1000000.parquet") for d in range(1, args.daily + 1)]
     paths += args.logs
@@ -183,8 +193,9 @@ def main() -> None:
         print(json.dumps(profile(paths)))
         return
     load = os.getloadavg()
-    snap, s_wall, s_rss = child("snapshot", paths, args.root)
-    hand, h_wall, h_rss = child("hand", paths, args.root)
+    settings = {"BENCH_MEMORY_LIMIT": args.memory_limit or "", "BENCH_BASE_STORE": args.base_store or ""}
+    snap, s_wall, s_rss = child("snapshot", paths, args.root, settings)
+    hand, h_wall, h_rss = child("hand", paths, args.root, {})
     end_load = os.getloadavg()
     print(f"code of {args.root}; {len(paths)} file(s); {os.cpu_count()} cores; "
           f"load average {load[0]:.1f} before, {end_load[0]:.1f} after\n")  # fmt: skip

@@ -41,7 +41,7 @@ from pipelines.snapshot_cache import (
     entry_table,
     prepare_cache,
     results_keys,
-    valid_entry,
+    valid_entries,
     write_entries,
     write_placeholders,
 )
@@ -141,6 +141,9 @@ MODELS = [model for model, _ in STEPS]
 LOCAL_EXECUTION = {"name": "local", "tasks": 0}  # the manifest's `executor` of a build that reads its files itself
 # per-row tables dropped once their last reader has run: their memory (or spill files) serve the models after it
 RELEASED_AFTER = {"25_checked_calls": ("calls",), "36_rejected": ("checked_calls",)}
+# the long text columns of `calls`, dropped once their last reader has run (DuckDB frees a dropped column at once):
+# half of the table's bytes, which 25_checked_calls would otherwise read back from spill files beside its own tables
+COLUMNS_RELEASED_AFTER = {"22_intents": ("calls", ("json_tail", "intent_raw"))}
 HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
@@ -346,12 +349,15 @@ def _plan(
     side: SideInputs,
 ) -> list[FilePlan]:
     keys = cache_keys([side.file_key(i) for i in inputs], pack.sha256, since, until, MAX_INTENT_CHARS)
-    plan = []
-    for item, key, context_key in zip(inputs, keys.files, keys.contexts, strict=True):
-        entry = None if full else valid_entry(store, "files", key, warn)
-        context = None if full else valid_entry(store, "contexts", context_key, warn)
-        plan.append(FilePlan(item, key, context_key, entry, context, read=entry is None))
-    return plan
+    wanted = [pair for key, context_key in zip(keys.files, keys.contexts, strict=True)
+              for pair in (("files", key), ("contexts", context_key))]  # fmt: skip
+    found = [None] * len(wanted) if full else valid_entries(store, wanted, warn)
+    return [
+        FilePlan(item, key, context_key, entry, context, read=entry is None)
+        for item, key, context_key, entry, context in zip(
+            inputs, keys.files, keys.contexts, found[0::2], found[1::2], strict=True
+        )
+    ]
 
 
 def default_memory_limit() -> str:
@@ -538,6 +544,10 @@ def _run(con: Any, values: dict[str, Any], on_step: Callable[[str], None], model
             raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
         for table in RELEASED_AFTER.get(model, ()):
             con.execute(f'DROP TABLE "{table}"')
+        if model in COLUMNS_RELEASED_AFTER:
+            table, columns = COLUMNS_RELEASED_AFTER[model]
+            for column in columns:
+                con.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
 
 
 def _finish(

@@ -104,11 +104,13 @@ def file_checksum(path: Path) -> str:
 
     checksum = xxhash.xxh3_128()
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(descriptor, "rb") as handle:
+    with os.fdopen(descriptor, "rb", buffering=0) as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise ValueError(f"{path.name} is not a regular file")
-        while chunk := handle.read(1 << 22):
-            checksum.update(chunk)
+        # one buffer read into again and again: a new bytes object per read costs as much as the hash (fresh pages)
+        view = memoryview(bytearray(1 << 20))
+        while size := handle.readinto(view):
+            checksum.update(view[:size])
     return checksum.hexdigest()
 
 
@@ -128,16 +130,36 @@ def entry_table(folder: Path | str, name: str) -> str:
 def valid_entry(store: Store, kind: str, key: str, warn: Callable[[str], None]) -> Path | None:
     """The entry's folder when it is complete, undamaged and its own; None when absent; a warning when present but
     unusable (a link on its way, out of the store, is removed as a link, with a warning)."""
-    folder = entry_dir(store, kind, key)
-    if not own_path(store, folder, warn):
-        return None
-    if not folder.exists():
-        return None
-    problem = entry_problem(folder, key, KIND_TABLES[kind])
-    if problem is None:
-        return folder
-    warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem)}); rebuilding it")
-    return None
+    return valid_entries(store, [(kind, key)], warn)[0]
+
+
+def valid_entries(store: Store, wanted: list[tuple[str, str]], warn: Callable[[str], None]) -> list[Path | None]:
+    """`valid_entry` of each (kind, key) of `wanted`, in order. The links on the way are dealt with one entry at a
+    time; the entries' checks (reading and hashing every table: most of an increment's cache) run in threads,
+    their warnings given in `wanted`'s order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    present = [
+        entry_dir(store, kind, key) if own_path(store, entry_dir(store, kind, key), warn) else None
+        for kind, key in wanted
+    ]
+    present = [folder if folder is not None and folder.exists() else None for folder in present]
+
+    def problem(folder: Path | None, kind_key: tuple[str, str]) -> str | None:
+        return None if folder is None else entry_problem(folder, kind_key[1], KIND_TABLES[kind_key[0]])
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # reads and xxh3 release the GIL
+        problems = list(pool.map(problem, present, wanted))
+    found: list[Path | None] = []
+    for folder, problem_found in zip(present, problems, strict=True):
+        if folder is None:
+            found.append(None)
+        elif problem_found is None:
+            found.append(folder)
+        else:
+            warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem_found)}); rebuilding it")
+            found.append(None)
+    return found
 
 
 def prepare_cache(store: Store, warn: Callable[[str], None]) -> None:

@@ -31,7 +31,7 @@ WITH typed AS (
 )
 SELECT
     file_order, source_line, CAST(type_reason AS VARCHAR) AS type_reason,
-    event_id, request_id, ts, intent_raw, tool,
+    event_id, request_id, intent_raw, tool,  -- ts decided the window (below); no later model reads it
     CASE WHEN type_reason IS NULL THEN exported END AS exported,
     CASE WHEN type_reason IS NULL THEN call_reason END AS call_reason,
     CASE WHEN type_reason IS NULL THEN json_tail END AS json_tail,
