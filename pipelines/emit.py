@@ -22,6 +22,7 @@ from databuild.pack import ToolPack, colour_pack
 from databuild.store import CARD_FILE, MANIFEST_FILE, PACK_FILE, QUARANTINE_FILE, ROWS_DIR, SFT_DIR, Store
 from databuild.store_cleanup import real_folder
 from pipelines.card import render_card
+from pipelines.dataset_files import SplitTable, write_dataset_dict
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,28 @@ def fingerprint(rows: pl.DataFrame, shaping_options: dict[str, Any], pack: ToolP
     return "sha256:" + digest.hexdigest()
 
 
-def _to_dataset_dict(frame: pl.DataFrame, columns: list[str], content: str) -> Any:
+def _to_dataset_dict(frame: pl.DataFrame, columns: list[str], content: str) -> dict[str, SplitTable]:
     """One config's splits; each split's `datasets` fingerprint derives from the version's content fingerprint
     (`datasets` would otherwise hash every table with dill: half a second for a big version)."""
-    import datasets
-
-    datasets.disable_progress_bars()
-
     splits = {}
     for split in SPLITS:
         part = frame.filter(pl.col("split") == split).select(columns)
         split_fingerprint = hashlib.sha256(f"{content}/{split}".encode()).hexdigest()[:16]
-        splits[split] = datasets.Dataset(part.to_arrow(), fingerprint=split_fingerprint)
-    return datasets.DatasetDict(splits)
+        splits[split] = SplitTable(part.to_arrow(), split_fingerprint)
+    return splits
 
 
-def _save_dataset_dict(dataset_dict: Any, path: Path) -> dict[str, Any]:
-    """Save one config (`rows` or `sft`); returns what its card entry needs: features and split sizes."""
-    # An empty split saved without an explicit shard count does not load back (datasets 5.x).
-    dataset_dict.save_to_disk(str(path), num_shards={split: 1 for split in SPLITS})
-    first = dataset_dict[SPLITS[0]]
+def _save_dataset_dict(splits: dict[str, SplitTable], path: Path) -> dict[str, Any]:
+    """Save one config (`rows` or `sft`) as `datasets`' `save_to_disk` would, one shard a split (an empty split saved
+    without an explicit shard count does not load back in datasets 5.x); returns what its card entry needs: features
+    and split sizes."""
+    features = write_dataset_dict(splits, path)
     return {
-        "features": [(column, feature.dtype) for column, feature in first.features.items()],
+        "features": [(column, feature["dtype"]) for column, feature in features.items()],
         "splits": {
             split: {
-                "num_examples": dataset_dict[split].num_rows,
-                "num_bytes": dataset_dict[split].data.nbytes,  # what `datasets` records for the split
+                "num_examples": splits[split].table.num_rows,
+                "num_bytes": splits[split].table.nbytes,  # what `datasets` records for the split
                 "file_bytes": sum(f.stat().st_size for f in (path / split).glob("data-*.arrow")),
             }
             for split in SPLITS
@@ -150,7 +147,7 @@ def _stage_files(
     version's name); returns the datasets' info for the card. `content`: the version's fingerprint."""
     columns = {ROWS_DIR: list(row_schema(pack)), SFT_DIR: ["intent", "tool", "prompt", "completion"]}
     with ThreadPoolExecutor(max_workers=1) as helper:
-        # a writer: the snapshot streams its quarantine from DuckDB, never whole in Python, while `datasets` writes
+        # a writer: the snapshot streams its quarantine from DuckDB, never whole in Python, beside rows/ and sft/
         quarantine_written = helper.submit(quarantine, staging / QUARANTINE_FILE) if callable(quarantine) else None
         datasets_info = {
             config: _save_dataset_dict(
