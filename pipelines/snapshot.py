@@ -256,18 +256,25 @@ def _register_normalizer(con: Any) -> None:
     """normalize_intent() and strip_surface(): Python's own string functions, run on distinct raw intents only
     (exact by construction: DuckDB has no NFKC, casefold or Unicode-whitespace strip)."""
     import duckdb
-    import pyarrow as pa
 
     # no annotations: duckdb inspects them, and these take and return pyarrow arrays
     def normalize_batch(texts):  # type: ignore[no-untyped-def]
-        return pa.array([None if t is None else normalize_intent(t) for t in texts.to_pylist()], pa.string())
+        return _arrow_strings([None if t is None else normalize_intent(t) for t in texts.to_pylist()])
 
     def strip_batch(texts):  # type: ignore[no-untyped-def]
-        return pa.array([None if t is None else t.strip() for t in texts.to_pylist()], pa.string())
+        return _arrow_strings([None if t is None else t.strip() for t in texts.to_pylist()])
 
     for name, function in (("strip_surface", strip_batch), ("normalize_intent", normalize_batch)):
         varchar = duckdb.sqltype("VARCHAR")
         con.create_function(name, function, [varchar], varchar, type="arrow", side_effects=False)
+
+
+def _arrow_strings(values: list[str | None]) -> Any:
+    """A PyArrow `string` array of `values`, built by Polars: `pa.array` on a list imports pandas first (to ask
+    whether the list is a pandas object), 0.2 s of a small build's start."""
+    import pyarrow as pa
+
+    return pl.Series(values, dtype=pl.String).to_arrow().cast(pa.string())
 
 
 def build_snapshot(
