@@ -235,26 +235,28 @@ def _print_first_violation(the_store: Any, version: str, options: Any) -> None:
 
 
 def _run_with_progress(the_store: Any, options: Any, command: str, executor: Any = None) -> Any:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from pipelines.snapshot import STEPS, build_snapshot
 
     console = _stderr()
+
+    def warn(message: str) -> None:
+        console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    if not console.is_terminal:  # no progress noise in pipes, logs and CI (nor the import of rich.progress)
+        return build_snapshot(the_store, options, command, warn=warn, executor=executor)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         transient=True,
         console=console,
-        disable=not console.is_terminal,  # no progress noise in pipes, logs and CI
     ) as progress:
         task = progress.add_task("snapshot", total=len(STEPS) + 1)
 
         def on_step(step: str) -> None:
             progress.update(task, description=f"snapshot: {step}", advance=1)
-
-        def warn(message: str) -> None:
-            console.print(message, markup=False, highlight=False, soft_wrap=True)
 
         return build_snapshot(the_store, options, command, on_step, warn, executor)
 
