@@ -91,8 +91,8 @@ def profile_snapshot(paths: list[str]) -> dict[str, list[float]]:
     snapshot.resolve_inputs = timed("resolve inputs (sha256 of each file)", snapshot.resolve_inputs)
     emit.fingerprint = timed("  fingerprint", emit.fingerprint)
     emit.build_sft = timed("  SFT texts (thread, beside the fingerprint)", emit.build_sft)
-    emit._save_dataset_dict = timed("  datasets: save_to_disk", emit._save_dataset_dict)
-    emit._to_dataset_dict = timed("  datasets: import and build", emit._to_dataset_dict)
+    emit._save_dataset_dict = timed("  rows/ and sft/: write (save_to_disk layout)", emit._save_dataset_dict)
+    emit._to_dataset_dict = timed("  rows/ and sft/: split to Arrow", emit._to_dataset_dict)
     quarantine.VersionQuarantine.write = timed(
         "  quarantine file (thread, beside datasets)", quarantine.VersionQuarantine.write
     )
