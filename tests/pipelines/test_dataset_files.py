@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from databuild.contracts import SPLITS
-from pipelines.dataset_files import SplitTable, write_dataset_dict
+from pipelines.dataset_files import VALUE_DTYPES, SplitTable, features, write_dataset_dict
 from pipelines.emit import _save_dataset_dict, _to_dataset_dict
 
 ROW_COLUMNS = ["intent", "adjust", "adjust_used", "n_calls", "augmented_from"]
@@ -126,3 +126,26 @@ def test_a_column_type_without_a_known_layout_is_refused(tmp_path: Path) -> None
     table = pa.table({"when": pa.array([0], pa.timestamp("s"))})
     with pytest.raises(TypeError, match="'when'.*timestamp"):
         write_dataset_dict({"train": SplitTable(table, "0" * 16)}, tmp_path / "rows")
+
+
+def sample_values(arrow_type: pa.DataType) -> list[Any]:
+    if pa.types.is_boolean(arrow_type):
+        return [None, True, False]
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return ["a", None, "ü"]
+    return [None, 1, 0]
+
+
+def test_every_supported_column_type_as_datasets_writes_it(tmp_path: Path) -> None:
+    """Each Arrow type the writer knows (`VALUE_DTYPES`), with a null: the same files as `datasets`' own."""
+    columns = {
+        f"c_{dtype}": pa.array(sample_values(arrow_type), arrow_type) for arrow_type, dtype in VALUE_DTYPES.items()
+    }
+    tables = {"train": pa.table(columns), "test": pa.table(columns).slice(0, 0)}
+    write_dataset_dict({split: SplitTable(table, split * 4) for split, table in tables.items()}, tmp_path / "ours")
+    theirs = datasets.DatasetDict(
+        {split: datasets.Dataset(table, fingerprint=split * 4) for split, table in tables.items()}
+    )
+    theirs.save_to_disk(str(tmp_path / "theirs"), num_shards={split: 1 for split in tables})
+    assert files(tmp_path / "ours") == files(tmp_path / "theirs")
+    assert features(tables["train"].schema) == theirs["train"].features.to_dict()
