@@ -54,7 +54,7 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, **values: Any) -> None:
         raise ValueError(f"model {name} needs parameters {sorted(missing)}")
     for statement in con.extract_statements(sql):
         used = statement.named_parameters
-        con.execute(statement.query, {k: values[k] for k in used} if used else None)
+        con.execute(statement, {k: values[k] for k in used} if used else None)  # parsed once, above
 
 
 def sql_hashes() -> dict[str, str]:
