@@ -100,7 +100,9 @@ def profile_snapshot(paths: list[str]) -> dict[str, list[float]]:
     if os.environ.get("BENCH_BASE_STORE"):  # an increment: the build runs on a copy of that store
         # hard links: the same inodes, so the quarantine memo still knows its version's file (a build replaces the
         # store's files by renames, never writes into them)
-        shutil.copytree(os.environ["BENCH_BASE_STORE"], folder, symlinks=True, dirs_exist_ok=True, copy_function=os.link)
+        shutil.copytree(
+            os.environ["BENCH_BASE_STORE"], folder, symlinks=True, dirs_exist_ok=True, copy_function=os.link
+        )
     options = snapshot.SnapshotOptions(logs=paths, memory_limit=os.environ.get("BENCH_MEMORY_LIMIT") or None)
     try:
         build_start, build_cpu = time.perf_counter(), cpu()
