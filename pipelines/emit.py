@@ -6,6 +6,7 @@ Both snapshot and augment end here, so every version has the same layout, finger
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable
@@ -39,7 +40,9 @@ def fingerprint(rows: pl.DataFrame, shaping_options: dict[str, Any], pack: ToolP
     digest.update(json.dumps(shaping_options, sort_keys=True, default=str).encode())
     digest.update(pack.sha256.encode())
     ordered = rows.select([*pack.row_columns(), "split"]).sort("intent")
-    digest.update(ordered.write_ndjson().encode())
+    ndjson = io.BytesIO()  # the bytes as written: no round trip through a str (a big version's 40 MB, twice)
+    ordered.write_ndjson(ndjson)
+    digest.update(ndjson.getbuffer())
     return "sha256:" + digest.hexdigest()
 
 
