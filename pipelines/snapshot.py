@@ -46,6 +46,7 @@ from pipelines.snapshot_cache import (
     write_placeholders,
 )
 from pipelines.snapshot_quarantine import QuarantinePosition, VersionQuarantine
+from pipelines.slim_lines import request_keys
 from pipelines.snapshot_results import CarriedResult, find_carried, keep_results, stage_results
 
 if TYPE_CHECKING:
@@ -469,7 +470,9 @@ def read_file_states(
         values = _values(reading.options, plan, *reading.window) | reading.placeholders
         carried = reading.carried
         values["carried_results"] = str(carried.folder) if carried else reading.placeholders["no_entry"]
-        load_jsonl_lines(con, [p.item for p in plan if p.read])
+        settings = reading.side.settings if reading.side is not None else GatewaySettings()
+        pair_request_key = settings.pair_keys[0] if settings.pair_keys else None
+        load_jsonl_lines(con, [p.item for p in plan if p.read], request_keys(pair_request_key, settings.outcome_field))
         if reading.side is not None:
             reading.side.register(con)
             values |= reading.side.values()
