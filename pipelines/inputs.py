@@ -286,13 +286,15 @@ def _block_frame(lines: list[bytes], first_line: int, item: InputFile, slimmer: 
     columns: dict[str, list[Any]] = {"line": texts} if slimmer is None else slimmer.slim(texts)
     frame = pl.DataFrame(columns, schema={"line": pl.String, **({} if slimmer is None else TOOLS_SCHEMA)})
     kept = frame.with_row_index("source_line", offset=first_line).filter(pl.col("line").str.strip_chars() != "")
-    return kept.select(
+    columns_out = [
         pl.lit(str(item.path)).alias("source_file"),
         pl.col("source_line").cast(pl.Int64),
         pl.lit(item.order, dtype=pl.Int32).alias("file_order"),
         pl.col("line").str.strip_suffix("\r"),  # after the cut: the list never ends a line
-        *(() if slimmer is None else (pl.lit(item.log_format).alias("log_format"), *TOOLS_SCHEMA)),
-    )
+    ]
+    if slimmer is not None:
+        columns_out += [pl.lit(item.log_format).alias("log_format"), *map(pl.col, TOOLS_SCHEMA)]
+    return kept.select(columns_out)
 
 
 def _one_line(exc: BaseException) -> str:

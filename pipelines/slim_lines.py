@@ -22,7 +22,6 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from json.decoder import scanstring
 from typing import Any
 
 import polars as pl
@@ -35,6 +34,7 @@ MAX_TEXTS = 64  # distinct lists learnt in one file; past them its lines stay wh
 TOOLS_SCHEMA = {"tools_id": pl.Int32, "tools_at": pl.Int32, "tools_chars": pl.Int32}
 SPACE = " \t\n\r"  # JSON's whitespace
 WHITESPACE = re.compile(r"[ \t\n\r]*")
+scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # the C scanner of a JSON string
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
 
 
@@ -86,7 +86,7 @@ class ToolsSlimmer:
         for number, line in enumerate(lines):
             at = list_start(line, self.file_keys) if '"tools"' in line else None
             known = self._match(line, at) if at is not None else None
-            if known is None:
+            if at is None or known is None:
                 ids.append(None)
                 starts.append(None)
                 sizes.append(None)

@@ -35,6 +35,7 @@ from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.log_formats import FormatChoice, check_log_format, parse_pair_keys
 from pipelines.logged_pack import FROM_LOGS, read_logged_pack
 from pipelines.quarantine_base import find_base, remember
+from pipelines.slim_lines import request_keys
 from pipelines.snapshot_cache import (
     cache_keys,
     entry_dir,
@@ -46,7 +47,6 @@ from pipelines.snapshot_cache import (
     write_placeholders,
 )
 from pipelines.snapshot_quarantine import QuarantinePosition, VersionQuarantine
-from pipelines.slim_lines import request_keys
 from pipelines.snapshot_results import CarriedResult, find_carried, keep_results, stage_results
 
 if TYPE_CHECKING:
