@@ -275,14 +275,13 @@ def _overlong(line: bytes, size: int) -> bytes:
 def _block_frame(lines: list[bytes], first_line: int, item: InputFile, slimmer: Any = None) -> pl.DataFrame:
     """The block's non-blank lines as a frame of LINE_SCHEMA; with a `slimmer` (a gateway log), GATEWAY_LINE_SCHEMA's:
     the lines as it cuts them, and where."""
-    raw = b"\n".join(lines)
-    text = raw.decode("utf-8", errors="replace")
-    if REPLACEMENT in text and REPLACEMENT.encode() in raw:
-        # the block also holds literal U+FFFD: decode line by line so only broken lines are marked
-        text = "\n".join(_mark_undecodable(line) for line in lines)
-    elif REPLACEMENT in text:
-        text = text.replace(REPLACEMENT, "\x00" + REPLACEMENT)  # a raw NUL: never valid JSON
-    texts = text.split("\n")
+    if slimmer is None:
+        texts = _block_texts(lines)
+    else:  # long lines: one decode each (the same text when every line is UTF-8) beats a join, a decode and a split
+        try:
+            texts = [line.decode("utf-8") for line in lines]
+        except UnicodeDecodeError:
+            texts = _block_texts(lines)
     columns: dict[str, list[Any]] = {"line": texts} if slimmer is None else slimmer.slim(texts)
     frame = pl.DataFrame(columns, schema={"line": pl.String, **({} if slimmer is None else TOOLS_SCHEMA)})
     kept = frame.with_row_index("source_line", offset=first_line).filter(pl.col("line").str.strip_chars() != "")
@@ -295,6 +294,19 @@ def _block_frame(lines: list[bytes], first_line: int, item: InputFile, slimmer: 
     if slimmer is not None:
         columns_out += [pl.lit(item.log_format).alias("log_format"), *map(pl.col, TOOLS_SCHEMA)]
     return kept.select(columns_out)
+
+
+def _block_texts(lines: list[bytes]) -> list[str]:
+    """The lines as text: a line that is not valid UTF-8 keeps its place with U+FFFD for the bad bytes, after a NUL
+    (never valid JSON)."""
+    raw = b"\n".join(lines)
+    text = raw.decode("utf-8", errors="replace")
+    if REPLACEMENT in text and REPLACEMENT.encode() in raw:
+        # the block also holds literal U+FFFD: decode line by line so only broken lines are marked
+        text = "\n".join(_mark_undecodable(line) for line in lines)
+    elif REPLACEMENT in text:
+        text = text.replace(REPLACEMENT, "\x00" + REPLACEMENT)  # a raw NUL: never valid JSON
+    return text.split("\n")
 
 
 def _one_line(exc: BaseException) -> str:

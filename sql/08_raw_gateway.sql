@@ -14,7 +14,8 @@
 -- id is '<record id>#<tool>#<k>' (k: the call's occurrence of that tool in the completion, 0 for an unused tool):
 -- the rows of one completion never repeat each other, and a completion logged twice repeats all of them
 -- (duplicate_event). `exported`: the request's outcome (any --outcomes record true, or the --outcome-field value
--- true); none means not exported. The original line stays in gateway_lines (37_file_quarantine reads it).
+-- true); none means not exported. The original line stays in gateway_lines (its offered tools cut to their names;
+-- 37_file_quarantine restores it).
 -- Reads: completions, outcomes, pack_tools. Params: $teacher_models (VARCHAR[] of GLOBs). Writes: raw_gateway.
 CREATE OR REPLACE TABLE raw_gateway AS
 WITH judged AS (

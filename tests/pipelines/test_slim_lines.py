@@ -168,3 +168,28 @@ def test_build_quarantine_keeps_the_original_lines(tmp_path: Path, monkeypatch: 
     cut_manifest, whole_manifest = (open_store(tmp_path / name).manifest("v1") for name in ("cut", "whole"))
     assert cut_manifest["fingerprint"] == whole_manifest["fingerprint"]
     assert load_rows(open_store(tmp_path / "whole"), "v1").equals(load_rows(open_store(tmp_path / "cut"), "v1"))
+
+
+def test_lines_not_utf8_are_bad_records_marked_as_before(tmp_path: Path) -> None:
+    """A gateway line that is not valid UTF-8 is a bad_record whose record has U+FFFD for the bad bytes, after a NUL
+    at each of them, or once at the start of the line when its block also holds a literal U+FFFD."""
+    good = json.dumps({"request": {"messages": [{"role": "user", "content": "warm"}], "tools": []}})
+    broken = b'{"request": {"messages": [{"role": "user", "content": "w\xffrm"}]}}'
+    literal = json.dumps({"id": "\ufffd"}, ensure_ascii=False).encode()
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(good.encode() + b"\n" + broken + b"\n")
+    assert loaded_lines(plain)[1] == '{"request": {"messages": [{"role": "user", "content": "w\x00\ufffdrm"}]}}'
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(literal + b"\n" + broken + b"\n")
+    assert loaded_lines(mixed) == [
+        '{"id": "\ufffd"}',
+        '\x00{"request": {"messages": [{"role": "user", "content": "w\ufffdrm"}]}}',
+    ]
+
+
+def loaded_lines(path: Path) -> list[str]:
+    con = connect()
+    load_jsonl_lines(con, [InputFile(path, "jsonl", "0" * 64, 1, "openai")], request_keys(None, None))
+    lines = [row[0] for row in con.sql("SELECT line FROM gateway_lines ORDER BY source_line").fetchall()]
+    con.close()
+    return lines
