@@ -103,7 +103,7 @@ class ToolsSlimmer:
                 if position:
                     self.known.insert(0, self.known.pop(position))
                 return known
-        if self.learnt_in_file >= MAX_TEXTS:
+        if self.learnt_in_file >= MAX_TEXTS or any(line.startswith(text, at) for text in self.refused):
             return None
         try:
             _, end = _SCAN(line, at)
@@ -112,8 +112,6 @@ class ToolsSlimmer:
         return self._learn(line[at:end])
 
     def _learn(self, text: str) -> _Known | None:
-        if text in self.refused:
-            return None
         self.learnt_in_file += 1
         self.learnt += 1
         slim = self.con.execute("SELECT slim_tools($tools)", {"tools": text}).fetchone()[0]

@@ -17,7 +17,7 @@ from databuild.contracts import load_rows
 from databuild.sqlrun import connect
 from databuild.store import open_store
 from pipelines.inputs import InputFile, load_jsonl_lines
-from pipelines.slim_lines import MAX_TEXTS, list_start, request_keys
+from pipelines.slim_lines import MAX_TEXTS, ToolsSlimmer, list_start, request_keys
 
 OPENAI_KEYS = ("request", "request_body", "reqPayload")
 runner = CliRunner()
@@ -108,6 +108,17 @@ def test_lists_duckdb_reads_otherwise_stay_whole(tmp_path: Path) -> None:
     assert frame["tools_id"].to_list() == [1, None, 3]
     assert frame["line"].to_list()[1] == lines[1]
     assert frame["line"].to_list()[2] == '{"request":{"tools":[{"name":"a"}]}}'
+
+
+def test_a_refused_list_is_not_learnt_again() -> None:
+    con = connect()
+    con.execute("CREATE TABLE gateway_tools (tools_id INTEGER, tools VARCHAR)")
+    slimmer = ToolsSlimmer(con, request_keys(None, None))
+    slimmer.start_file("openai")
+    line = '{"request":{"tools":[{"function":{"name":"\\ud800"}}]}}'
+    assert slimmer.slim([line, line, line])["tools_id"] == [None, None, None]
+    assert slimmer.learnt == 1  # one query for the three lines
+    con.close()
 
 
 def test_a_file_of_ever_new_lists_stops_being_cut(tmp_path: Path) -> None:
