@@ -21,6 +21,7 @@ import polars as pl
 from databuild.errors import DatabuildError
 from pipelines.input_hashes import InputHashes
 from pipelines.log_formats import GATEWAY_FORMATS, HEAD_RECORDS, FormatChoice, file_format
+from pipelines.slim_lines import TOOLS_SCHEMA, ToolsSlimmer, WholeLines
 
 REQUIRED_FIELDS = ("event_id", "request_id", "ts", "intent", "tool", "response", "exported")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
@@ -165,7 +166,10 @@ BLOCK_BYTES = 8 << 20  # JSON Lines are read this much at a time
 MAX_LINE_BYTES = 1 << 20  # a longer line is one bad_record (the contract in the README)
 OVERLONG_KEPT = 1024  # bytes of an over-long line kept in the quarantine
 LINE_SCHEMA = {"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
-GATEWAY_LINE_SCHEMA = {**LINE_SCHEMA, "log_format": pl.String}
+GATEWAY_LINE_SCHEMA = {**LINE_SCHEMA, "log_format": pl.String, **TOOLS_SCHEMA}
+
+
+WHOLE_LINES = WholeLines()  # a gateway log's lines kept whole (no slim_keys)
 
 
 def json_file_blocks(item: InputFile) -> Iterator[tuple[int, list[bytes]]]:
@@ -197,26 +201,34 @@ def _check_jsonl_head(path: Path) -> None:
         raise DatabuildError(f"{path} looks binary, not JSON Lines (NUL bytes or invalid UTF-8)")
 
 
-def load_jsonl_lines(con: Any, inputs: list[InputFile]) -> None:
-    """Every JSON Lines file into the DuckDB table `raw_lines(source_file, source_line, file_order, line)`.
+def load_jsonl_lines(con: Any, inputs: list[InputFile], slim_keys: dict[str, frozenset[str]] | None = None) -> None:
+    """Every JSON Lines file into the DuckDB table `raw_lines(source_file, source_line, file_order, line)`, and the
+    gateway logs' into `gateway_lines` (with `log_format`).
 
     Files are streamed in blocks of about BLOCK_BYTES, so Python's memory does not grow with the file; DuckDB holds
     the lines within its memory limit (spilling past it). Blank lines are not records. A line that is not valid
     UTF-8 keeps its place with U+FFFD for the bad bytes, and a line over MAX_LINE_BYTES keeps its place cut short:
     neither is a JSON object, so the snapshot quarantines it as bad_record.
+
+    With `slim_keys` (pipelines.slim_lines.request_keys), a gateway line's offered `tools` list is cut down to the
+    names as it loads (`gateway_lines.line`), and `gateway_tools(tools_id, tools)` with the line's `tools_id`,
+    `tools_at` and `tools_chars` give the original line back; without, every line is kept whole.
     """
     con.from_arrow(pl.DataFrame(schema=LINE_SCHEMA).to_arrow()).create("raw_lines")
     con.from_arrow(pl.DataFrame(schema=GATEWAY_LINE_SCHEMA).to_arrow()).create("gateway_lines")
+    con.execute("CREATE TABLE gateway_tools (tools_id INTEGER, tools VARCHAR)")
+    slimmer = ToolsSlimmer(con, slim_keys) if slim_keys is not None else None
     for item in inputs:
         if item.kind == "parquet":
             continue
+        if slimmer is not None:
+            slimmer.start_file(item.log_format)
         blocks = _line_blocks(item.path) if item.kind == "jsonl" else json_file_blocks(item)
         for first_line, lines in blocks:
-            frame = _block_frame(lines, first_line, item)
             if item.log_format == "databuild":
-                con.from_arrow(frame.to_arrow()).insert_into("raw_lines")
+                con.from_arrow(_block_frame(lines, first_line, item).to_arrow()).insert_into("raw_lines")
             else:  # a gateway log: its reader model (sql/07_<format>_completions.sql) picks its lines
-                gateway = frame.with_columns(pl.lit(item.log_format).alias("log_format"))
+                gateway = _block_frame(lines, first_line, item, slimmer or WHOLE_LINES)
                 con.from_arrow(gateway.to_arrow()).insert_into("gateway_lines")
 
 
@@ -260,7 +272,33 @@ def _overlong(line: bytes, size: int) -> bytes:
     return f"{head}… ({size} bytes: over the {MAX_LINE_BYTES} byte line cap)".encode()
 
 
-def _block_frame(lines: list[bytes], first_line: int, item: InputFile) -> pl.DataFrame:
+def _block_frame(lines: list[bytes], first_line: int, item: InputFile, slimmer: Any = None) -> pl.DataFrame:
+    """The block's non-blank lines as a frame of LINE_SCHEMA; with a `slimmer` (a gateway log), GATEWAY_LINE_SCHEMA's:
+    the lines as it cuts them, and where."""
+    if slimmer is None:
+        texts = _block_texts(lines)
+    else:  # long lines: one decode each (the same text when every line is UTF-8) beats a join, a decode and a split
+        try:
+            texts = [line.decode("utf-8") for line in lines]
+        except UnicodeDecodeError:
+            texts = _block_texts(lines)
+    columns: dict[str, list[Any]] = {"line": texts} if slimmer is None else slimmer.slim(texts)
+    frame = pl.DataFrame(columns, schema={"line": pl.String, **({} if slimmer is None else TOOLS_SCHEMA)})
+    kept = frame.with_row_index("source_line", offset=first_line).filter(pl.col("line").str.strip_chars() != "")
+    columns_out = [
+        pl.lit(str(item.path)).alias("source_file"),
+        pl.col("source_line").cast(pl.Int64),
+        pl.lit(item.order, dtype=pl.Int32).alias("file_order"),
+        pl.col("line").str.strip_suffix("\r"),  # after the cut: the list never ends a line
+    ]
+    if slimmer is not None:
+        columns_out += [pl.lit(item.log_format).alias("log_format"), *map(pl.col, TOOLS_SCHEMA)]
+    return kept.select(columns_out)
+
+
+def _block_texts(lines: list[bytes]) -> list[str]:
+    """The lines as text: a line that is not valid UTF-8 keeps its place with U+FFFD for the bad bytes, after a NUL
+    (never valid JSON)."""
     raw = b"\n".join(lines)
     text = raw.decode("utf-8", errors="replace")
     if REPLACEMENT in text and REPLACEMENT.encode() in raw:
@@ -268,13 +306,7 @@ def _block_frame(lines: list[bytes], first_line: int, item: InputFile) -> pl.Dat
         text = "\n".join(_mark_undecodable(line) for line in lines)
     elif REPLACEMENT in text:
         text = text.replace(REPLACEMENT, "\x00" + REPLACEMENT)  # a raw NUL: never valid JSON
-    frame = pl.DataFrame({"line": text.split("\n")}).with_row_index("source_line", offset=first_line)
-    return frame.filter(pl.col("line").str.strip_chars() != "").select(
-        pl.lit(str(item.path)).alias("source_file"),
-        pl.col("source_line").cast(pl.Int64),
-        pl.lit(item.order, dtype=pl.Int32).alias("file_order"),
-        pl.col("line").str.strip_suffix("\r"),
-    )
+    return text.split("\n")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -35,6 +35,7 @@ from pipelines.inputs import InputFile, load_jsonl_lines, resolve_inputs
 from pipelines.log_formats import FormatChoice, check_log_format, parse_pair_keys
 from pipelines.logged_pack import FROM_LOGS, read_logged_pack
 from pipelines.quarantine_base import find_base, remember
+from pipelines.slim_lines import request_keys
 from pipelines.snapshot_cache import (
     cache_keys,
     entry_dir,
@@ -481,7 +482,9 @@ def read_file_states(
         values = _values(reading.options, plan, *reading.window) | reading.placeholders
         carried = reading.carried
         values["carried_results"] = str(carried.folder) if carried else reading.placeholders["no_entry"]
-        load_jsonl_lines(con, [p.item for p in plan if p.read])
+        settings = reading.side.settings if reading.side is not None else GatewaySettings()
+        pair_request_key = settings.pair_keys[0] if settings.pair_keys else None
+        load_jsonl_lines(con, [p.item for p in plan if p.read], request_keys(pair_request_key, settings.outcome_field))
         if reading.side is not None:
             reading.side.register(con)
             values |= reading.side.values()

@@ -14,7 +14,8 @@
 -- id is '<record id>#<tool>#<k>' (k: the call's occurrence of that tool in the completion, 0 for an unused tool):
 -- the rows of one completion never repeat each other, and a completion logged twice repeats all of them
 -- (duplicate_event). `exported`: the request's outcome (any --outcomes record true, or the --outcome-field value
--- true); none means not exported. The original line stays in gateway_lines (37_file_quarantine reads it).
+-- true); none means not exported. The original line stays in gateway_lines (its offered tools cut to their names;
+-- 37_file_quarantine restores it).
 -- Reads: completions, outcomes, pack_tools. Params: $teacher_models (VARCHAR[] of GLOBs). Writes: raw_gateway.
 CREATE OR REPLACE TABLE raw_gateway AS
 WITH judged AS (
@@ -40,29 +41,28 @@ line_rows AS (
     FROM judged
     WHERE NOT is_object OR reason IS NOT NULL
 ),
-called AS (
+called AS (  -- each call with its occurrence of its tool in the completion and the times that tool is called
+             -- (list functions per completion: a window over every call carried the wide rows through a sort)
     SELECT file_order, source_file, line_no, event_id, request_id, ts, intent, content, exported, outcome_matched,
-           unnest(calls) AS call, unnest(range(1, len(calls) + 1)) AS call_no
-    FROM requests
+           unnest(calls) AS call, unnest(range(1, len(calls) + 1)) AS call_no,
+           unnest(list_transform(names, lambda n, i: len(list_filter(names[1:i], lambda m: m IS NOT DISTINCT FROM n))))
+               AS occurrence,
+           unnest(list_transform(names, lambda n: len(list_filter(names, lambda m: m IS NOT DISTINCT FROM n))))
+               AS times
+    FROM (SELECT *, list_transform(calls, lambda c: c.name) AS names FROM requests)
 ),
-call_rows AS (
-    SELECT c.*, c.call.name AS tool,
-           row_number() OVER (PARTITION BY file_order, line_no, c.call.name ORDER BY call_no) AS occurrence,
-           count(*) OVER (PARTITION BY file_order, line_no, c.call.name) AS times
-    FROM called c
-),
-offered_pack AS (
+call_rows AS (SELECT *, call.name AS tool FROM called),
+unused_rows AS (  -- the pack tools offered and not called, in pack order, numbered after the calls
     SELECT r.file_order, r.source_file, r.line_no, r.event_id, r.request_id, r.ts, r.intent, r.exported,
-           r.outcome_matched, len(r.calls) AS n_calls, list_transform(r.calls, lambda c: c.name) AS called_names,
-           unnest(list_distinct(r.offered)) AS tool
-    FROM requests r
-),
-unused_rows AS (
-    SELECT o.*, t.neutral,
-           o.n_calls + row_number() OVER (PARTITION BY o.file_order, o.line_no ORDER BY t.tool_no) AS row_no
-    FROM offered_pack o
-    JOIN pack_tools t USING (tool)
-    WHERE NOT list_contains(o.called_names, o.tool)
+           r.outcome_matched, r.u.tool AS tool, t.neutral, len(r.calls) + r.u.position AS row_no
+    FROM (
+        SELECT requests.*, unnest(list_transform(
+                   list_filter(pack_order.tools, lambda tool: list_contains(offered, tool)
+                               AND NOT list_contains(list_transform(calls, lambda c: c.name), tool)),
+                   lambda tool, position: struct_pack(tool := tool, position := position))) AS u
+        FROM requests, (SELECT list(tool ORDER BY tool_no) AS tools FROM pack_tools) pack_order
+    ) r
+    JOIN pack_tools t ON t.tool = r.u.tool
 ),
 rows AS (
     SELECT file_order, source_file, line_no, row_no, is_object, line_reason, call_reason, event_id, request_id,

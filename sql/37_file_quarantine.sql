@@ -2,10 +2,12 @@
 -- original record: for JSON Lines the line itself; for Parquet the whole original row (extra columns too) as JSON,
 -- from one more scan of those files in which the rows are picked first, so only they are encoded (with no Parquet
 -- file, parquet_globs holds an empty one: no rows); for a gateway log (08_raw_gateway) its line from
--- gateway_lines, and `source_line` is that line's number while `row_key` (the row's key in its file, its
--- source_line everywhere else) tells the rows of one line apart. The file's path is added when the build's
--- quarantine is assembled (70_quarantine_of).
--- Reads: rejected, raw_jsonl, raw_gateway, gateway_lines, the Parquet files of parquet_globs, parquet_files.
+-- gateway_lines as it was written (a line whose offered tools were cut down to their names as it loaded gets its
+-- list back from gateway_tools: pipelines/slim_lines.py), and `source_line` is that line's number while `row_key`
+-- (the row's key in its file, its source_line everywhere else) tells the rows of one line apart. The file's path
+-- is added when the build's quarantine is assembled (70_quarantine_of).
+-- Reads: rejected, raw_jsonl, raw_gateway, gateway_lines, gateway_tools, the Parquet files of parquet_globs,
+-- parquet_files.
 -- Writes: file_quarantine.
 CREATE OR REPLACE TABLE file_quarantine AS
 WITH parquet_hits AS (  -- a semi join on the line: 0.21 s for a 1 M-row file where a filter on (file, line) took 0.35
@@ -41,8 +43,10 @@ UNION ALL
 SELECT
     r.file_order, q.corrected, r.line_no, q.reason,
     r.event_id, r.request_id, CAST(r.ts AS VARCHAR), r.intent, r.tool, r.exported, r.response,
-    l.line,
+    CASE WHEN l.tools_id IS NULL THEN l.line  -- code points, as Python counts them
+         ELSE substr(l.line, 1, l.tools_at) || t.tools || substr(l.line, l.tools_at + l.tools_chars + 1) END,
     r.source_line
 FROM raw_gateway r
 JOIN rejected q ON q.file_order = r.file_order AND q.source_line = r.source_line
 JOIN gateway_lines l ON l.file_order = r.file_order AND l.source_line = r.line_no
+LEFT JOIN gateway_tools t ON t.tools_id = l.tools_id
