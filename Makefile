@@ -46,6 +46,8 @@ bench: $(STAMP) smollm2
 	$(PY) bench/snapshot_incremental.py
 	$(PY) bench/snapshot_scaling.py
 	$(PY) bench/snapshot_handwritten.py
+	$(PY) bench/snapshot_fixed_cost.py
+	$(PY) bench/snapshot_gateway.py
 	$(PY) bench/eval.py
 	$(PY) bench/diff.py
 	$(PY) bench/augment_llm.py
