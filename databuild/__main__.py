@@ -2,4 +2,5 @@
 
 from databuild.cli import main
 
-main()
+if __name__ == "__main__":  # not in a worker process started by spawning (it imports this as __mp_main__)
+    main()
