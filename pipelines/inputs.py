@@ -21,7 +21,7 @@ import polars as pl
 from databuild.errors import DatabuildError
 from pipelines.input_hashes import InputHashes
 from pipelines.log_formats import GATEWAY_FORMATS, HEAD_RECORDS, FormatChoice, file_format
-from pipelines.slim_lines import TOOLS_SCHEMA, ToolsSlimmer, WholeLines, slim_in_workers
+from pipelines.slim_lines import TOOLS_SCHEMA, ToolsSlimmer, WholeLines
 
 REQUIRED_FIELDS = ("event_id", "request_id", "ts", "intent", "tool", "response", "exported")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
@@ -163,7 +163,6 @@ HEAD_BYTES = 1 << 16
 REPLACEMENT = "\ufffd"
 BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 8 << 20  # JSON Lines are read this much at a time
-WALK_BYTES = 256 << 20  # a gateway file this big has its lists found by worker processes (slim_in_workers)
 MAX_LINE_BYTES = 1 << 20  # a longer line is one bad_record (the contract in the README)
 OVERLONG_KEPT = 1024  # bytes of an over-long line kept in the quarantine
 LINE_SCHEMA = {"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
@@ -225,30 +224,12 @@ def load_jsonl_lines(con: Any, inputs: list[InputFile], slim_keys: dict[str, fro
         if slimmer is not None:
             slimmer.start_file(item.log_format)
         blocks = _line_blocks(item.path) if item.kind == "jsonl" else json_file_blocks(item)
-        if item.log_format == "databuild":
-            for first_line, lines in blocks:
+        for first_line, lines in blocks:
+            if item.log_format == "databuild":
                 con.from_arrow(_block_frame(lines, first_line, item).to_arrow()).insert_into("raw_lines")
-            continue
-        # a gateway log: its reader model (sql/07_<format>_completions.sql) picks its lines
-        workers = _walk_workers(item, slimmer)
-        walked = slim_in_workers(blocks, slimmer, workers) if slimmer and workers else _unwalked(blocks)
-        for first_line, lines, columns in walked:
-            gateway = _block_frame(lines, first_line, item, slimmer or WHOLE_LINES, columns)
-            con.from_arrow(gateway.to_arrow()).insert_into("gateway_lines")
-
-
-def _walk_workers(item: InputFile, slimmer: ToolsSlimmer | None) -> int:
-    """How many processes walk to a gateway file's lists beside this one: none for a small file (starting them
-    costs more than they save), a list never cut, or a single core."""
-    if slimmer is None or not slimmer.file_keys or item.kind != "jsonl" or item.path.stat().st_size < WALK_BYTES:
-        return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(cores, 2) if cores > 1 else 0
-
-
-def _unwalked(blocks: Iterator[tuple[int, list[bytes]]]) -> Iterator[tuple[int, list[bytes], None]]:
-    for first_line, lines in blocks:
-        yield first_line, lines, None
+            else:  # a gateway log: its reader model (sql/07_<format>_completions.sql) picks its lines
+                gateway = _block_frame(lines, first_line, item, slimmer or WHOLE_LINES)
+                con.from_arrow(gateway.to_arrow()).insert_into("gateway_lines")
 
 
 def _line_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
@@ -291,12 +272,17 @@ def _overlong(line: bytes, size: int) -> bytes:
     return f"{head}… ({size} bytes: over the {MAX_LINE_BYTES} byte line cap)".encode()
 
 
-def _block_frame(
-    lines: list[bytes], first_line: int, item: InputFile, slimmer: Any = None, walked: dict[str, Any] | None = None
-) -> pl.DataFrame:
+def _block_frame(lines: list[bytes], first_line: int, item: InputFile, slimmer: Any = None) -> pl.DataFrame:
     """The block's non-blank lines as a frame of LINE_SCHEMA; with a `slimmer` (a gateway log), GATEWAY_LINE_SCHEMA's:
-    the lines as it cuts them, and where (`walked`: those columns already, from `slim_in_workers`)."""
-    columns = walked if walked is not None else _block_columns(lines, slimmer)
+    the lines as it cuts them, and where."""
+    if slimmer is None:
+        texts = _block_texts(lines)
+    else:  # long lines: one decode each (the same text when every line is UTF-8) beats a join, a decode and a split
+        try:
+            texts = [line.decode("utf-8") for line in lines]
+        except UnicodeDecodeError:
+            texts = _block_texts(lines)
+    columns: dict[str, list[Any]] = {"line": texts} if slimmer is None else slimmer.slim(texts)
     frame = pl.DataFrame(columns, schema={"line": pl.String, **({} if slimmer is None else TOOLS_SCHEMA)})
     kept = frame.with_row_index("source_line", offset=first_line).filter(pl.col("line").str.strip_chars() != "")
     columns_out = [
@@ -308,16 +294,6 @@ def _block_frame(
     if slimmer is not None:
         columns_out += [pl.lit(item.log_format).alias("log_format"), *map(pl.col, TOOLS_SCHEMA)]
     return kept.select(columns_out)
-
-
-def _block_columns(lines: list[bytes], slimmer: Any) -> dict[str, list[Any]]:
-    if slimmer is None:
-        return {"line": _block_texts(lines)}
-    try:  # long lines: one decode each (the same text when every line is UTF-8) beats a join, a decode and a split
-        texts = [line.decode("utf-8") for line in lines]
-    except UnicodeDecodeError:
-        texts = _block_texts(lines)
-    return slimmer.slim(texts)  # type: ignore[no-any-return]
 
 
 def _block_texts(lines: list[bytes]) -> list[str]:

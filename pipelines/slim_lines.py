@@ -18,20 +18,24 @@ into the list: only the speed depends on it, never a row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from databuild.errors import DatabuildError
 from databuild.sqlrun import run_model
-from pipelines.list_walk import SCAN, Cut, list_start, walk_block
 
 OPENAI_REQUEST_KEYS = ("request", "request_body", "reqPayload")
 LITELLM_REQUEST_KEYS = ("model_parameters",)
 MAX_TEXTS = 64  # distinct lists learnt in one file; past them its lines stay whole (tools that differ per request)
 TOOLS_SCHEMA = {"tools_id": pl.Int32, "tools_at": pl.Int32, "tools_chars": pl.Int32}
+SPACE = " \t\n\r"  # JSON's whitespace
+WHITESPACE = re.compile(r"[ \t\n\r]*")
+scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # the C scanner of a JSON string
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
 
 
 def request_keys(pair_request_key: str | None, outcome_field: str | None) -> dict[str, frozenset[str]]:
@@ -75,28 +79,23 @@ class ToolsSlimmer:
 
     def slim(self, lines: list[str]) -> dict[str, list[Any]]:
         """The block's lines with their lists cut, and per line (tools_id, tools_at, tools_chars), None where whole."""
+        out: dict[str, list[Any]] = {"line": lines, "tools_id": [], "tools_at": [], "tools_chars": []}
         if not self.file_keys:
             return WholeLines().slim(lines)
-        found = ((number, list_start(line, self.file_keys)) for number, line in enumerate(lines) if '"tools"' in line)
-        return self.finish(lines, [None] * len(lines), [(number, at) for number, at in found if at is not None])
-
-    def finish(self, texts: list[str], cuts: list[Cut | None], pending: list[tuple[int, int]]) -> dict[str, list[Any]]:
-        """The columns of a block whose lists are cut (`cuts`) or found and still to match (`pending`: line index,
-        list start), in line order: lists not known yet are learnt here, in the order of the file."""
-        for number, at in pending:
-            known = self._match(texts[number], at)
-            if known is not None:
-                line = texts[number]
-                texts[number] = line[:at] + known.slim + line[at + len(known.text) :]
-                cuts[number] = (known.tools_id, at, len(known.slim))
-        return {
-            "line": texts,
-            **{column: [cut[i] if cut else None for cut in cuts] for i, column in enumerate(TOOLS_SCHEMA)},
-        }
-
-    def known_texts(self) -> dict[str, tuple[str, int]]:
-        """The lists learnt so far: text -> (the names-only text, tools_id), for `walk_block`."""
-        return {known.text: (known.slim, known.tools_id) for known in self.known}
+        ids, starts, sizes = out["tools_id"], out["tools_at"], out["tools_chars"]
+        for number, line in enumerate(lines):
+            at = list_start(line, self.file_keys) if '"tools"' in line else None
+            known = self._match(line, at) if at is not None else None
+            if at is None or known is None:
+                ids.append(None)
+                starts.append(None)
+                sizes.append(None)
+                continue
+            lines[number] = line[:at] + known.slim + line[at + len(known.text) :]
+            ids.append(known.tools_id)
+            starts.append(at)
+            sizes.append(len(known.slim))
+        return out
 
     def _match(self, line: str, at: int) -> _Known | None:
         for position, known in enumerate(self.known):
@@ -107,7 +106,7 @@ class ToolsSlimmer:
         if self.learnt_in_file >= MAX_TEXTS or any(line.startswith(text, at) for text in self.refused):
             return None
         try:
-            _, end = SCAN(line, at)
+            _, end = _SCAN(line, at)
         except (StopIteration, ValueError, RecursionError):
             return None
         return self._learn(line[at:end])
@@ -115,7 +114,7 @@ class ToolsSlimmer:
     def _learn(self, text: str) -> _Known | None:
         self.learnt_in_file += 1
         self.learnt += 1
-        slim = self.con.execute("SELECT slim_tools($tools)", {"tools": text}).fetchall()[0][0]  # the result finished
+        slim = self.con.execute("SELECT slim_tools($tools)", {"tools": text}).fetchone()[0]
         if slim is None:
             self.refused.add(text)
             return None
@@ -132,35 +131,48 @@ class WholeLines:
         return {"line": lines, **{column: [None] * len(lines) for column in TOOLS_SCHEMA}}
 
 
-def slim_in_workers(
-    blocks: Iterator[tuple[int, list[bytes]]], slimmer: ToolsSlimmer, workers: int
-) -> Iterator[tuple[int, list[bytes], dict[str, list[Any]] | None]]:
-    """(first line, lines, columns) per block of a big gateway file, the walks to the lists done by `workers`
-    processes while this one loads the blocks before; the columns are `slimmer.slim`'s, None for a block that is
-    not all UTF-8 (the caller decodes it its own way). Lists are learnt here, in the file's order, exactly as
-    `slim` learns them: the result does not depend on which process walked."""
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    ahead: deque[tuple[int, list[bytes], Any]] = deque()
+def list_start(line: str, request_keys: Iterable[str]) -> int | None:
+    """Where the `tools` list of the line's request starts: the first member of the top-level object whose key is
+    one of `request_keys`, and in it (an object) the first member `tools` (an array); None when there is none or the
+    line is not JSON that far."""
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for first_line, lines in blocks:
-                walk = pool.submit(walk_block, lines, slimmer.file_keys, slimmer.known_texts())
-                ahead.append((first_line, lines, walk))
-                if len(ahead) > 2 * workers:  # a bounded number of blocks in flight: memory stays flat
-                    yield _walked(ahead.popleft(), slimmer)
-            while ahead:
-                yield _walked(ahead.popleft(), slimmer)
-    except BrokenProcessPool as exc:
-        raise DatabuildError(f"a worker process reading the gateway lines stopped ({exc})") from None
+        at = _member(line, _skip(line, 0), request_keys)
+        if at is None or line[at] != "{":
+            return None
+        at = _member(line, at, ("tools",))
+        return at if at is not None and line[at] == "[" else None
+    except (IndexError, StopIteration, ValueError, RecursionError):
+        return None
 
 
-def _walked(
-    block: tuple[int, list[bytes], Any], slimmer: ToolsSlimmer
-) -> tuple[int, list[bytes], dict[str, list[Any]] | None]:
-    first_line, lines, walk = block
-    walked = walk.result()
-    return first_line, lines, None if walked is None else slimmer.finish(*walked)
+def _member(text: str, at: int, keys: Iterable[str]) -> int | None:
+    """Where the value of the first member named in `keys` starts, in the object starting at `at` (whitespace
+    skipped inline: this runs for every line)."""
+    if text[at] != "{":
+        return None
+    at += 1
+    while True:
+        if text[at] in SPACE:
+            at = WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text[at] != '"':
+            return None
+        key, at = scanstring(text, at + 1)
+        if text[at] in SPACE:
+            at = WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text[at] != ":":
+            return None
+        at += 1
+        if text[at] in SPACE:
+            at = WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+        if key in keys:
+            return at
+        _, at = _SCAN(text, at)
+        if text[at] in SPACE:
+            at = WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text[at] != ",":
+            return None
+        at += 1
+
+
+def _skip(text: str, at: int) -> int:
+    return WHITESPACE.match(text, at).end()  # type: ignore[union-attr]

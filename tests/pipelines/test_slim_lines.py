@@ -204,39 +204,3 @@ def loaded_lines(path: Path) -> list[str]:
     lines = [row[0] for row in con.sql("SELECT line FROM gateway_lines ORDER BY source_line").fetchall()]
     con.close()
     return lines
-
-
-def test_worker_processes_load_what_this_one_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A big gateway file's lists are walked to by worker processes (pipelines.slim_lines.slim_in_workers); lists
-    are still learnt in the file's order, so every column, the lists' ids included, is the one-process load's:
-    known lists, a list first met in a later block, a refused list, the cap of MAX_TEXTS lists, a line that is not
-    UTF-8 (its block is decoded here), blank lines and CRLF, over many small blocks."""
-    import pipelines.inputs as inputs_module
-
-    chat = [{"type": "function", "function": {"name": "adjust", "parameters": {"type": "object"}}}]
-    lines = [json.dumps({"request": {"messages": [{"role": "user", "content": f"m{n}"}], "tools": chat}}).encode()
-             for n in range(30)]  # fmt: skip
-    lines[7] = b'{"request":{"tools":[{"function":{"name":"\\ud800"}}]}}'  # refused: stays whole
-    lines[12] = b'{"request":{"messages":[{"content":"w\xffrm"}],"tools":[]}}'  # not UTF-8
-    lines[13] = b""
-    lines += [json.dumps({"request": {"tools": [{"name": f"t{n}"}]}}).encode() for n in range(MAX_TEXTS + 3)]
-    lines.insert(20, json.dumps({"request": {"tools": chat + chat}}).encode())  # a list first met later on
-    path = tmp_path / "log.jsonl"
-    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
-    monkeypatch.setattr(inputs_module, "BLOCK_BYTES", 512)  # dozens of blocks, several in flight
-    alone = loaded_file(path)
-    monkeypatch.setattr(inputs_module, "WALK_BYTES", 0)
-    walked = loaded_file(path)
-    assert walked.equals(alone)
-    # learnt in order: chat 1, the refused list 2, chat twice 3, t0..t60 4..64 (the 64th list); t61..t66 stay whole
-    assert walked["tools_id"].null_count() == 1 + 1 + 6  # the refused list, the line not UTF-8, 6 over the cap
-    assert sorted(walked["tools_id"].drop_nulls().unique()) == [1, *range(3, 65)]
-    assert len(walked) == len(lines) - 1  # the blank line is no record
-
-
-def loaded_file(path: Path) -> pl.DataFrame:
-    con = connect()
-    load_jsonl_lines(con, [InputFile(path, "jsonl", "0" * 64, 1, "openai")], request_keys(None, None))
-    frame = con.sql("SELECT * FROM gateway_lines LEFT JOIN gateway_tools USING (tools_id) ORDER BY source_line").pl()
-    con.close()
-    return frame
