@@ -2,4 +2,5 @@
 
 from databuild.cli import main
 
-main()
+if __name__ == "__main__":  # not when a process started by spawning imports it as __mp_main__
+    main()

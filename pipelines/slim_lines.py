@@ -114,7 +114,7 @@ class ToolsSlimmer:
     def _learn(self, text: str) -> _Known | None:
         self.learnt_in_file += 1
         self.learnt += 1
-        slim = self.con.execute("SELECT slim_tools($tools)", {"tools": text}).fetchone()[0]
+        slim = self.con.execute("SELECT slim_tools($tools)", {"tools": text}).fetchall()[0][0]  # the result finished
         if slim is None:
             self.refused.add(text)
             return None

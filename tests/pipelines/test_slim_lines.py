@@ -204,3 +204,12 @@ def loaded_lines(path: Path) -> list[str]:
     lines = [row[0] for row in con.sql("SELECT line FROM gateway_lines ORDER BY source_line").fetchall()]
     con.close()
     return lines
+
+
+def test_a_refused_list_last_in_its_block_lets_the_block_load(tmp_path: Path) -> None:
+    """The refused list's query result is fetched whole: the block's insert that follows on the same connection
+    used to fail ("unfinished result") when a refused list was the last one learnt in its block."""
+    lines = ['{"request":{"tools":[{"function":{"name":"\\ud800"}}]}}', '{"request":{"messages":[]}}']
+    frame = loaded(tmp_path, lines)
+    assert frame["line"].to_list() == lines
+    assert frame["tools_id"].to_list() == [None, None]
