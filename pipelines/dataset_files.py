@@ -90,7 +90,7 @@ def write_split(split: SplitTable, path: Path) -> dict[str, dict[str, str]]:
     """One split's folder; returns its features."""
     split_features = features(split.table.schema)
     path.mkdir(parents=True, exist_ok=True)
-    state = {
+    state: dict[str, Any] = {
         "_data_files": [{"filename": "data-00000-of-00001.arrow"}],
         "_fingerprint": split.fingerprint,
         "_format_columns": None,

@@ -105,7 +105,8 @@ def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -
         rows = int(memo["rows"])
         recorded = (int(memo["bytes"]), int(memo["inode"]), int(memo["mtime_ns"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return _forget(store, memo_path, str(exc), warn)
+        _forget(store, memo_path, str(exc), warn)
+        return None
     try:
         stat = os.stat(path)
     except OSError:
@@ -113,7 +114,8 @@ def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -
     if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded or _rows(path) != rows:
         return None  # not the file the memo saw
     if file_checksum(path) != memo[CHECKSUM]:
-        return _forget(store, memo_path, f"{path} is damaged: its {CHECKSUM} checksum does not match the memo's", warn)
+        _forget(store, memo_path, f"{path} is damaged: its {CHECKSUM} checksum does not match the memo's", warn)
+        return None
     return QuarantineBase(path, files)
 
 
