@@ -140,11 +140,14 @@ STEPS = (
 )
 MODELS = [model for model, _ in STEPS]
 LOCAL_EXECUTION = {"name": "local", "tasks": 0}  # the manifest's `executor` of a build that reads its files itself
-# per-row tables dropped once their last reader has run: their memory (or spill files) serve the models after it
-RELEASED_AFTER = {"25_checked_calls": ("calls",), "36_rejected": ("checked_calls",)}
-# the long text columns of `calls`, dropped once their last reader has run (DuckDB frees a dropped column at once):
-# half of the table's bytes, which 25_checked_calls would otherwise read back from spill files beside its own tables
-COLUMNS_RELEASED_AFTER = {"22_intents": ("calls", ("json_tail", "intent_raw"))}
+# per-row tables (`table`) and columns (`table.column`: DuckDB frees a dropped column at once) dropped once their last
+# reader has run: their memory (or spill files) serve the models after it. The JSON tails and raw intents are half
+# of `calls`' bytes, which 25_checked_calls would otherwise read back from spill files beside its own tables.
+RELEASED_AFTER = {
+    "22_intents": ("calls.json_tail", "calls.intent_raw"),
+    "25_checked_calls": ("calls",),
+    "36_rejected": ("checked_calls",),
+}
 HASHED = {"15_output_texts": "output_texts", "22_intents": "intents"}  # tables whose texts are joined by hash
 
 
@@ -551,12 +554,9 @@ def _run(con: Any, values: dict[str, Any], on_step: Callable[[str], None], model
         run_model(con, model, **values)
         if model in HASHED and con.table(HASHED[model]).filter("hash_collision").limit(1).fetchall():
             raise DatabuildError(f"two distinct {HASHED[model]} share a 64-bit hash; please report this input")
-        for table in RELEASED_AFTER.get(model, ()):
-            con.execute(f'DROP TABLE "{table}"')
-        if model in COLUMNS_RELEASED_AFTER:
-            table, columns = COLUMNS_RELEASED_AFTER[model]
-            for column in columns:
-                con.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+        for released in RELEASED_AFTER.get(model, ()):
+            table, _, column = released.partition(".")
+            con.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"' if column else f'DROP TABLE "{table}"')
 
 
 def _finish(

@@ -142,27 +142,18 @@ def valid_entries(store: Store, wanted: list[tuple[str, str]], warn: Callable[[s
     their warnings given in `wanted`'s order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    present = [
-        entry_dir(store, kind, key) if own_path(store, entry_dir(store, kind, key), warn) else None
-        for kind, key in wanted
-    ]
-    present = [folder if folder is not None and folder.exists() else None for folder in present]
+    folders = [entry_dir(store, kind, key) for kind, key in wanted]
+    present = [folder if own_path(store, folder, warn) and folder.exists() else None for folder in folders]
 
     def problem(folder: Path | None, kind_key: tuple[str, str]) -> str | None:
         return None if folder is None else entry_problem(folder, kind_key[1], KIND_TABLES[kind_key[0]])
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # reads and xxh3 release the GIL
         problems = list(pool.map(problem, present, wanted))
-    found: list[Path | None] = []
-    for folder, problem_found in zip(present, problems, strict=True):
-        if folder is None:
-            found.append(None)
-        elif problem_found is None:
-            found.append(folder)
-        else:
-            warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(problem_found)}); rebuilding it")
-            found.append(None)
-    return found
+    for folder, found in zip(present, problems, strict=True):
+        if found is not None:
+            warn(f"warning: ignoring snapshot cache entry {visible(folder)} ({visible(found)}); rebuilding it")
+    return [folder if found is None else None for folder, found in zip(present, problems, strict=True)]
 
 
 def prepare_cache(store: Store, warn: Callable[[str], None]) -> None:
