@@ -3,11 +3,12 @@
 -- request ids), counted without ever grouping every pair of every file. A pair keeps a valid call in a file when
 -- its calls there outnumber its calls turned duplicate_event by corrections (kept_pairs, a temp view of this
 -- model). Two ways to the same counts, chosen by no_context_cached (the other branch is dropped by the planner):
--- - some contexts cached: the target files' pairs are materialized first (target_pairs, a temp table), so the
---   join builds its hash table on them, not on every file's pairs;
+-- - some contexts cached: the target files' pairs are materialized first (target_pairs, a temp table, from the
+--   files read now and, only when one is a target, the cached ones: as 34_corrections, a daily build never scans
+--   the history's pairs twice), so the join builds its hash table on them, not on every file's pairs;
 -- - none cached (a first or full build): one grouping of every kept pair: a pair counts for the earliest file in
 --   which it keeps a valid call.
--- Reads: all_requests, all_corrections, build_files, no_context_cached. Writes: first_pairs(file_order, intent, n).
+-- Reads: all_requests, file_requests, cached_table(), all_corrections, build_files, no_context_cached. Writes: first_pairs(file_order, intent, n).
 CREATE OR REPLACE TEMP TABLE removed_pairs AS
 SELECT file_order, pair_a, pair_b, count(*) AS n
 FROM all_corrections WHERE partial_reason IS NULL
@@ -17,9 +18,19 @@ SELECT r.file_order, r.intent, r.pair_a, r.pair_b
 FROM all_requests r
 LEFT JOIN removed_pairs d ON d.file_order = r.file_order AND d.pair_a = r.pair_a AND d.pair_b = r.pair_b
 WHERE r.n > coalesce(d.n, 0);
+SET VARIABLE cached_targets = (SELECT count(*) > 0 FROM build_files WHERE cached AND NOT context_cached);
 CREATE OR REPLACE TEMP TABLE target_pairs AS
-SELECT k.* FROM kept_pairs k SEMI JOIN build_files b ON b.file_order = k.file_order AND NOT b.context_cached
-WHERE NOT getvariable('no_context_cached');
+WITH target_requests AS (
+    SELECT r.* FROM file_requests r SEMI JOIN build_files b ON b.file_order = r.file_order AND NOT b.context_cached
+    UNION ALL BY NAME  -- a cached file in a new place (reordered --logs): its requests come from its entry
+    SELECT r.* FROM cached_table('requests.parquet') r
+    SEMI JOIN build_files b ON b.file_order = r.file_order AND NOT b.context_cached
+    WHERE getvariable('cached_targets')
+)
+SELECT r.file_order, r.intent, r.pair_a, r.pair_b  -- kept_pairs of the targets
+FROM target_requests r
+LEFT JOIN removed_pairs d ON d.file_order = r.file_order AND d.pair_a = r.pair_a AND d.pair_b = r.pair_b
+WHERE r.n > coalesce(d.n, 0) AND NOT getvariable('no_context_cached');
 CREATE OR REPLACE TABLE first_pairs AS
 WITH seen_before AS (
     SELECT DISTINCT t.file_order, t.pair_a, t.pair_b
