@@ -18,14 +18,14 @@ SELECT r.file_order, r.intent, r.pair_a, r.pair_b
 FROM all_requests r
 LEFT JOIN removed_pairs d ON d.file_order = r.file_order AND d.pair_a = r.pair_a AND d.pair_b = r.pair_b
 WHERE r.n > coalesce(d.n, 0);
-SET VARIABLE cached_targets = (SELECT count(*) > 0 FROM build_files WHERE cached AND NOT context_cached);
+SET VARIABLE cached_pair_targets = (SELECT count(*) > 0 FROM build_files WHERE cached AND NOT context_cached);
 CREATE OR REPLACE TEMP TABLE target_pairs AS
 WITH target_requests AS (
     SELECT r.* FROM file_requests r SEMI JOIN build_files b ON b.file_order = r.file_order AND NOT b.context_cached
     UNION ALL BY NAME  -- a cached file in a new place (reordered --logs): its requests come from its entry
     SELECT r.* FROM cached_table('requests.parquet') r
     SEMI JOIN build_files b ON b.file_order = r.file_order AND NOT b.context_cached
-    WHERE getvariable('cached_targets')
+    WHERE getvariable('cached_pair_targets')
 )
 SELECT r.file_order, r.intent, r.pair_a, r.pair_b  -- kept_pairs of the targets
 FROM target_requests r
