@@ -40,31 +40,29 @@ pack_order AS (  -- the pack's tools in pack order, with their neutral outputs
                AS neutrals
     FROM pack_tools
 ),
-requests AS (  -- per completion its rows as a list (one scan of the completions: no wide rows kept aside)
-    SELECT file_order, source_file, line_no, is_object, request_id, ts, intent, exported,
-           is_request AND outcome_matched AS outcome_matched,
-           CASE WHEN NOT is_request THEN [struct_pack(row_no := 0, line_reason := reason,
-                                                      call_reason := CAST(NULL AS VARCHAR), event_id := event_id,
-                                                      tool := CAST(NULL AS VARCHAR), response := CAST(NULL AS VARCHAR))]
+requests AS (  -- per completion what tells its rows apart, as one list (the completions are scanned once: no wide
+               -- rows kept aside); the long texts are joined to each row after the unnest
+    SELECT file_order, source_file, line_no, is_object, event_id, request_id, ts, intent, content, exported,
+           is_request, is_request AND outcome_matched AS outcome_matched, reason,
+           CASE WHEN NOT is_request THEN [struct_pack(row_no := 0, tool := CAST(NULL AS VARCHAR),
+                                                      text := CAST(NULL AS VARCHAR), occurrence := 0,
+                                                      is_call := false, repeated := false)]
                 ELSE list_concat(
-                    -- each call, with its occurrence of its tool in the completion and the times that tool is called
+                    -- each call, with its occurrence of its tool in the completion and whether a pack tool is
+                    -- called more than once
                     list_transform(calls, lambda c, i: struct_pack(
-                        row_no := i, line_reason := CAST(NULL AS VARCHAR),
-                        call_reason := CASE WHEN len(list_filter(names, lambda m: m IS NOT DISTINCT FROM c.name)) > 1
-                                             AND list_contains(pack_tools_list, c.name) THEN 'repeated_tool' END,
-                        event_id := event_id || '#' || coalesce(c.name, '') || '#'
-                                    || len(list_filter(names[1:i], lambda m: m IS NOT DISTINCT FROM c.name)),
-                        tool := c.name,
-                        response := CASE WHEN coalesce(content, '') = '' THEN '' ELSE content || ' ' END
-                                    || 'JSON: ' || c.arguments)),
+                        row_no := i, tool := c.name, text := c.arguments,
+                        occurrence := len(list_filter(names[1:i], lambda m: m IS NOT DISTINCT FROM c.name)),
+                        is_call := true,
+                        repeated := len(list_filter(names, lambda m: m IS NOT DISTINCT FROM c.name)) > 1
+                                    AND list_contains(pack_tools_list, c.name))),
                     -- the pack tools offered and not called, in pack order, numbered after the calls
                     list_transform(
                         list_filter(neutrals, lambda t: list_contains(offered, t.tool)
                                     AND NOT list_contains(names, t.tool)),
                         lambda t, k: struct_pack(
-                            row_no := len(calls) + k, line_reason := CAST(NULL AS VARCHAR),
-                            call_reason := CAST(NULL AS VARCHAR), event_id := event_id || '#' || t.tool || '#0',
-                            tool := t.tool, response := 'JSON: ' || t.neutral)))
+                            row_no := len(names) + k, tool := t.tool, text := t.neutral, occurrence := 0,
+                            is_call := false, repeated := false)))
            END AS row_list
     FROM (
         SELECT j.*, is_object AND reason IS NULL AS is_request, list_transform(calls, lambda c: c.name) AS names,
@@ -73,8 +71,17 @@ requests AS (  -- per completion its rows as a list (one scan of the completions
     )
 ),
 rows AS (
-    SELECT file_order, source_file, line_no, r.row_no, is_object, r.line_reason, r.call_reason, r.event_id,
-           request_id, ts, intent, r.tool, r.response, exported, outcome_matched
+    SELECT file_order, source_file, line_no, r.row_no, is_object,
+           CASE WHEN NOT is_request THEN reason END AS line_reason,
+           CASE WHEN r.repeated THEN 'repeated_tool' END AS call_reason,
+           CASE WHEN is_request THEN event_id || '#' || coalesce(r.tool, '') || '#' || r.occurrence
+                ELSE event_id END AS event_id,
+           request_id, ts, intent, r.tool,
+           CASE WHEN NOT is_request THEN NULL
+                WHEN r.is_call THEN CASE WHEN coalesce(content, '') = '' THEN '' ELSE content || ' ' END
+                                    || 'JSON: ' || r.text
+                ELSE 'JSON: ' || r.text END AS response,
+           exported, outcome_matched
     FROM (SELECT *, unnest(row_list) AS r FROM requests)
 )
 SELECT
