@@ -167,6 +167,7 @@ MAX_LINE_BYTES = 1 << 20  # a longer line is one bad_record (the contract in the
 OVERLONG_KEPT = 1024  # bytes of an over-long line kept in the quarantine
 LINE_SCHEMA = {"source_file": pl.String, "source_line": pl.Int64, "file_order": pl.Int32, "line": pl.String}
 GATEWAY_LINE_SCHEMA = {**LINE_SCHEMA, "log_format": pl.String, **TOOLS_SCHEMA}
+BLANK = r"^\s*$"  # a blank line: \s is Unicode's White_Space in Polars' regex, the set strip_chars() strips
 
 
 WHOLE_LINES = WholeLines()  # a gateway log's lines kept whole (no slim_keys)
@@ -284,12 +285,16 @@ def _block_frame(lines: list[bytes], first_line: int, item: InputFile, slimmer: 
             texts = _block_texts(lines)
     columns: dict[str, list[Any]] = {"line": texts} if slimmer is None else slimmer.slim(texts)
     frame = pl.DataFrame(columns, schema={"line": pl.String, **({} if slimmer is None else TOOLS_SCHEMA)})
-    kept = frame.with_row_index("source_line", offset=first_line).filter(pl.col("line").str.strip_chars() != "")
+    # blank: nothing but white space (Unicode's, as strip_chars has it); tested without copying the lines
+    kept = frame.with_row_index("source_line", offset=first_line).filter(~pl.col("line").str.contains(BLANK))
+    line = pl.col("line")
+    if kept.get_column("line").str.ends_with("\r").any():  # after the cut: the list never ends a line
+        line = line.str.strip_suffix("\r")
     columns_out = [
         pl.lit(str(item.path)).alias("source_file"),
         pl.col("source_line").cast(pl.Int64),
         pl.lit(item.order, dtype=pl.Int32).alias("file_order"),
-        pl.col("line").str.strip_suffix("\r"),  # after the cut: the list never ends a line
+        line,
     ]
     if slimmer is not None:
         columns_out += [pl.lit(item.log_format).alias("log_format"), *map(pl.col, TOOLS_SCHEMA)]

@@ -144,6 +144,7 @@ LOCAL_EXECUTION = {"name": "local", "tasks": 0}  # the manifest's `executor` of 
 # reader has run: their memory (or spill files) serve the models after it. The JSON tails and raw intents are half
 # of `calls`' bytes, which 25_checked_calls would otherwise read back from spill files beside its own tables.
 RELEASED_AFTER = {
+    "08_raw_gateway": ("openai_completions", "litellm_completions", "langfuse_completions"),
     "22_intents": ("calls.json_tail", "calls.intent_raw"),
     "25_checked_calls": ("calls",),
     "36_rejected": ("checked_calls",),

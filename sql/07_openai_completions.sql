@@ -113,21 +113,23 @@ parts AS (  -- one parse of each request and each response
     SELECT file_order, source_file, line_no, is_object, record_id, inline_outcome, batch_failed,
            req IS NULL AS no_request, resp IS NULL AS no_response,
            json_extract(req, ['$.messages', '$.input', '$.tools', '$.functions', '$.model']) AS q,
-           CASE WHEN json_type(resp) = 'OBJECT' THEN json_extract(resp, [
-               '$.id', '$.created', '$.created_at', '$.model', '$.choices', '$.error', '$.output', '$.status'])
+           resp,
+           CASE WHEN left(resp, 1) = '{' THEN json_extract(resp, [  -- an object: resp is JSON DuckDB wrote
+               '$.id', '$.created', '$.created_at', '$.model', '$.choices[0].message', '$.error', '$.output',
+               '$.status'])
            END AS r
     FROM bodies
 ),
 read_out AS (
     SELECT file_order, source_file, line_no, is_object, record_id, inline_outcome, batch_failed, no_request,
-           no_response, q, r, is_responses_api, created, conversation_json, message,
+           no_response, resp, q, r, is_responses_api, created, conversation_json, message,
            conversation(conversation_json) AS conv, assistant_message(message) AS m
     FROM (
         SELECT *,
                coalesce(json_type(r[7]) = 'ARRAY', false) AS is_responses_api,
                CASE WHEN coalesce(json_type(r[7]) = 'ARRAY', false) THEN r[3] ELSE r[2] END AS created,
                CASE WHEN coalesce(json_type(r[7]) = 'ARRAY', false) THEN q[2] ELSE q[1] END AS conversation_json,
-               CASE WHEN json_type(r[5]) = 'ARRAY' THEN json_extract(r[5], '$[0].message') END AS message
+               r[5] AS message  -- choices[0].message: NULL when `choices` is not a list
         FROM parts
     )
 )
@@ -138,7 +140,8 @@ SELECT
         WHEN no_request AND no_response THEN 'missing_field'
         WHEN batch_failed OR coalesce(json_type(r[6]), 'NULL') <> 'NULL'
           OR (is_responses_api AND (r[8] ->> '$') = 'failed')
-          OR (NOT is_responses_api AND coalesce(json_array_length(r[5]), 0) = 0) THEN 'teacher_error'
+          OR (NOT is_responses_api AND CASE WHEN message IS NOT NULL THEN false  -- choices not empty
+                  ELSE coalesce(json_array_length(resp, '$.choices'), 0) = 0 END) THEN 'teacher_error'
         WHEN no_request OR r[1] IS NULL OR created IS NULL OR conversation_json IS NULL THEN 'missing_field'
         WHEN json_type(r[1]) <> 'VARCHAR' OR json_type(created) NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')
           OR (NOT is_responses_api AND (conv IS NULL OR NOT chat_calls_ok(message, m)))

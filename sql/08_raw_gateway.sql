@@ -16,6 +16,8 @@
 -- (duplicate_event). `exported`: the request's outcome (any --outcomes record true, or the --outcome-field value
 -- true); none means not exported. The original line stays in gateway_lines (its offered tools cut to their names;
 -- 37_file_quarantine restores it).
+-- Each completion's rows are built as one list and unnested, so the completions are scanned once (the wide rows,
+-- with their content, are not kept aside for a second and third scan).
 -- Reads: completions, outcomes, pack_tools. Params: $teacher_models (VARCHAR[] of GLOBs). Writes: raw_gateway.
 CREATE OR REPLACE TABLE raw_gateway AS
 WITH judged AS (
@@ -33,53 +35,54 @@ WITH judged AS (
     FROM completions c
     LEFT JOIN outcomes o ON o.request_id = c.request_id
 ),
-requests AS (SELECT * FROM judged WHERE is_object AND reason IS NULL),
-line_rows AS (
-    SELECT file_order, source_file, line_no, 0 AS row_no, is_object, reason AS line_reason,
-           CAST(NULL AS VARCHAR) AS call_reason, event_id, request_id, ts, intent,
-           CAST(NULL AS VARCHAR) AS tool, CAST(NULL AS VARCHAR) AS response, exported, false AS outcome_matched
-    FROM judged
-    WHERE NOT is_object OR reason IS NOT NULL
+pack_order AS (  -- the pack's tools in pack order, with their neutral outputs
+    SELECT list(tool ORDER BY tool_no) AS tools, list(struct_pack(tool := tool, neutral := neutral) ORDER BY tool_no)
+               AS neutrals
+    FROM pack_tools
 ),
-called AS (  -- each call with its occurrence of its tool in the completion and the times that tool is called
-             -- (list functions per completion: a window over every call carried the wide rows through a sort)
-    SELECT file_order, source_file, line_no, event_id, request_id, ts, intent, content, exported, outcome_matched,
-           unnest(calls) AS call, unnest(range(1, len(calls) + 1)) AS call_no,
-           unnest(list_transform(names, lambda n, i: len(list_filter(names[1:i], lambda m: m IS NOT DISTINCT FROM n))))
-               AS occurrence,
-           unnest(list_transform(names, lambda n: len(list_filter(names, lambda m: m IS NOT DISTINCT FROM n))))
-               AS times
-    FROM (SELECT *, list_transform(calls, lambda c: c.name) AS names FROM requests)
-),
-call_rows AS (SELECT *, call.name AS tool FROM called),
-unused_rows AS (  -- the pack tools offered and not called, in pack order, numbered after the calls
-    SELECT r.file_order, r.source_file, r.line_no, r.event_id, r.request_id, r.ts, r.intent, r.exported,
-           r.outcome_matched, r.u.tool AS tool, t.neutral, len(r.calls) + r.u.position AS row_no
+requests AS (  -- per completion what tells its rows apart, as one list (the completions are scanned once: no wide
+               -- rows kept aside); the long texts are joined to each row after the unnest
+    SELECT file_order, source_file, line_no, is_object, event_id, request_id, ts, intent, content, exported,
+           is_request, is_request AND outcome_matched AS outcome_matched, reason,
+           CASE WHEN NOT is_request THEN [struct_pack(row_no := 0, tool := CAST(NULL AS VARCHAR),
+                                                      text := CAST(NULL AS VARCHAR), occurrence := 0,
+                                                      is_call := false, repeated := false)]
+                ELSE list_concat(
+                    -- each call, with its occurrence of its tool in the completion and whether a pack tool is
+                    -- called more than once
+                    list_transform(calls, lambda c, i: struct_pack(
+                        row_no := i, tool := c.name, text := c.arguments,
+                        occurrence := len(list_filter(names[1:i], lambda m: m IS NOT DISTINCT FROM c.name)),
+                        is_call := true,
+                        repeated := len(list_filter(names, lambda m: m IS NOT DISTINCT FROM c.name)) > 1
+                                    AND list_contains(pack_tools_list, c.name))),
+                    -- the pack tools offered and not called, in pack order, numbered after the calls
+                    list_transform(
+                        list_filter(neutrals, lambda t: list_contains(offered, t.tool)
+                                    AND NOT list_contains(names, t.tool)),
+                        lambda t, k: struct_pack(
+                            row_no := len(names) + k, tool := t.tool, text := t.neutral, occurrence := 0,
+                            is_call := false, repeated := false)))
+           END AS row_list
     FROM (
-        SELECT requests.*, unnest(list_transform(
-                   list_filter(pack_order.tools, lambda tool: list_contains(offered, tool)
-                               AND NOT list_contains(list_transform(calls, lambda c: c.name), tool)),
-                   lambda tool, position: struct_pack(tool := tool, position := position))) AS u
-        FROM requests, (SELECT list(tool ORDER BY tool_no) AS tools FROM pack_tools) pack_order
-    ) r
-    JOIN pack_tools t ON t.tool = r.u.tool
+        SELECT j.*, is_object AND reason IS NULL AS is_request, list_transform(calls, lambda c: c.name) AS names,
+               p.tools AS pack_tools_list, p.neutrals
+        FROM judged j, pack_order p
+    )
 ),
 rows AS (
-    SELECT file_order, source_file, line_no, row_no, is_object, line_reason, call_reason, event_id, request_id,
-           ts, intent, tool, response, exported, outcome_matched
-    FROM line_rows
-    UNION ALL
-    SELECT file_order, source_file, line_no, call_no, true, NULL,
-           CASE WHEN times > 1 AND tool IN (SELECT tool FROM pack_tools) THEN 'repeated_tool' END,
-           event_id || '#' || coalesce(tool, '') || '#' || occurrence, request_id, ts, intent, tool,
-           CASE WHEN coalesce(content, '') = '' THEN '' ELSE content || ' ' END || 'JSON: ' || call.arguments,
+    SELECT file_order, source_file, line_no, r.row_no, is_object,
+           CASE WHEN NOT is_request THEN reason END AS line_reason,
+           CASE WHEN r.repeated THEN 'repeated_tool' END AS call_reason,
+           CASE WHEN is_request THEN event_id || '#' || coalesce(r.tool, '') || '#' || r.occurrence
+                ELSE event_id END AS event_id,
+           request_id, ts, intent, r.tool,
+           CASE WHEN NOT is_request THEN NULL
+                WHEN r.is_call THEN CASE WHEN coalesce(content, '') = '' THEN '' ELSE content || ' ' END
+                                    || 'JSON: ' || r.text
+                ELSE 'JSON: ' || r.text END AS response,
            exported, outcome_matched
-    FROM call_rows
-    UNION ALL
-    SELECT file_order, source_file, line_no, row_no, true, NULL, NULL,
-           event_id || '#' || tool || '#0', request_id, ts, intent, tool, 'JSON: ' || neutral, exported,
-           outcome_matched
-    FROM unused_rows
+    FROM (SELECT *, unnest(row_list) AS r FROM requests)
 )
 SELECT
     source_file,
