@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -65,41 +64,12 @@ def completion_body(canonical: pl.Expr, tool: Tool) -> pl.Expr:
     )
 
 
-def completions_frame(
-    rows: pl.DataFrame, pack: ToolPack, known: Mapping[str, pl.DataFrame] | None = None
-) -> pl.DataFrame:
-    """Per row, one completion per tool: `Parameters: <JSON>` as the SFT data teaches it. `known`: per tool, the
-    completions of some canonical outputs already made (`known_completions`), taken instead of made again (a
-    completion depends on its tool and canonical output alone)."""
-    if not known:
-        return rows.select(_completion(pl.col(tool.name), tool).alias(tool.name) for tool in pack.tools)
-    return pl.DataFrame([_completions(rows.get_column(tool.name), tool, known.get(tool.name)) for tool in pack.tools])
-
-
-def known_completions(canonicals: pl.DataFrame, pack: ToolPack) -> dict[str, pl.DataFrame]:
-    """Per tool, the completion of each distinct canonical output in `canonicals` (a column per tool):
-    (canonical, completion) frames for `completions_frame`."""
-    return {
-        tool.name: canonicals.select(pl.col(tool.name).drop_nulls().unique().alias("canonical")).with_columns(
-            _completion(pl.col("canonical"), tool).alias("completion")
-        )
+def completions_frame(rows: pl.DataFrame, pack: ToolPack) -> pl.DataFrame:
+    """Per row, one completion per tool: `Parameters: <JSON>` as the SFT data teaches it."""
+    return rows.select(
+        pl.concat_str([pl.lit(COMPLETION_PREFIX), completion_body(pl.col(tool.name), tool)]).alias(tool.name)
         for tool in pack.tools
-    }
-
-
-def _completion(canonical: pl.Expr, tool: Tool) -> pl.Expr:
-    return pl.concat_str([pl.lit(COMPLETION_PREFIX), completion_body(canonical, tool)])
-
-
-def _completions(canonicals: pl.Series, tool: Tool, known: pl.DataFrame | None) -> pl.Series:
-    """One tool's completions of `canonicals`, in order: the known ones looked up, the others made."""
-    if known is None:
-        return canonicals.to_frame().select(_completion(pl.col(canonicals.name), tool).alias(tool.name)).to_series()
-    rows = canonicals.alias("canonical").to_frame().with_row_index("row").join(known, on="canonical", how="left")
-    looked_up = rows.filter(pl.col("completion").is_not_null()).select("row", "completion")
-    missing = rows.filter(pl.col("completion").is_null())
-    made = missing.select("row", _completion(pl.col("canonical"), tool).alias("completion"))
-    return pl.concat([looked_up, made]).sort("row").get_column("completion").alias(tool.name)
+    )
 
 
 def unused_completions(pack: ToolPack | None = None) -> dict[str, str]:
@@ -108,9 +78,9 @@ def unused_completions(pack: ToolPack | None = None) -> dict[str, str]:
     return {tool.name: COMPLETION_PREFIX + dumps(tool.completion_object(tool.neutral())) for tool in pack.tools}
 
 
-def build_sft(rows: pl.DataFrame, pack: ToolPack, known: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
-    """One row per (intent, tool): the tool's student prompt and its completion (`known`: see `completions_frame`)."""
-    completions = completions_frame(rows, pack, known)
+def build_sft(rows: pl.DataFrame, pack: ToolPack) -> pl.DataFrame:
+    """One row per (intent, tool): the tool's student prompt and its completion."""
+    completions = completions_frame(rows, pack)
     per_tool = []
     for tool in pack.tools:
         before, after = tool.prompt_parts()

@@ -9,7 +9,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,7 +93,6 @@ def publish_version(
     parent_from_logs: bool = False,
     tables: dict[str, pl.DataFrame] | None = None,
     lock_timeout: float | None = None,
-    known_completions: Mapping[str, pl.DataFrame] | None = None,
 ) -> Published:
     """Write `rows` (the pack's row columns + `split`) as the next version, atomically; or report the identical one.
 
@@ -102,13 +101,12 @@ def publish_version(
     `parent_from_logs`: the parent is the newest version built from logs (a snapshot's base), not the newest one.
     `tables` are more Parquet files of the version (file name -> frame: a snapshot's intent pool, augment's rejected
     candidates), written before the rename like everything else it needs. `lock_timeout`: see `Store.lock`.
-    `known_completions`: SFT completions already made for some canonical outputs (`contracts.completions_frame`).
     """
     pack = pack or colour_pack()
     schema = row_schema(pack)
     rows = rows.select([pl.col(c).cast(t) for c, t in schema.items()] + [pl.col("split")]).sort("intent")
     with ThreadPoolExecutor(max_workers=1) as helper:  # the SFT texts beside the fingerprint: Polars releases the GIL
-        sft_built = helper.submit(build_sft, rows, pack, known_completions)
+        sft_built = helper.submit(build_sft, rows, pack)
         fp = fingerprint(rows, shaping_options, pack)
         existing = store.find_fingerprint(fp)
         if existing:

@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from databuild.contracts import known_completions, spread_tools, used_all
+from databuild.contracts import spread_tools, used_all
 from databuild.display import visible
 from databuild.errors import DatabuildError
 from databuild.normalize import MAX_INTENT_CHARS, normalize_intent
@@ -321,10 +321,9 @@ def build_snapshot(
             keys = _results_keys(options, plan)
             carried = None if options.full else find_carried(store, keys, spill_dir / "carried", warn)
             reading = Reading(store, options, (since, until), placeholders, open_session, carried, side)
-            known = CarriedCompletions(carried, pack)
-            con = _merge_state(reading, plan, on_step, known.start)
+            con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
-            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed, known)
+            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -404,16 +403,13 @@ class Reading:
     side: SideInputs | None = None  # pipelines.gateway: outcomes, the Batch API input, the gateway options
 
 
-def _merge_state(
-    reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None], at_merge: Callable[[], Any] = lambda: None
-) -> Any:
+def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> Any:
     """Read the files not cached, join every file's state and write the new cache entries; returns the session.
 
     The files are read in batches of about BATCH_ROWS rows, in --logs order (`_batch_ends`): each batch but the
     last only writes its files' cache entries, as a build of the files up to it would, and the last one merges
     every file's state, the earlier batches' from the cache. The per-row tables so hold one batch, never the whole
-    input: a full build's cost per row and its memory do not grow with the input (one daily file is one batch).
-    `at_merge` is called as the merge of every file's state begins."""
+    input: a full build's cost per row and its memory do not grow with the input (one daily file is one batch)."""
     ends = _batch_ends(plan)
     starts = [0, *ends[:-1]]
     for start, end in zip(starts[:-1], ends[:-1], strict=True):
@@ -423,7 +419,6 @@ def _merge_state(
         _now_cached(reading.store, plan[:end])
     last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
     con, values = _read_files(reading, plan, last)
-    at_merge()
     _run(con, values, on_step, MODELS[MODELS.index("43_touched_intents") :])
     return con
 
@@ -576,7 +571,6 @@ def _finish(
     warn: Callable[[str], None],
     side: SideInputs,
     executed: dict[str, Any],
-    known: CarriedCompletions | None = None,
 ) -> SnapshotResult:
     con = quarantine.con
     counts = con.table("accounting").pl()
@@ -619,7 +613,6 @@ def _finish(
             lock_timeout=options.lock_timeout,
             pack=pack,
             parent_from_logs=True,
-            known_completions=known.result() if known else None,
         )
     con.close()
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
@@ -630,35 +623,6 @@ def _finish(
     return SnapshotResult(
         published, accounting, intents, used_all(rows, pack), reuse, input_records, outcomes, executed
     )
-
-
-class CarriedCompletions:
-    """The SFT completions of the carried rows' canonical outputs, made in a thread while the merge runs (a core is
-    mostly idle then), so that the version makes only the touched intents' (a completion depends on its tool and
-    canonical output alone: `contracts.completions_frame`). Nothing is carried: nothing is made."""
-
-    def __init__(self, carried: CarriedResult | None, pack: ToolPack) -> None:
-        self.carried, self.pack = carried, pack
-        self.made: Future[dict[str, pl.DataFrame] | None] | None = None
-
-    def start(self) -> None:
-        if self.carried is not None and self.made is None:
-            helper = ThreadPoolExecutor(max_workers=1)
-            self.made = helper.submit(self._make, self.carried.folder)
-            helper.shutdown(wait=False)  # the thread ends with its task
-
-    def result(self) -> dict[str, pl.DataFrame] | None:
-        return self.made.result() if self.made is not None else None
-
-    def _make(self, folder: Path) -> dict[str, pl.DataFrame] | None:
-        try:  # the entry's tables were checked when it was chosen (find_carried), in this build's own links
-            canonicals = pl.read_parquet(entry_table(folder, "rows"), columns=["canonicals"])
-        except (OSError, pl.exceptions.PolarsError):
-            return None  # the version makes every completion
-        spread = canonicals.select(
-            pl.col("canonicals").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(self.pack.names)
-        )
-        return known_completions(spread, self.pack)
 
 
 @contextmanager

@@ -72,25 +72,6 @@ def test_the_next_day_carries_untouched_intents_and_equals_a_full_rebuild(tmp_pa
     assert pool(store, report["version"]) == {"blue hour": "incomplete_tools"}
 
 
-def sft_texts(store: Path, version: str) -> dict[str, list[dict[str, Any]]]:
-    import datasets
-
-    sft = datasets.load_from_disk(str(open_store(store).version_dir(version) / "sft"))
-    return {split: pl.from_arrow(sft[split].data.table).to_dicts() for split in sft}  # type: ignore[union-attr]
-
-
-def test_the_carried_intents_sft_texts_are_those_of_a_full_rebuild(tmp_path: Path, two_days: list[Path]) -> None:
-    store, full = tmp_path / "store", tmp_path / "full"
-    snapshot(store, two_days[:1])
-    report = snapshot(store, two_days)  # golden hour's completions come from day A's result, looked up
-    expected = snapshot(full, two_days, "--full")
-    texts = sft_texts(store, report["version"])
-    assert texts == sft_texts(full, expected["version"])
-    golden = [row for rows in texts.values() for row in rows if row["intent"] == "golden hour"]
-    assert [row["tool"] for row in golden] == ["adjust", "filter", "selective_adjust"]
-    assert '"contrast":10' in golden[0]["completion"]
-
-
 def retouch_carried_rows(entry: Path) -> None:
     """Change golden hour's n_calls in a results entry, keeping the entry consistent (as a valid entry would be)."""
     path = entry / "rows.parquet"
