@@ -2,13 +2,16 @@
 
     python bench/snapshot_incremental.py --days 30 --rows-per-day 1000000
 
-- base: `databuild snapshot` over days 1..N in a fresh store (every file read; the per-file cache is written).
-- incremental: the same store, days 1..N+1: only day N+1 is read, the others come from the cache.
+- base: `databuild snapshot` over days 1..N-1 in a fresh store (every file read; the per-file cache is written).
+- yesterday: days 1..N on a hard-linked copy of the base store, as the store's daily build of day N left it (a
+  copy's tables are new to the memo of checked tables: this build checks them all, and is reported, not compared).
+- incremental: the same copy, days 1..N+1: only day N+1 is read, the others come from the cache; only day N's
+  entries are new to the memo, as in a store built day after day.
 - one day alone: a fresh snapshot of day N+1 only, in another store. Target: incremental <= 1.5x this.
 - full rebuild: days 1..N+1 with --full in a third store; its fingerprint must equal the incremental build's.
 Each run is a fresh `python -m databuild` process of this checkout (wall time, peak RSS). The daily Parquet files
 are simulated once (seed = day, 5,000 intents a day) and kept in bench/out/daily/ (git-ignored).
-With --repeat K, the increment and the day alone run K times, alternating, each increment on a hard-linked copy of
+With --repeat K, yesterday, the increment and the day alone run K times, alternating, each on a hard-linked copy of
 the base store (a build replaces a store's files by renames, never writes into them) and each day alone in a fresh
 store; every pair is printed and the verdict takes the median of the pairs' ratios (one pair's ratio moves by
 about ±0.1 on this 2-core machine).
@@ -67,6 +70,7 @@ Timing = tuple[float, float]  # wall seconds, peak RSS MB
 @dataclass(frozen=True)
 class Measured:
     base: Timing
+    yesterdays: list[Timing]  # day N on each copy of the base store (every table checked)
     pairs: list[tuple[Timing, Timing]]  # (increment, day alone), in the order they ran
     full: Timing
     reuse: dict[str, int]  # the first increment's
@@ -79,16 +83,18 @@ def measure(days: int, rows_per_day: int, repeat: int = 1) -> Measured:
     paths = daily_logs(days + 1, rows_per_day)
     stores = [Path(tempfile.mkdtemp(prefix="bench-inc-", dir=DAILY.parent)) for _ in range(2)]
     try:
-        base = snapshot(stores[0], paths[:days])
-        cache_bytes = sum(p.stat().st_size for p in (stores[0] / "cache" / "snapshot").rglob("*") if p.is_file())
-        pairs = [(increment_on_a_copy(stores[0], paths), day_alone(paths[-1:])) for _ in range(repeat)]
+        base = snapshot(stores[0], paths[: days - 1])
+        runs = [(increment_on_a_copy(stores[0], paths), day_alone(paths[-1:])) for _ in range(repeat)]
         full = snapshot(stores[1], paths, "--full")
     finally:
         for store in stores:
             shutil.rmtree(store, ignore_errors=True)
+    pairs = [(inc, alone) for (_, inc, _), alone in runs]
+    cache_bytes = runs[0][0][2]
     incremental = pairs[0][0]
     return Measured(
         base=base[:2],
+        yesterdays=[yesterday[:2] for (yesterday, _, _), _ in runs],
         pairs=[(inc[:2], alone[:2]) for inc, alone in pairs],
         full=full[:2],
         reuse=incremental[2]["reuse"],
@@ -98,11 +104,18 @@ def measure(days: int, rows_per_day: int, repeat: int = 1) -> Measured:
     )
 
 
-def increment_on_a_copy(base: Path, logs: list[Path]) -> tuple[float, float, dict]:
+Run = tuple[float, float, dict]  # wall seconds, peak RSS MB, report
+
+
+def increment_on_a_copy(base: Path, logs: list[Path]) -> tuple[Run, Run, int]:
+    """(yesterday's build of all but the last file, the increment of the last one, the cache's bytes before it) on
+    a hard-linked copy of the base store."""
     copy = Path(tempfile.mkdtemp(prefix="bench-inc-", dir=DAILY.parent))
     try:
         shutil.copytree(base, copy, symlinks=True, dirs_exist_ok=True, copy_function=os.link)
-        return snapshot(copy, logs)
+        yesterday = snapshot(copy, logs[:-1])
+        cache_bytes = sum(p.stat().st_size for p in (copy / "cache" / "snapshot").rglob("*") if p.is_file())
+        return yesterday, snapshot(copy, logs), cache_bytes
     finally:
         shutil.rmtree(copy, ignore_errors=True)
 
@@ -131,9 +144,11 @@ def main() -> None:
         f"{os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end\n"
     )
     print("| run | seconds | peak RSS |\n|---|---:|---:|")
-    print(f"| base: days 1..{args.days}, fresh store | {result.base[0]:.1f} | {result.base[1]:.0f} MB |")
-    for number, (inc, alone) in enumerate(result.pairs, start=1):
+    print(f"| base: days 1..{args.days - 1}, fresh store | {result.base[0]:.1f} | {result.base[1]:.0f} MB |")
+    for number, ((inc, alone), yesterday) in enumerate(zip(result.pairs, result.yesterdays, strict=True), start=1):
         run = f", run {number}" if len(result.pairs) > 1 else ""
+        print(f"| yesterday: days 1..{args.days} on a copy of the base (every table checked){run} | "
+              f"{yesterday[0]:.1f} | {yesterday[1]:.0f} MB |")  # fmt: skip
         print(f"| incremental: days 1..{args.days + 1} (reads day {args.days + 1} only){run} | {inc[0]:.1f} | "
               f"{inc[1]:.0f} MB |")  # fmt: skip
         print(f"| day {args.days + 1} alone, fresh store{run} | {alone[0]:.1f} | {alone[1]:.0f} MB |")

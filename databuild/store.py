@@ -159,6 +159,11 @@ class Store:
         return self.snapshot_cache_dir / "input_hashes.json"
 
     @property
+    def table_checksums_path(self) -> Path:
+        """The checksums of the cache's tables already checked, by their identity: a build reads only new tables."""
+        return self.snapshot_cache_dir / "table_checksums.json"
+
+    @property
     def quarantine_memo_dir(self) -> Path:
         """Which version's quarantine file holds the quarantine of which build (`pipelines/quarantine_base.py`)."""
         return self.snapshot_cache_dir / "quarantines"

@@ -1,10 +1,15 @@
-"""The sha256 of input files already hashed, so that a daily build hashes only the new day, not the whole history.
+"""Digests of files already read whole, so that a daily build reads only what is new, not the whole history.
+
+Two memos of one kind (`DigestMemo`), both caches in the store:
+- `InputHashes` (`cache/snapshot/input_hashes.json`): the sha256 of input files, so a daily build hashes the new day;
+- `pipelines.snapshot_cache.TableChecksums` (`cache/snapshot/table_checksums.json`): the xxh3-128 of the cache's
+  tables, so a daily build checks the entries written since the last build, not every day's again.
 
 A file is known by its device, inode, size, modification and change times (`st_ctime` cannot be set back by a
-user): any write to the file changes one of them, and the file is hashed again. The memo is a cache in the
-store (`cache/snapshot/input_hashes.json`): unreadable, damaged (its checksum, a sha256 of its map, does not
-match) or not a regular file, it is ignored with a one-line warning; lost, it costs one hash of every file. (A wrong
-hash in it would give a file another file's cache entries: the checksum is what keeps a damaged memo out.)
+user): any write to the file changes one of them, and the file is read whole again. Unreadable, damaged (its
+checksum, a sha256 of its map, does not match) or not a regular file, a memo is ignored with a one-line warning;
+lost, it costs one read of every file. (A wrong digest in it would give a file another file's cache entries, or pass
+a damaged table: the checksum is what keeps a damaged memo out.)
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import re
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,13 +43,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-class InputHashes:
-    """sha256 by file identity, read from and written back to one JSON file."""
+class DigestMemo:
+    """A digest by file identity, read from and written back to one JSON file. A kind of memo names its digest
+    (the key of the map in the file), what a digest looks like and how to compute one (`_digest`)."""
+
+    algorithm: str
+    pattern: re.Pattern[str]
+    without: str  # what a build does when the memo cannot be used
 
     def __init__(self, path: Path | None, warn: Callable[[str], None] = lambda message: None) -> None:
         self.path = path
         self.known: dict[str, str] = self._load(warn) if path else {}
         self.changed = False
+        self._lock = threading.Lock()  # digests are asked for from several threads at once
 
     def _load(self, warn: Callable[[str], None]) -> dict[str, str]:
         assert self.path is not None
@@ -54,38 +66,63 @@ class InputHashes:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            warn(f"warning: ignoring {visible(self.path)} ({visible(str(exc))}); hashing every input file")
+            warn(f"warning: ignoring {visible(self.path)} ({visible(str(exc))}); {self.without}")
             return {}
-        hashes = memo.get("sha256") if isinstance(memo, dict) and memo.get("format") == MEMO_FORMAT else None
-        if not isinstance(hashes, dict) or not all(isinstance(v, str) and SHA256.fullmatch(v) for v in hashes.values()):
-            warn(f"warning: ignoring {visible(self.path)} (not a memo of this databuild); hashing every input file")
+        digests = memo.get(self.algorithm) if isinstance(memo, dict) and memo.get("format") == MEMO_FORMAT else None
+        if not isinstance(digests, dict) or not all(
+            isinstance(v, str) and self.pattern.fullmatch(v) for v in digests.values()
+        ):
+            warn(f"warning: ignoring {visible(self.path)} (not a memo of this databuild); {self.without}")
             return {}
-        if memo.get("checksum") != _checksum(hashes):
+        if memo.get("checksum") != _checksum(digests):
             problem = "damaged: its checksum does not match"
-            warn(f"warning: ignoring {visible(self.path)} ({problem}); hashing every input file")
+            warn(f"warning: ignoring {visible(self.path)} ({problem}); {self.without}")
             return {}
-        return hashes
+        return digests
 
-    def sha256(self, path: Path) -> str:
-        """The file's sha256: from the memo when the file is unchanged since it was hashed, else read whole."""
-        before = file_identity(path.stat())
-        if (known := self.known.pop(before, None)) is not None:
-            self.known[before] = known  # most recently used last: the oldest go first when the memo is full
-            return known
-        digest = sha256_of(path)
-        if file_identity(path.stat()) == before:  # not written to while it was read
-            self.known[before] = digest
-            self.changed = True
+    def _identity(self, path: Path) -> str:
+        return file_identity(path.stat())
+
+    def _digest(self, path: Path) -> str:
+        raise NotImplementedError
+
+    def digest(self, path: Path) -> str:
+        """The file's digest: from the memo when the file is unchanged since it was read, else read whole."""
+        before = self._identity(path)
+        with self._lock:
+            if (known := self.known.pop(before, None)) is not None:
+                self.known[before] = known  # most recently used last: the oldest go first when the memo is full
+                return known
+        digest = self._digest(path)
+        if self._identity(path) == before:  # not written to while it was read
+            with self._lock:
+                self.known[before] = digest
+                self.changed = True
         return digest
 
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
-        kept = dict(list(self.known.items())[-MAX_ENTRIES:])
-        memo = {"format": MEMO_FORMAT, "sha256": kept, "checksum": _checksum(kept)}
+        with self._lock:
+            kept = dict(list(self.known.items())[-MAX_ENTRIES:])
+        memo = {"format": MEMO_FORMAT, self.algorithm: kept, "checksum": _checksum(kept)}
         atomic_write_text(self.path, json.dumps(memo) + "\n")
 
 
-def _checksum(hashes: dict[str, str]) -> str:
+class InputHashes(DigestMemo):
+    """The sha256 of input files by identity (a link given as an input is followed: the file's own identity)."""
+
+    algorithm = "sha256"
+    pattern = SHA256
+    without = "hashing every input file"
+
+    def _digest(self, path: Path) -> str:
+        return sha256_of(path)
+
+    def sha256(self, path: Path) -> str:
+        return self.digest(path)
+
+
+def _checksum(digests: dict[str, str]) -> str:
     """A sha256 of the memo's map, in its order."""
-    return hashlib.sha256(json.dumps(hashes).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(digests).encode()).hexdigest()

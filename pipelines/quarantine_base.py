@@ -27,7 +27,7 @@ from pathlib import Path
 from databuild.display import visible
 from databuild.store import Store, atomic_write_text
 from databuild.store_cleanup import real_folder, remove_tree
-from pipelines.snapshot_cache import CHECKSUM, file_checksum, own_path
+from pipelines.snapshot_cache import CHECKSUM, TableChecksums, own_path
 
 MEMO_FORMAT = 2  # 2: the memo's own checksum and its quarantine file's
 
@@ -50,9 +50,10 @@ def memo_keys(context_keys: list[str], paths: list[str]) -> list[str]:
 
 
 def find_base(
-    store: Store, context_keys: list[str], paths: list[str], warn: Callable[[str], None]
+    store: Store, context_keys: list[str], paths: list[str], warn: Callable[[str], None], checksums: TableChecksums
 ) -> QuarantineBase | None:
-    """The longest first files of this build whose quarantine a version already holds, when the rest sort after."""
+    """The longest first files of this build whose quarantine a version already holds, when the rest sort after
+    (its checksum read whole, or from `checksums` when the file is unchanged since it was)."""
     if len(set(paths)) != len(paths):  # a file named twice: its lines of both places interleave
         return None
     keys = memo_keys(context_keys, paths)
@@ -60,14 +61,14 @@ def find_base(
     later = paths[-1]  # the smallest path after the first `files` files
     for files in range(len(paths) - 1, 0, -1):
         if largest[files - 1] < later:
-            base = _recalled(store, keys[files - 1], files, warn)
+            base = _recalled(store, keys[files - 1], files, warn, checksums)
             if base is not None:
                 return base
         later = min(later, paths[files - 1])
     return None
 
 
-def remember(store: Store, context_keys: list[str], paths: list[str], version: str) -> None:
+def remember(store: Store, context_keys: list[str], paths: list[str], version: str, checksums: TableChecksums) -> None:
     """Note that `version`'s quarantine file, which this build wrote, is the quarantine of this build."""
     path = store.quarantine_path(version)
     if not path.is_file():
@@ -77,7 +78,7 @@ def remember(store: Store, context_keys: list[str], paths: list[str], version: s
     stat = path.stat()
     memo = {"format": MEMO_FORMAT, "version": version, "rows": pq.read_metadata(path).num_rows,
             "bytes": stat.st_size, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns,
-            CHECKSUM: file_checksum(path)}  # fmt: skip
+            CHECKSUM: checksums.digest(path)}  # fmt: skip
     real_folder(store.root, store.quarantine_memo_dir)  # a link there is removed, never written through
     key = memo_keys(context_keys, paths)[-1]
     written = {**memo, "memo": memo_checksum(memo)}
@@ -89,7 +90,9 @@ def memo_checksum(memo: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(memo, sort_keys=True).encode()).hexdigest()
 
 
-def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -> QuarantineBase | None:
+def _recalled(
+    store: Store, key: str, files: int, warn: Callable[[str], None], checksums: TableChecksums
+) -> QuarantineBase | None:
     memo_path = store.quarantine_memo_dir / f"{key}.json"
     if not own_path(store, memo_path, warn) or not memo_path.is_file():
         return None
@@ -113,7 +116,7 @@ def _recalled(store: Store, key: str, files: int, warn: Callable[[str], None]) -
         return None  # the version is gone
     if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != recorded or _rows(path) != rows:
         return None  # not the file the memo saw
-    if file_checksum(path) != memo[CHECKSUM]:
+    if checksums.digest(path) != memo[CHECKSUM]:
         _forget(store, memo_path, f"{path} is damaged: its {CHECKSUM} checksum does not match the memo's", warn)
         return None
     return QuarantineBase(path, files)

@@ -37,6 +37,7 @@ from pipelines.logged_pack import FROM_LOGS, read_logged_pack
 from pipelines.quarantine_base import find_base, remember
 from pipelines.slim_lines import request_keys
 from pipelines.snapshot_cache import (
+    TableChecksums,
     cache_keys,
     entry_dir,
     entry_table,
@@ -302,7 +303,8 @@ def build_snapshot(
         pack = read_logged_pack(inputs, warn, options.memory_limit, side)
     import duckdb
 
-    plan = _plan(store, inputs, pack, since, until, options.full, warn, side)
+    checksums = TableChecksums(store.table_checksums_path, warn)
+    plan = _plan(store, inputs, pack, since, until, options.full, warn, side, checksums)
     executed = executor.compute_entries(store, plan, pack, options, warn) if executor else LOCAL_EXECUTION
     memory_limit = options.memory_limit or default_memory_limit()
     sessions: list[Any] = []  # every DuckDB connection opened, closed before the spill folder goes
@@ -322,8 +324,8 @@ def build_snapshot(
             carried = None if options.full else find_carried(store, keys, spill_dir / "carried", warn)
             reading = Reading(store, options, (since, until), placeholders, open_session, carried, side)
             con = _merge_state(reading, plan, on_step)
-            quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn)
-            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed)
+            quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn, checksums)
+            result = _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed, checksums)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
@@ -334,6 +336,8 @@ def build_snapshot(
         finally:
             for con in sessions:
                 con.close()  # before the spill folder goes: an interrupted query must not write into it again
+    checksums.save()
+    return result
 
 
 @dataclass
@@ -358,11 +362,12 @@ def _plan(
     full: bool,
     warn: Callable[[str], None],
     side: SideInputs,
+    checksums: TableChecksums,
 ) -> list[FilePlan]:
     keys = cache_keys([side.file_key(i) for i in inputs], pack.sha256, since, until, MAX_INTENT_CHARS)
     wanted = [pair for key, context_key in zip(keys.files, keys.contexts, strict=True)
               for pair in (("files", key), ("contexts", context_key))]  # fmt: skip
-    found = [None] * len(wanted) if full else valid_entries(store, wanted, warn)
+    found = [None] * len(wanted) if full else valid_entries(store, wanted, warn, checksums)
     return [
         FilePlan(item, key, context_key, entry, context, read=entry is None)
         for item, key, context_key, entry, context in zip(
@@ -571,6 +576,7 @@ def _finish(
     warn: Callable[[str], None],
     side: SideInputs,
     executed: dict[str, Any],
+    checksums: TableChecksums,
 ) -> SnapshotResult:
     con = quarantine.con
     counts = con.table("accounting").pl()
@@ -618,7 +624,7 @@ def _finish(
     if published.unchanged and not store.intent_pool_path(published.name).is_file():
         _repair_intent_pool(store, published.name, pool)
     if not published.unchanged:  # an identical older version may hold other paths or other rejected records
-        remember(store, [p.context_key for p in plan], [str(p.item.path) for p in plan], published.name)
+        remember(store, [p.context_key for p in plan], [str(p.item.path) for p in plan], published.name, checksums)
     reuse = _reuse(plan, input_records)
     return SnapshotResult(
         published, accounting, intents, used_all(rows, pack), reuse, input_records, outcomes, executed
@@ -646,14 +652,20 @@ def _result_kept(con: Any, store: Store, key: str, warn: Callable[[str], None]) 
 
 
 def _version_quarantine(
-    store: Store, options: SnapshotOptions, con: Any, plan: list[FilePlan], no_entry: str, warn: Callable[[str], None]
+    store: Store,
+    options: SnapshotOptions,
+    con: Any,
+    plan: list[FilePlan],
+    no_entry: str,
+    warn: Callable[[str], None],
+    checksums: TableChecksums,
 ) -> VersionQuarantine:
     """The build's quarantine, from each file's cache entry or session rows, after the quarantine file of an
     earlier version that holds its first files (not with --full)."""
     cached = {p.item.order: entry_table(p.entry, "quarantine") for p in plan if p.entry is not None and not p.read}
     positions = [QuarantinePosition(p.item.order, str(p.item.path), cached.get(p.item.order)) for p in plan]
     paths = [p.path for p in positions]
-    base = None if options.full else find_base(store, [p.context_key for p in plan], paths, warn)
+    base = None if options.full else find_base(store, [p.context_key for p in plan], paths, warn, checksums)
     return VersionQuarantine(con, positions, entry_table(no_entry, "quarantine"), base, warn)
 
 

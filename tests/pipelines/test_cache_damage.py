@@ -83,6 +83,16 @@ def damage_input_hashes(store: Path) -> str:
     return "input_hashes.json (damaged: its checksum does not match); hashing every input file"
 
 
+def damage_table_checksums(store: Path) -> str:
+    """One digit of a checksum in the memo of checked tables changed: valid JSON and valid hex, a wrong checksum."""
+    path = open_store(store).table_checksums_path
+    memo = json.loads(path.read_text())
+    identity, checksum = next(iter(memo["xxh3_128"].items()))
+    memo["xxh3_128"][identity] = ("0" if checksum[0] != "0" else "1") + checksum[1:]
+    path.write_text(json.dumps(memo))
+    return "table_checksums.json (damaged: its checksum does not match); checking every cached table"
+
+
 DAMAGE: dict[str, Callable[[Path], str]] = {
     "files": damage_file_entry,
     "contexts": damage_context_entry,
@@ -90,6 +100,7 @@ DAMAGE: dict[str, Callable[[Path], str]] = {
     "quarantines (memo)": damage_quarantine_memo,
     "quarantines (the version's file)": damage_memo_quarantine_file,
     "input_hashes.json": damage_input_hashes,
+    "table_checksums.json": damage_table_checksums,
 }
 
 
@@ -109,17 +120,16 @@ def test_a_damaged_entry_is_ignored_with_one_warning_and_the_build_equals_a_clea
     assert outcome(store, again) == full_build(tmp_path, days, "clean-2", seed="2")
 
 
-@pytest.mark.parametrize("kind", ["files", "contexts", "results", "quarantines", "input_hashes.json"])
+MEMOS = ("input_hashes.json", "table_checksums.json")
+
+
+@pytest.mark.parametrize("kind", ["files", "contexts", "results", "quarantines", *MEMOS])
 def test_a_foreign_entry_is_removed_as_a_link_and_rebuilt(tmp_path: Path, days: list[Path], kind: str) -> None:
     """An entry (or memo) that is a link to a copy outside the store: never read, the link removed, rebuilt."""
     store = tmp_path / "store"
     snapshot(store, days[:2])
     cache = store / "cache" / "snapshot"
-    entry = (
-        cache / kind
-        if kind == "input_hashes.json"
-        else sorted((cache / kind).glob("*/*" if kind != "quarantines" else "*"))[-1]
-    )
+    entry = cache / kind if kind in MEMOS else sorted((cache / kind).glob("*/*" if kind != "quarantines" else "*"))[-1]
     outside = tmp_path / "outside"
     shutil.move(entry, outside)
     entry.symlink_to(outside)
