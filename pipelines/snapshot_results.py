@@ -26,6 +26,7 @@ from databuild.store import Store
 from databuild.store_cleanup import print_warning, remove_tree
 from pipelines.snapshot_cache import (
     ENTRY_FILE,
+    RESULT_ROW_GROUP_ROWS,
     RESULT_TABLES,
     entry_compression,
     entry_dir,
@@ -87,7 +88,9 @@ def stage_results(cursor: Any, staging: Path, key: str) -> None:
     session of its own) into the new folder `staging` as the results entry `key`."""
     staging.mkdir()
     for name, (table, _) in RESULT_TABLES.items():
-        cursor.table(table).write_parquet(entry_table(staging, name), compression=entry_compression(name))
+        cursor.table(table).write_parquet(
+            entry_table(staging, name), compression=entry_compression(name), row_group_size=RESULT_ROW_GROUP_ROWS
+        )
     write_entry_file(staging, key, RESULT_TABLES)
 
 
