@@ -10,7 +10,7 @@ import io
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,15 +105,19 @@ def publish_version(
     pack = pack or colour_pack()
     schema = row_schema(pack)
     rows = rows.select([pl.col(c).cast(t) for c, t in schema.items()] + [pl.col("split")]).sort("intent")
-    with ThreadPoolExecutor(max_workers=1) as helper:  # the SFT texts beside the fingerprint: Polars releases the GIL
-        sft_built = helper.submit(build_sft, rows, pack)
+    # beside the fingerprint: the SFT texts (Polars releases the GIL) and a writer's quarantine (a snapshot streams
+    # it from DuckDB, never whole in Python; a daily build's copies the last version's file), which an unchanged
+    # version discards with its staging folder
+    with store.staging() as staging, ThreadPoolExecutor(max_workers=2) as helpers:
+        quarantine_written = helpers.submit(quarantine, staging / QUARANTINE_FILE) if callable(quarantine) else None
+        sft_built = helpers.submit(build_sft, rows, pack)
         fp = fingerprint(rows, shaping_options, pack)
         existing = store.find_fingerprint(fp)
         if existing:
             return Published(existing, fp, True, store.version_dir(existing))
         sft = sft_built.result()
-    with store.staging() as staging:
-        datasets_info = _stage_files(staging, rows, sft, pack, quarantine, tables or {}, fp)
+        written = quarantine_written or (quarantine if isinstance(quarantine, pl.DataFrame) else None)
+        datasets_info = _stage_files(staging, rows, sft, pack, written, tables or {}, fp)
         with store.lock(timeout=lock_timeout):
             store.sweep_tmp()  # work directories that killed builds left behind
             existing = store.find_fingerprint(fp)
@@ -142,25 +146,21 @@ def _stage_files(
     rows: pl.DataFrame,
     sft: pl.DataFrame,
     pack: ToolPack,
-    quarantine: pl.DataFrame | Callable[[Path], None] | None,
+    quarantine: pl.DataFrame | Future[None] | None,
     tables: dict[str, pl.DataFrame],
     content: str,
 ) -> dict[str, Any]:
     """Write the version's data files into `staging` (everything but the manifest and the card, which need the
-    version's name); returns the datasets' info for the card. `content`: the version's fingerprint."""
+    version's name); returns the datasets' info for the card. `content`: the version's fingerprint. `quarantine`: a
+    frame to write, or the writer already writing it."""
     columns = {ROWS_DIR: list(row_schema(pack)), SFT_DIR: ["intent", "tool", "prompt", "completion"]}
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        # a writer: the snapshot streams its quarantine from DuckDB, never whole in Python, beside rows/ and sft/
-        quarantine_written = helper.submit(quarantine, staging / QUARANTINE_FILE) if callable(quarantine) else None
-        datasets_info = {
-            config: _save_dataset_dict(
-                _to_dataset_dict(frame, columns[config], f"{content}/{config}"), staging / config
-            )
-            for config, frame in ((ROWS_DIR, rows), (SFT_DIR, sft))
-        }
-        if quarantine_written is not None:
-            quarantine_written.result()
-    if isinstance(quarantine, pl.DataFrame):
+    datasets_info = {
+        config: _save_dataset_dict(_to_dataset_dict(frame, columns[config], f"{content}/{config}"), staging / config)
+        for config, frame in ((ROWS_DIR, rows), (SFT_DIR, sft))
+    }
+    if isinstance(quarantine, Future):
+        quarantine.result()
+    elif isinstance(quarantine, pl.DataFrame):
         quarantine.write_parquet(staging / QUARANTINE_FILE)
     (staging / PACK_FILE).write_bytes(pack.raw)
     for file_name, table in tables.items():
