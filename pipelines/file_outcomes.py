@@ -49,20 +49,19 @@ def file_outcomes(con: Any, paths: dict[int, str], reasons: tuple[str, ...]) -> 
     rows = accounting.filter(pl.col("kind") == "rows").select("file_order", "name", pl.col("n").cast(pl.Int64))
     outcomes = pl.concat([rows, moved.cast({"file_order": rows.schema["file_order"], "n": pl.Int64})])
     counts = outcomes.group_by("file_order", "name").agg(pl.col("n").sum())
-    read = accounting.filter(pl.col("kind") == "read").select("file_order", "n")
+    read = accounting.filter(pl.col("kind") == "read").group_by("file_order").agg(pl.col("n").sum())
+    by_file: dict[int, dict[str, int]] = {}
+    for order, name, n in counts.iter_rows():  # a few rows per file
+        by_file.setdefault(order, {})[name] = int(n)
+    read_by_file = {order: int(n) for order, n in read.iter_rows()}
     names = [Path(path).name for path in paths.values()]
     result = []
     for order, path in paths.items():
-        mine = dict(zip(*_columns(counts.filter(pl.col("file_order") == order)), strict=True))
+        mine = by_file.get(order, {})
         label = Path(path).name if names.count(Path(path).name) == 1 else path
         quarantined = {reason: mine[reason] for reason in reasons if mine.get(reason)}
-        read_rows = int(read.filter(pl.col("file_order") == order)["n"].sum())
-        result.append(FileOutcome(label, sum(mine.values()), read_rows, quarantined))
+        result.append(FileOutcome(label, sum(mine.values()), read_by_file.get(order, 0), quarantined))
     return result
-
-
-def _columns(counts: pl.DataFrame) -> tuple[list[str], list[int]]:
-    return counts["name"].to_list(), [int(n) for n in counts["n"].to_list()]
 
 
 def no_valid_rows(outcomes: list[FileOutcome]) -> DatabuildError:

@@ -100,6 +100,15 @@ class DigestMemo:
                 self.changed = True
         return digest
 
+    def known_unchanged(self, path: Path, digest: str) -> bool:
+        """True when the memo holds `digest` for the file as it is now (unchanged since it was read whole)."""
+        identity = self._identity(path)
+        with self._lock:
+            if self.known.get(identity) != digest:
+                return False
+            self.known[identity] = self.known.pop(identity)  # most recently used last
+            return True
+
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
