@@ -579,36 +579,38 @@ def _finish(
     checksums: TableChecksums,
 ) -> SnapshotResult:
     con = quarantine.con
-    counts = con.table("accounting").pl()
-    accounting = _accounting(counts)
-    outcomes = outcome_report(side, [p.item for p in plan], _counts(counts, "matched").get("", 0), warn)
-    intents = _intent_counts(counts)
-    if accounting["input_rows"] == 0 and accounting["outside_window"]:
-        raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
-    per_file = file_outcomes(con, {p.item.order: str(p.item.path) for p in plan}, QUARANTINE_REASONS)
-    if accounting["valid_rows"] == 0:
-        raise no_valid_rows(per_file)
-    for line in nothing_valid_warnings(per_file):
-        warn(line)
-    _release_per_row_tables(con)
-    rows = spread_tools(con.table("rows").pl(), pack)
-    if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
-        raise _nothing_kept(store, options, pack, accounting, intents, quarantine.frame())
-    pool = _intent_pool(con)
-    input_records = _input_records(plan, _counts(counts, "read"))
-    shaping = options.shaping() | side.shaping()
-    manifest: dict[str, Any] = {
-        "command": command,
-        "parameters": {**shaping, "logs": options.logs, "tools": options.tools},
-        "inputs": input_records,
-        **({"outcomes": outcomes} if outcomes else {}),
-        "sql": sql_hashes(),
-        "accounting": accounting,
-        "intents": intents,
-        "executor": executed,
-    }
-    on_step("write version")
+    # DuckDB stages the results entry from here on: the checks and Python steps before the version's write leave a
+    # core free, which the version's own write does not
     with _result_kept(con, store, _results_keys(options, plan)[-1], warn):
+        counts = con.table("accounting").pl()
+        accounting = _accounting(counts)
+        outcomes = outcome_report(side, [p.item for p in plan], _counts(counts, "matched").get("", 0), warn)
+        intents = _intent_counts(counts)
+        if accounting["input_rows"] == 0 and accounting["outside_window"]:
+            raise DatabuildError(f"all {accounting['outside_window']} input rows lie outside --since/--until")
+        per_file = file_outcomes(con, {p.item.order: str(p.item.path) for p in plan}, QUARANTINE_REASONS)
+        if accounting["valid_rows"] == 0:
+            raise no_valid_rows(per_file)
+        for line in nothing_valid_warnings(per_file):
+            warn(line)
+        _release_per_row_tables(con)
+        rows = spread_tools(con.table("rows").pl(), pack)
+        if rows.height == 0:  # only then is the quarantine read into Python: to explain and to keep it
+            raise _nothing_kept(store, options, pack, accounting, intents, quarantine.frame())
+        pool = _intent_pool(con)
+        input_records = _input_records(plan, _counts(counts, "read"))
+        shaping = options.shaping() | side.shaping()
+        manifest: dict[str, Any] = {
+            "command": command,
+            "parameters": {**shaping, "logs": options.logs, "tools": options.tools},
+            "inputs": input_records,
+            **({"outcomes": outcomes} if outcomes else {}),
+            "sql": sql_hashes(),
+            "accounting": accounting,
+            "intents": intents,
+            "executor": executed,
+        }
+        on_step("write version")
         published = publish_version(
             store,
             rows,
@@ -633,8 +635,9 @@ def _finish(
 
 @contextmanager
 def _result_kept(con: Any, store: Store, key: str, warn: Callable[[str], None]) -> Iterator[None]:
-    """DuckDB stages the build's result in a thread while the body (the version's write) runs; the entry is put in
-    place once the body succeeded. It is a cache: failing to keep it is a warning, not a failed build."""
+    """DuckDB stages the build's result in a thread while the body (the checks of the result and the version's write)
+    runs; the entry is put in place once the body succeeded. It is a cache: failing to keep it is a warning, not a
+    failed build."""
     import duckdb
 
     cursor = con.cursor()  # the thread's own handle on the session
