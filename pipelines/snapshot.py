@@ -362,7 +362,7 @@ def _plan(
     full: bool,
     warn: Callable[[str], None],
     side: SideInputs,
-    checksums: TableChecksums,
+    checksums: TableChecksums | None = None,
 ) -> list[FilePlan]:
     keys = cache_keys([side.file_key(i) for i in inputs], pack.sha256, since, until, MAX_INTENT_CHARS)
     wanted = [pair for key, context_key in zip(keys.files, keys.contexts, strict=True)
