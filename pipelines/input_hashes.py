@@ -29,6 +29,7 @@ from databuild.store import atomic_write_text
 MEMO_FORMAT = 2  # 2: with the checksum of its map
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_ENTRIES = 100_000  # about 10 MB of JSON; the oldest entries go first
+MAX_MEMO_BYTES = 64 << 20  # a bigger file is not one this code wrote: it is ignored, not read into memory
 
 
 def file_identity(stat: os.stat_result) -> str:
@@ -55,17 +56,21 @@ class DigestMemo:
         self.path = path
         self.known: dict[str, str] = self._load(warn) if path else {}
         self.changed = False
+        self.vouched = 0  # digests given from the memo, without reading their file
         self._lock = threading.Lock()  # digests are asked for from several threads at once
 
     def _load(self, warn: Callable[[str], None]) -> dict[str, str]:
         assert self.path is not None
         try:
-            if not stat.S_ISREG(self.path.lstat().st_mode):
+            found = self.path.lstat()
+            if not stat.S_ISREG(found.st_mode):
                 raise ValueError("not a regular file")
+            if found.st_size > MAX_MEMO_BYTES:
+                raise ValueError(f"{found.st_size} bytes, more than a memo holds")
             memo = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested beyond Python's stack
             warn(f"warning: ignoring {visible(self.path)} ({visible(str(exc))}); {self.without}")
             return {}
         digests = memo.get(self.algorithm) if isinstance(memo, dict) and memo.get("format") == MEMO_FORMAT else None
@@ -92,6 +97,7 @@ class DigestMemo:
         with self._lock:
             if (known := self.known.pop(before, None)) is not None:
                 self.known[before] = known  # most recently used last: the oldest go first when the memo is full
+                self.vouched += 1
                 return known
         digest = self._digest(path)
         if self._identity(path) == before:  # not written to while it was read
@@ -100,14 +106,12 @@ class DigestMemo:
                 self.changed = True
         return digest
 
-    def known_unchanged(self, path: Path, digest: str) -> bool:
-        """True when the memo holds `digest` for the file as it is now (unchanged since it was read whole)."""
-        identity = self._identity(path)
+    def forget(self) -> None:
+        """Drop every digest: each file is read whole again (and the memo rewritten from what is read)."""
         with self._lock:
-            if self.known.get(identity) != digest:
-                return False
-            self.known[identity] = self.known.pop(identity)  # most recently used last
-            return True
+            self.known.clear()
+            self.vouched = 0
+            self.changed = True
 
     def save(self) -> None:
         if self.path is None or not self.changed:

@@ -301,9 +301,49 @@ def build_snapshot(
     hashes.save()
     if pack is None:
         pack = read_logged_pack(inputs, warn, options.memory_limit, side)
+    checksums = TableChecksums(store.table_checksums_path, warn)
+    build = (store, options, command, on_step, warn, executor, pack, inputs, side, (since, until))
+    try:
+        result = _build(*build, checksums)
+    except UnreadableFile:
+        if not checksums.vouched:
+            raise
+        # a table the memo vouched for, unchanged in its identity, did not read: damage beneath the file system
+        # (a disk's bit flip moves no time). Every table is checked again, the damaged entry ignored and rebuilt.
+        checksums.forget()
+        result = _build(*build, checksums)
+    checksums.save()
+    return result
+
+
+class UnreadableFile(DatabuildError):
+    """DuckDB could not read a file the build reads (an input, or a cache table)."""
+
+
+def _unreadable(exc: Exception) -> bool:
+    """Whether a DuckDB error is a file it could not read or write: an I/O or input error, or the plain `Error` its
+    Parquet reader raises for a damaged footer or page header (`TProtocolException`, a varint over 10 bytes)."""
     import duckdb
 
-    checksums = TableChecksums(store.table_checksums_path, warn)
+    return isinstance(exc, duckdb.IOException | duckdb.InvalidInputException) or type(exc) is duckdb.Error
+
+
+def _build(
+    store: Store,
+    options: SnapshotOptions,
+    command: str,
+    on_step: Callable[[str], None],
+    warn: Callable[[str], None],
+    executor: FileExecutor | None,
+    pack: ToolPack,
+    inputs: list[InputFile],
+    side: SideInputs,
+    window: tuple[datetime | None, datetime | None],
+    checksums: TableChecksums,
+) -> SnapshotResult:
+    import duckdb
+
+    since, until = window
     plan = _plan(store, inputs, pack, since, until, options.full, warn, side, checksums)
     executed = executor.compute_entries(store, plan, pack, options, warn) if executor else LOCAL_EXECUTION
     memory_limit = options.memory_limit or default_memory_limit()
@@ -325,19 +365,19 @@ def build_snapshot(
             reading = Reading(store, options, (since, until), placeholders, open_session, carried, side)
             con = _merge_state(reading, plan, on_step)
             quarantine = _version_quarantine(store, options, con, plan, placeholders["no_entry"], warn, checksums)
-            result = _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed, checksums)
+            return _finish(store, options, pack, command, on_step, quarantine, plan, warn, side, executed, checksums)
         except duckdb.OutOfMemoryException as exc:
             limit = options.memory_limit or f"{memory_limit} (the default)"
             raise DatabuildError(
                 f"the build ran out of memory under --memory-limit {limit} ({_first_line(exc)})"
             ) from None
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # e.g. a Parquet file corrupt inside
-            raise DatabuildError(f"the build could not read or write a file: {_first_line(exc)}") from None
+        except duckdb.Error as exc:  # e.g. a Parquet file corrupt inside
+            if not _unreadable(exc):
+                raise
+            raise UnreadableFile(f"the build could not read or write a file: {_first_line(exc)}") from None
         finally:
             for con in sessions:
                 con.close()  # before the spill folder goes: an interrupted query must not write into it again
-    checksums.save()
-    return result
 
 
 @dataclass

@@ -195,8 +195,22 @@ def prepare_cache(store: Store, warn: Callable[[str], None]) -> None:
     with a warning), so nothing the build writes, moves or prunes there lands out of the store."""
     store.sweep_tmp(warn)
     real_folder(store.root, store.snapshot_cache_dir, warn)
-    own_path(store, store.input_hashes_path, warn)
-    own_path(store, store.table_checksums_path, warn)
+    for memo in (store.input_hashes_path, store.table_checksums_path):
+        if own_path(store, memo, warn):
+            _memo_file_kept(store, memo, warn)
+
+
+def _memo_file_kept(store: Store, memo: Path, warn: Callable[[str], None]) -> None:
+    """A memo's path that holds a folder (or anything but a file) is removed, with a warning: the memo is
+    written there again at the build's end, which a folder in its place would fail."""
+    try:
+        mode = memo.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        remove_tree(store.root, memo, warn)
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        warn(f"warning: removed {visible(memo)} ({kind}, where a memo file belongs); it is written anew")
 
 
 def own_path(store: Store, path: Path, warn: Callable[[str], None]) -> bool:
@@ -226,8 +240,6 @@ def entry_problem(
             path = _regular_file(Path(entry_table(folder, name)))
             if path.stat().st_size != recorded["bytes"]:
                 return f"{path.name} has the wrong size"
-            if checksums is not None and checksums.known_unchanged(path, recorded[CHECKSUM]):
-                continue  # the bytes checked before, footer included, and not written to since
             metadata = pq.read_metadata(path)
             if metadata.num_rows != recorded["rows"] or metadata.schema.names != recorded["columns"]:
                 return f"{path.name} does not match its entry"

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import pipelines.input_hashes as input_hashes
 import pipelines.snapshot_cache as snapshot_cache
 from databuild.store import open_store
+from pipelines.input_hashes import file_identity
 from tests.pipelines.incremental_days import snapshot
 from tests.pipelines.test_cache_damage import damage_inside
 from tests.pipelines.test_snapshot_incremental import full_build, outcome
@@ -61,23 +63,65 @@ def test_a_daily_build_reads_whole_only_the_tables_written_since_the_last_check(
     assert outcome(store, report) == full_build(tmp_path, days, "clean", seed="1")
 
 
+@pytest.mark.parametrize("table", ["candidates.parquet", "first_pairs.parquet"])  # a file entry's, a context's
 def test_a_table_written_to_after_its_check_is_read_again_and_its_damage_found(
-    tmp_path: Path, days: list[Path], read_whole: list[Path]
+    tmp_path: Path, days: list[Path], read_whole: list[Path], table: str
 ) -> None:
     """Bytes changed at the same size with the modification time put back: the change time still moves."""
     store = tmp_path / "store"
     snapshot(store, days[:1])
     snapshot(store, days[:2])  # day 1's tables are now in the memo
-    (candidates,) = [path for path in tables(entries(store)) if path.name == "candidates.parquet"
-                     and path in read_whole]  # fmt: skip
-    times = candidates.stat()
-    damage_inside(candidates)
-    os.utime(candidates, ns=(times.st_atime_ns, times.st_mtime_ns))
+    (damaged,) = [path for path in read_whole if path.name == table]
+    times = damaged.stat()
+    damage_inside(damaged)
+    os.utime(damaged, ns=(times.st_atime_ns, times.st_mtime_ns))
     read_whole.clear()
     report = snapshot(store, days, "--seed", "1")
-    assert candidates in read_whole
+    assert damaged in read_whole
     warnings = [line for line in report["stderr"].splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "candidates.parquet is damaged: its xxh3_128 checksum does not match" in warnings[0]
+    assert len(warnings) == 1 and f"{table} is damaged: its xxh3_128 checksum does not match" in warnings[0]
+    assert outcome(store, report) == full_build(tmp_path, days, "clean", seed="1")
+
+
+def test_damage_the_memo_cannot_see_is_found_when_the_table_fails_to_read(
+    tmp_path: Path, days: list[Path], read_whole: list[Path]
+) -> None:
+    """A disk's bit flip beneath the file system moves no time: the memo still vouches for the table. Simulated
+    here by giving the memo the damaged file's new identity with its old checksum. The table fails to read, and
+    the build checks every table again: the damaged entry is ignored with one warning and rebuilt."""
+    store = tmp_path / "store"
+    snapshot(store, days[:1])
+    snapshot(store, days[:2])
+    (damaged,) = [path for path in read_whole if path.name == "candidates.parquet"]
+    memo_path = open_store(store).table_checksums_path
+    before = file_identity(damaged.lstat())
+    damage_inside(damaged)
+    memo = json.loads(memo_path.read_text())
+    memo["xxh3_128"] = {file_identity(damaged.lstat()) if key == before else key: value
+                        for key, value in memo["xxh3_128"].items()}  # fmt: skip
+    memo["checksum"] = input_hashes._checksum(memo["xxh3_128"])
+    memo_path.write_text(json.dumps(memo))
+    read_whole.clear()
+    report = snapshot(store, days, "--seed", "1")
+    assert damaged in read_whole  # read whole by the second attempt
+    warnings = [line for line in report["stderr"].splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "candidates.parquet is damaged" in warnings[0], report["stderr"]
+    assert outcome(store, report) == full_build(tmp_path, days, "clean", seed="1")
+    again = snapshot(store, days, "--seed", "2")  # the memo was written anew: nothing wrong is vouched for
+    assert "warning" not in again["stderr"]
+
+
+@pytest.mark.parametrize("memo", ["table_checksums.json", "input_hashes.json"])
+def test_a_folder_where_a_memo_belongs_is_removed_with_one_warning(tmp_path: Path, days: list[Path], memo: str) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days[:2])
+    path = store / "cache" / "snapshot" / memo
+    path.unlink()
+    (path / "inside").mkdir(parents=True)
+    report = snapshot(store, days, "--seed", "1")
+    warnings = [line for line in report["stderr"].splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: removed {path} (a folder, where a memo file belongs); it is written anew"]
+    assert path.is_file() and json.loads(path.read_text())["format"] == 2
     assert outcome(store, report) == full_build(tmp_path, days, "clean", seed="1")
 
 
