@@ -20,6 +20,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,8 +50,9 @@ class DigestMemo:
     (the key of the map in the file), what a digest looks like and how to compute one (`_digest`)."""
 
     algorithm: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str]  # of a digest as the memo stores it
     without: str  # what a build does when the memo cannot be used
+    max_age_days: int | None = None  # a digest older than this is read again (its file read whole); None: never
 
     def __init__(self, path: Path | None, warn: Callable[[str], None] = lambda message: None) -> None:
         self.path = path
@@ -92,19 +94,29 @@ class DigestMemo:
         raise NotImplementedError
 
     def digest(self, path: Path) -> str:
-        """The file's digest: from the memo when the file is unchanged since it was read, else read whole."""
+        """The file's digest: from the memo when the file is unchanged since it was read (and read less than
+        `max_age_days` ago), else read whole."""
         before = self._identity(path)
         with self._lock:
             if (known := self.known.pop(before, None)) is not None:
                 self.known[before] = known  # most recently used last: the oldest go first when the memo is full
-                self.vouched += 1
-                return known
+                digest, read_on = self._split(known)
+                if self.max_age_days is None or _today() - read_on < self.max_age_days:
+                    self.vouched += 1
+                    return digest
         digest = self._digest(path)
         if self._identity(path) == before:  # not written to while it was read
             with self._lock:
-                self.known[before] = digest
+                self.known[before] = digest if self.max_age_days is None else f"{digest}:{_today()}"
                 self.changed = True
         return digest
+
+    def _split(self, known: str) -> tuple[str, int]:
+        """(digest, the day it was read) of a stored value; the day is only stored with a `max_age_days`."""
+        if self.max_age_days is None:
+            return known, 0
+        digest, _, day = known.partition(":")
+        return digest, int(day)
 
     def forget(self) -> None:
         """Drop every digest: each file is read whole again (and the memo rewritten from what is read)."""
@@ -134,6 +146,11 @@ class InputHashes(DigestMemo):
 
     def sha256(self, path: Path) -> str:
         return self.digest(path)
+
+
+def _today() -> int:
+    """Days since 1970-01-01 (UTC): when a digest was read, for `DigestMemo.max_age_days`."""
+    return int(time.time() // 86400)
 
 
 def _checksum(digests: dict[str, str]) -> str:

@@ -127,16 +127,22 @@ def file_checksum(path: Path) -> str:
     return checksum.hexdigest()
 
 
+RECHECK_DAYS = 7  # a table checked this many days ago is read whole again: damage beneath the file system, which
+# moves no time, is found within a week (a daily store reads about a seventh of its history's tables a day)
+
+
 class TableChecksums(DigestMemo):
     """The xxh3-128 checksums of the cache's tables already checked, by file identity
-    (`cache/snapshot/table_checksums.json`): a table is read whole to be checked when it is new to the memo or was
-    written to since (a cache entry is never written to once in place, so that is damage, or another store's copy),
-    and a daily build checks the entries written since the last build instead of every day's again. The identity is
-    the table's own (a link is never followed: `_regular_file` refuses it)."""
+    (`cache/snapshot/table_checksums.json`): a table is read whole to be checked when it is new to the memo, was
+    written to since (a cache entry is never written to once in place, so that is damage, or another store's copy)
+    or was last read RECHECK_DAYS ago, so a daily build checks the entries written since the last build and the
+    week-old ones instead of every day's. The identity is the table's own (a link is never followed:
+    `_regular_file` refuses it)."""
 
     algorithm = CHECKSUM
-    pattern = re.compile(r"[0-9a-f]{32}")
+    pattern = re.compile(r"[0-9a-f]{32}:[0-9]{1,9}")  # the checksum and the day it was read (days since 1970)
     without = "checking every cached table"
+    max_age_days = RECHECK_DAYS
 
     def _identity(self, path: Path) -> str:
         return file_identity(path.lstat())

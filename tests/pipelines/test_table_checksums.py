@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,29 @@ def test_a_daily_build_reads_whole_only_the_tables_written_since_the_last_check(
     checked = set(read_whole)
     assert not checked & tables(day1)  # unchanged since they were checked: not read again
     assert tables(day2) <= checked  # written by the last build, checked now for the first time
+    assert "warning" not in report["stderr"]
+    assert outcome(store, report) == full_build(tmp_path, days, "clean", seed="1")
+
+
+@pytest.mark.parametrize(("days_ago", "read_again"), [(snapshot_cache.RECHECK_DAYS - 1, False),
+                                                       (snapshot_cache.RECHECK_DAYS, True)])  # fmt: skip
+def test_a_table_checked_a_week_ago_is_read_whole_again(
+    tmp_path: Path, days: list[Path], read_whole: list[Path], days_ago: int, read_again: bool
+) -> None:
+    """Damage beneath the file system moves no time: every table is read whole again a week after its last check."""
+    store = tmp_path / "store"
+    snapshot(store, days[:1])
+    snapshot(store, days[:2])
+    day1 = {path for path in read_whole if "cache" in path.parts}
+    memo_path = open_store(store).table_checksums_path
+    memo = json.loads(memo_path.read_text())
+    today = int(time.time() // 86400)
+    memo["xxh3_128"] = {key: f"{value.split(':')[0]}:{today - days_ago}" for key, value in memo["xxh3_128"].items()}
+    memo["checksum"] = input_hashes._checksum(memo["xxh3_128"])
+    memo_path.write_text(json.dumps(memo))
+    read_whole.clear()
+    report = snapshot(store, days, "--seed", "1")
+    assert day1 and (day1 <= set(read_whole)) is read_again and bool(day1 & set(read_whole)) is read_again
     assert "warning" not in report["stderr"]
     assert outcome(store, report) == full_build(tmp_path, days, "clean", seed="1")
 
