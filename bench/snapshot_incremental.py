@@ -56,7 +56,10 @@ def daily_logs(days: int, rows_per_day: int) -> list[Path]:
     return paths
 
 
-def snapshot(store: Path, logs: list[Path], *extra: str) -> tuple[float, float, dict]:
+Run = tuple[float, float, dict]  # wall seconds, peak RSS MB, report
+
+
+def snapshot(store: Path, logs: list[Path], *extra: str) -> Run:
     """(wall, peak RSS MB, report) of one `databuild snapshot` process with default options."""
     command = [sys.executable, "-m", "databuild", "snapshot", "--store", str(store), "--format", "json", *extra]
     command += [a for path in logs for a in ("--logs", str(path))]
@@ -104,9 +107,6 @@ def measure(days: int, rows_per_day: int, repeat: int = 1) -> Measured:
     )
 
 
-Run = tuple[float, float, dict]  # wall seconds, peak RSS MB, report
-
-
 def increment_on_a_copy(base: Path, logs: list[Path]) -> tuple[Run, Run, int]:
     """(yesterday's build of all but the last file, the increment of the last one, the cache's bytes before it) on
     a hard-linked copy of the base store."""
@@ -120,7 +120,7 @@ def increment_on_a_copy(base: Path, logs: list[Path]) -> tuple[Run, Run, int]:
         shutil.rmtree(copy, ignore_errors=True)
 
 
-def day_alone(logs: list[Path]) -> tuple[float, float, dict]:
+def day_alone(logs: list[Path]) -> Run:
     store = Path(tempfile.mkdtemp(prefix="bench-inc-", dir=DAILY.parent))
     try:
         return snapshot(store, logs)

@@ -17,8 +17,9 @@ An entry is written in the store's `tmp/` and renamed into place, so it exists c
 entry (`valid_entry`), before any query reads it: an entry that is unreadable, incomplete, damaged (a byte changed
 anywhere), from another version or foreign (reached through a symbolic link, which is removed as a link) is ignored
 with a one-line warning and rebuilt: the cache costs speed when lost, never correctness. A table is read whole for
-its checksum when it is new to the memo of checked tables (`TableChecksums`) or was written to since it was checked
-(its change time moved), so a daily build reads yesterday's entries, not every day's. (xxh3-128 rather than
+its checksum when it is new to the memo of checked tables (`TableChecksums`), was written to since it was checked
+(its change time moved) or was checked RECHECK_DAYS ago, so a daily build reads yesterday's entries and the
+week-old ones, not every day's. (xxh3-128 rather than
 sha256: it reads 5 GB/s here against sha256's 0.5 GB/s, and a 30-day store holds 825 MB of entries; a checksum
 catches damage, and no unkeyed digest stops someone who can rewrite `entry.json` too.)
 """
@@ -249,7 +250,7 @@ def entry_problem(
             metadata = pq.read_metadata(path)
             if metadata.num_rows != recorded["rows"] or metadata.schema.names != recorded["columns"]:
                 return f"{path.name} does not match its entry"
-            checksum = checksums.digest(path) if checksums else file_checksum(path)
+            checksum = file_checksum(path) if checksums is None else checksums.digest(path)
             if checksum != recorded[CHECKSUM]:
                 return f"{path.name} is damaged: its {CHECKSUM} checksum does not match"
     except (OSError, ValueError, KeyError, TypeError) as exc:
