@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -454,18 +454,36 @@ def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str]
     The files are read in batches of about BATCH_ROWS rows, in --logs order (`_batch_ends`): each batch but the
     last only writes its files' cache entries, as a build of the files up to it would, and the last one merges
     every file's state, the earlier batches' from the cache. The per-row tables so hold one batch, never the whole
-    input: a full build's cost per row and its memory do not grow with the input (one daily file is one batch)."""
+    input: a full build's cost per row and its memory do not grow with the input (one daily file is one batch).
+    A batch's entries are written by a thread while the next batch reads its files (its models before the first
+    that reads the cache, `32_cached_table`, wait for nothing): a core the writes leave idle is used."""
     ends = _batch_ends(plan)
     starts = [0, *ends[:-1]]
-    for start, end in zip(starts[:-1], ends[:-1], strict=True):
-        step = _batch_step(on_step, start, end, len(plan))
-        con, _ = _read_files(reading, plan[:end], step)
-        con.close()
-        _now_cached(reading.store, plan[:end])
-    last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
-    con, values = _read_files(reading, plan, last)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-entries") as writer:
+        pending: list[Future[None]] = []
+
+        def earlier_batches_written() -> None:
+            while pending:
+                pending.pop().result()
+
+        for start, end in zip(starts[:-1], ends[:-1], strict=True):
+            step = _batch_step(on_step, start, end, len(plan))
+            con, _, write = _read_files(reading, plan[:end], step, earlier_batches_written)
+            pending.append(writer.submit(_written_and_closed, con, write))
+            _now_cached(reading.store, plan[:end])
+        last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
+        con, values, write = _read_files(reading, plan, last, earlier_batches_written)
+        write()
     _run(con, values, on_step, MODELS[MODELS.index("43_touched_intents") :])
     return con
+
+
+def _written_and_closed(con: Any, write: Callable[[], None]) -> None:
+    """A batch's cache entries written from its session, which then closes (the writer thread's last use of it)."""
+    try:
+        write()
+    finally:
+        con.close()
 
 
 def _batch_step(on_step: Callable[[str], None], start: int, end: int, files: int) -> Callable[[str], None]:
@@ -506,22 +524,50 @@ def _now_cached(store: Store, plan: list[FilePlan]) -> None:
             p.context = entry_dir(store, "contexts", p.context_key)
 
 
-def _read_files(reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
-    """Read `plan`'s files not cached, find what their places add, and write their cache entries (models up to
-    42); returns the session and the models' parameters."""
-    con, values = read_file_states(reading, plan, on_step)
+def _read_files(
+    reading: Reading,
+    plan: list[FilePlan],
+    on_step: Callable[[str], None],
+    before_cache: Callable[[], None] = lambda: None,
+) -> tuple[Any, dict[str, Any], Callable[[], None]]:
+    """Read `plan`'s files not cached and find what their places add (models up to 42); returns the session, the
+    models' parameters and the write of their new cache entries (`files` and `contexts`), for the caller to run."""
+    con, values = file_states(reading, plan, on_step, before_cache)
     _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("43_touched_intents")])
+    new_files = _new_file_entries(plan)
     new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
-    write_entries(con, reading.store, "contexts", new_contexts, overwrite=reading.options.full)
-    return con, values
+    overwrite = reading.options.full
+
+    def write() -> None:
+        write_entries(con, reading.store, "files", new_files, overwrite=overwrite)
+        write_entries(con, reading.store, "contexts", new_contexts, overwrite=overwrite)
+
+    return con, values, write
 
 
 def read_file_states(
     reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]
 ) -> tuple[Any, dict[str, Any]]:
-    """Read `plan`'s files not cached and write their `files` cache entries (models up to 37); returns the session
+    """Read `plan`'s files not cached and write their `files` cache entries (models up to 38); returns the session
     and the models' parameters. The one path to a file's entry: a batch of the local build, or one file alone in a
-    Spark task (`pipelines.file_state.compute_file_entry`), whose entry is the same (it depends on the file only).
+    Spark task (`pipelines.file_state.compute_file_entry`), whose entry is the same (it depends on the file only)."""
+    con, values = file_states(reading, plan, on_step)
+    write_entries(con, reading.store, "files", _new_file_entries(plan), overwrite=reading.options.full)
+    return con, values
+
+
+def _new_file_entries(plan: list[FilePlan]) -> dict[int, str]:
+    return {p.item.order: p.key for p in plan if p.read and p.entry is None}
+
+
+def file_states(
+    reading: Reading,
+    plan: list[FilePlan],
+    on_step: Callable[[str], None],
+    before_cache: Callable[[], None] = lambda: None,
+) -> tuple[Any, dict[str, Any]]:
+    """Read `plan`'s files not cached (models up to 38); returns the session and the models' parameters.
+    `before_cache` runs before the first model that reads the cache (an earlier batch's entries being written).
 
     A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
     records are needed for the quarantine): the session restarts once with it read."""
@@ -538,7 +584,9 @@ def read_file_states(
             reading.side.register(con)
             values |= reading.side.values()
         con.register("build_files", _build_files(reading.store, plan, carried.files if carried else 0))
-        _run(con, values, on_step, MODELS[: MODELS.index("34_corrections") + 1])
+        _run(con, values, on_step, MODELS[: MODELS.index("32_cached_table")])
+        before_cache()
+        _run(con, values, on_step, MODELS[MODELS.index("32_cached_table") : MODELS.index("34_corrections") + 1])
         corrected = {int(row[0]) for row in con.table("corrections").project("file_order").distinct().fetchall()}
         again = [p for p in plan if not p.read and p.item.order in corrected]
         if not again:
@@ -547,8 +595,6 @@ def read_file_states(
         for item in again:
             item.read = True
     _run(con, values, on_step, MODELS[MODELS.index("35_correction_rows") : MODELS.index("39_cached_context")])
-    new_files = {p.item.order: p.key for p in plan if p.read and p.entry is None}
-    write_entries(con, reading.store, "files", new_files, overwrite=reading.options.full)
     return con, values
 
 

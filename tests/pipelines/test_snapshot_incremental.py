@@ -223,3 +223,26 @@ def test_a_build_read_in_batches_equals_one_read_at_once(
     again = snapshot(store, days)
     assert again["unchanged"] and again["reuse"]["files_read"] == 0
     assert outcome(store, snapshot(store, days, "--full", "--seed", "1")) == full_build(tmp_path, days, "f", "1")
+
+
+def test_a_batch_whose_entries_fail_to_write_fails_the_build(
+    tmp_path: Path, days: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's entries are written by a thread while the next batch reads: its failure is the build's, named in
+    one Error line, and nothing is published."""
+    import pipelines.snapshot
+
+    monkeypatch.setattr(pipelines.snapshot, "BATCH_ROWS", 1)  # every file a batch of its own
+    real_write = pipelines.snapshot.write_entries
+
+    def disk_full_at_the_first_batch(con: Any, store: Any, kind: str, targets: dict[int, str], overwrite: bool) -> None:
+        if kind == "files" and 1 in targets:
+            raise OSError(28, "No space left on device")
+        real_write(con, store, kind, targets, overwrite)
+
+    monkeypatch.setattr(pipelines.snapshot, "write_entries", disk_full_at_the_first_batch)
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["snapshot", "--store", str(store), *[a for p in days for a in ("--logs", str(p))]])
+    assert result.exit_code == 1
+    assert "No space left on device" in result.output and "Traceback" not in result.output
+    assert not (store / "versions").exists() or not any((store / "versions").iterdir())
