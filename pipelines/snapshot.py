@@ -468,7 +468,7 @@ def _merge_state(reading: Reading, plan: list[FilePlan], on_step: Callable[[str]
 
         for start, end in zip(starts[:-1], ends[:-1], strict=True):
             step = _batch_step(on_step, start, end, len(plan))
-            con, _, write = _read_files(reading, plan[:end], step, earlier_batches_written)
+            con, _, write = _read_files(reading, plan[:end], step, earlier_batches_written, deferred=True)
             pending.append(writer.submit(_written_and_closed, con, write))
             _now_cached(reading.store, plan[:end])
         last = _batch_step(on_step, starts[-1], len(plan), len(plan)) if len(ends) > 1 else on_step
@@ -529,17 +529,23 @@ def _read_files(
     plan: list[FilePlan],
     on_step: Callable[[str], None],
     before_cache: Callable[[], None] = lambda: None,
+    deferred: bool = False,
 ) -> tuple[Any, dict[str, Any], Callable[[], None]]:
     """Read `plan`'s files not cached and find what their places add (models up to 42); returns the session, the
-    models' parameters and the write of their new cache entries (`files` and `contexts`), for the caller to run."""
+    models' parameters and the write of the new `contexts` cache entries, for the caller to run. The new `files`
+    entries are written before the models of the files' places, as a one-batch build always wrote them; `deferred`:
+    they are left to the returned write as well (a batch whose entries a thread writes beside the next batch)."""
     con, values = file_states(reading, plan, on_step, before_cache)
-    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("43_touched_intents")])
     new_files = _new_file_entries(plan)
-    new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
     overwrite = reading.options.full
+    if not deferred:
+        write_entries(con, reading.store, "files", new_files, overwrite=overwrite)
+    _run(con, values, on_step, MODELS[MODELS.index("39_cached_context") : MODELS.index("43_touched_intents")])
+    new_contexts = {p.item.order: p.context_key for p in plan if p.context is None}
 
     def write() -> None:
-        write_entries(con, reading.store, "files", new_files, overwrite=overwrite)
+        if deferred:
+            write_entries(con, reading.store, "files", new_files, overwrite=overwrite)
         write_entries(con, reading.store, "contexts", new_contexts, overwrite=overwrite)
 
     return con, values, write
