@@ -8,10 +8,11 @@ files' rows (`pipelines.parquet_append`) instead of writing the whole history's 
 
 Memos live in `cache/snapshot/quarantines/<key>.json`: the version, and the size, inode and modification time its
 quarantine file had when the memo was written. The key digests the build's last context key (which digests every
-file's cache key, in order) and the paths. A memo whose file is gone or changed is not used; an unreadable or
-damaged one (its own checksum, over its fields, does not match), a link, or one whose quarantine file's checksum no
-longer matches (a byte changed, whatever its size and time) is ignored with a warning. Like the rest of the cache,
-it costs speed when lost, never correctness.
+file's cache key, in order), the merge models (a changed 70_quarantine_of writes another quarantine) and the
+paths. A memo whose file is gone or changed is not used; an unreadable or damaged one (its own checksum, over its
+fields, does not match), a link, or one whose quarantine file's checksum no longer matches (a byte changed,
+whatever its size and time) is ignored with a warning. Like the rest of the cache, it costs speed when lost, never
+correctness.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from databuild.display import visible
 from databuild.store import Store, atomic_write_text
 from databuild.store_cleanup import real_folder, remove_tree
-from pipelines.snapshot_cache import CHECKSUM, TableChecksums, own_path
+from pipelines.snapshot_cache import CHECKSUM, MERGE_MODELS, TableChecksums, models_digest, own_path
 
 MEMO_FORMAT = 2  # 2: the memo's own checksum and its quarantine file's
 
@@ -40,12 +41,15 @@ class QuarantineBase:
 
 def memo_keys(context_keys: list[str], paths: list[str]) -> list[str]:
     """The memo key of each first part of a build (its first 1, 2, … files): its last context key (which digests
-    every file's cache key, in order) and a running digest of its paths."""
+    every file's cache key, in order), the code of the merge (which assembles the quarantine: 70_quarantine_of)
+    and a running digest of its paths."""
+    merge_sql = models_digest(MERGE_MODELS)
     running = hashlib.sha256()
     keys = []
     for context_key, path in zip(context_keys, paths, strict=True):
         running.update(json.dumps(path).encode() + b"\n")
-        keys.append(hashlib.sha256(f"{MEMO_FORMAT}/{context_key}/{running.hexdigest()}".encode()).hexdigest())
+        key = f"{MEMO_FORMAT}/{context_key}/{merge_sql}/{running.hexdigest()}"
+        keys.append(hashlib.sha256(key.encode()).hexdigest())
     return keys
 
 

@@ -81,7 +81,9 @@ GZIP_RATIO = 5
 # table, view, macro or variable <name> (tests/test_architecture.py checks it). Models up to 31 read the input files
 # that are not cached (per file: nothing depends on the other files); 32-42 join them with the cached state of the
 # others and find what the order of the files adds (repeats of earlier files' events, first requests); 43-80 merge
-# every file's state into the version, carrying the intents the new files do not touch from an earlier build.
+# every file's state into the version, carrying the intents the new files do not touch from an earlier build. A cache
+# entry is keyed by the models of its stage and of the stages before it (`pipelines.snapshot_cache.model_stage`;
+# 36-37, which write a file's rejected rows, belong to the file's own state).
 STEPS = (
     ("01_parquet_files", "--logs (the Parquet files read now) -> parquet_files"),
     ("02_parquet_globs", "parquet_files (or an empty file) -> parquet_globs"),

@@ -4,13 +4,14 @@ Three kinds of entries live in `store/cache/snapshot/`, each a folder of Parquet
 
 - `files/<key>/`: a file's own state (its candidates, request pairs, events, surfaces, accounting and quarantine),
   keyed by the file's sha256, the options that shape it (the tool pack's sha256, --since/--until, the intent length
-  limit) and the databuild and SQL versions. It does not depend on the other files of the build.
+  limit), the databuild version and the SQL models that compute it (`model_stage`). It does not depend on the
+  other files of the build.
 - `contexts/<key>/`: what the file's place in the build adds (its rows that repeat an event of an earlier file,
   their quarantine rows, the request pairs first seen in it), keyed by its file key and those of every file before
-  it in --logs order, so appending files leaves every earlier context valid.
+  it in --logs order and the models of the context, so appending files leaves every earlier context valid.
 - `results/<key>/`: a build's merged result (every intent's stats and the version's rows), keyed by its last
-  context key and the options that shape the rows; a later build of more files carries the intents its new files
-  do not touch from it (`pipelines.snapshot_results`).
+  context key, the merge models and the options that shape the rows; a later build of more files carries the
+  intents its new files do not touch from it (`pipelines.snapshot_results`).
 
 An entry is written in the store's `tmp/` and renamed into place, so it exists complete or not at all. Its
 `entry.json` records each table's size, rows, columns and xxh3-128 checksum, all checked when a build chooses the
@@ -87,29 +88,54 @@ class CacheKeys:
     contexts: list[str]
 
 
+# The models each kind of entry depends on, by their number in the pipeline (`pipelines.snapshot.STEPS`): a file's
+# own state is computed by the models up to 31 and by 36-37, which also write its rejected rows; what a file's place
+# adds by 32-42 (from the file states); a build's result and its quarantine file by the merge, 43 and after. A
+# change to a model invalidates the entries of its kind and of the kinds after it only: a changed merge model reads
+# no file again.
+FILE_MODELS, CONTEXT_MODELS, MERGE_MODELS = "files", "contexts", "merge"
+
+
+def model_stage(name: str) -> str:
+    """The kind of entry that a SQL model (`sql/NN_<name>.sql`) computes: files, contexts or merge."""
+    number = int(name[:2])
+    if number <= 31 or number in (36, 37):
+        return FILE_MODELS
+    return CONTEXT_MODELS if number <= 42 else MERGE_MODELS
+
+
+def models_digest(stage: str) -> str:
+    """The digest of the sha256 of every SQL model of one stage."""
+    return _digest({name: sha for name, sha in sql_hashes().items() if model_stage(name) == stage})
+
+
 def cache_keys(
     shas: list[str], pack_sha256: str, since: datetime | None, until: datetime | None, max_intent_chars: int
 ) -> CacheKeys:
-    """Each file's entry key (its bytes, the shaping options, the code) and context key (it and the files before)."""
+    """Each file's entry key (its bytes, the shaping options, the code of its models) and context key (it, the files
+    before and the code of the context's models)."""
     build = {
         "format": CACHE_FORMAT,
         "databuild": databuild.__version__,
-        "sql": _digest(sql_hashes()),
+        "sql": models_digest(FILE_MODELS),
         "pack": pack_sha256,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "max_intent_chars": max_intent_chars,
     }
     files = [_digest({**build, "file": sha}) for sha in shas]
-    contexts = [_digest({"files": files[: position + 1]}) for position in range(len(files))]
+    context_sql = models_digest(CONTEXT_MODELS)
+    contexts = [_digest({"files": files[: position + 1], "sql": context_sql}) for position in range(len(files))]
     return CacheKeys(files, contexts)
 
 
 def results_keys(context_keys: list[str], rank: str, seed: int, test_threshold: int) -> list[str]:
     """The results entry key of each first part of a build (its first 1, 2, … files): its last context key (which
-    digests every file's key, in order) and the options that shape the rows but not the files' state."""
+    digests every file's key, in order), the code of the merge and the options that shape the rows but not the
+    files' state."""
     shaping = {"rank": rank, "seed": str(seed), "test_threshold": str(test_threshold)}
-    return [_digest({"context": key, **shaping}) for key in context_keys]
+    merge_sql = models_digest(MERGE_MODELS)
+    return [_digest({"context": key, "sql": merge_sql, **shaping}) for key in context_keys]
 
 
 def file_checksum(path: Path) -> str:
