@@ -1,7 +1,8 @@
 """A changed SQL model makes unusable only the cache entries it computes and those after them: a change to the merge
-(models 43-80) or to a file's place (32-42) reads no file again, a change to a file's own models (up to 31, 36-37)
-reads every file again; and whatever changed, nothing is carried from a build of the old code (the result equals a
-full build with the new code).
+(models 43-80) reads no file again; a change to a file's place (32-35, 39-42) reads again only the files that repeat
+an event of an earlier file (their records are needed for the quarantine, as for any new context); a change to a
+file's own models (up to 31, 36-37) reads every file again; and whatever changed, nothing is carried from a build of
+the old code (the result equals a full build with the new code).
 
 The models are a copy of `sql/` in tmp_path, changed by the tests (`resource_dir` points there).
 """
@@ -18,7 +19,7 @@ import databuild.sqlrun
 from databuild.contracts import load_rows
 from databuild.store import open_store
 from pipelines.quarantine_base import memo_keys
-from pipelines.snapshot_cache import cache_keys, results_keys
+from pipelines.snapshot_cache import cache_keys, model_stage, results_keys
 from tests.pipelines.incremental_days import snapshot
 from tests.pipelines.test_snapshot_incremental import full_build, outcome
 from tests.pipelines.test_snapshot_results import two_days  # noqa: F401 (a fixture)
@@ -103,6 +104,39 @@ def test_a_changed_context_model_reads_no_file_again(
     rows = load_rows(open_store(store), after["version"]).to_dicts()
     assert {r["intent"]: r["n_calls"] for r in rows} == {intent: 10 * n for intent, n in n_calls.items()}
     assert outcome(store, after) == full_build(tmp_path, two_days, "full", seed="1")
+
+
+def test_a_changed_context_model_reads_again_the_files_that_repeat_an_earlier_event(
+    tmp_path: Path, days: list[Path], models: Path
+) -> None:
+    store = tmp_path / "store"
+    snapshot(store, days)
+    change(
+        models,
+        "34_corrections",
+        "SELECT DISTINCT t.file_order",
+        "-- a comment is a change too\nSELECT DISTINCT t.file_order",
+    )
+    after = snapshot(store, days, "--seed", "1")
+    # day2 repeats day1's events and day3 day2's (incremental_days.py): their duplicate_event rows need their records
+    assert after["reuse"] == {"files_read": 2, "files_reused": 1, "rows_read": 14, "rows_reused": 9}
+    assert outcome(store, after) == full_build(tmp_path, days, "full", seed="1")
+
+
+def test_the_stages_of_the_models_at_their_boundaries() -> None:
+    # a file's own state: up to 31 and the rejected rows (36-37); its place: 32-35 and 39-42; the merge: from 43
+    expected = {
+        "31_file_accounting": "files",
+        "32_cached_table": "contexts",
+        "35_correction_rows": "contexts",
+        "36_rejected": "files",
+        "37_file_quarantine": "files",
+        "39_cached_context": "contexts",
+        "42_all_first_pairs": "contexts",
+        "43_touched_intents": "merge",
+        "80_accounting": "merge",
+    }
+    assert {name: model_stage(name) for name in expected} == expected
 
 
 def test_a_changed_file_model_reads_every_file_again(tmp_path: Path, days: list[Path], models: Path) -> None:
