@@ -557,7 +557,7 @@ def _read_files(
 def read_file_states(
     reading: Reading, plan: list[FilePlan], on_step: Callable[[str], None]
 ) -> tuple[Any, dict[str, Any]]:
-    """Read `plan`'s files not cached and write their `files` cache entries (models up to 38); returns the session
+    """Read `plan`'s files not cached and write their `files` cache entries (models up to 37); returns the session
     and the models' parameters. The one path to a file's entry: a batch of the local build, or one file alone in a
     Spark task (`pipelines.file_state.compute_file_entry`), whose entry is the same (it depends on the file only)."""
     con, values = file_states(reading, plan, on_step)
@@ -575,7 +575,7 @@ def file_states(
     on_step: Callable[[str], None],
     before_cache: Callable[[], None] = lambda: None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Read `plan`'s files not cached (models up to 38); returns the session and the models' parameters.
+    """Read `plan`'s files not cached (models up to 37); returns the session and the models' parameters.
     `before_cache` runs before the first model that reads the cache (an earlier batch's entries being written).
 
     A cached file whose context is new and holds a repeat of an earlier file's event is read again (its rows'
